@@ -1,0 +1,1 @@
+"""The shipped checkpoint(s), installed as package data."""

@@ -1,0 +1,1 @@
+"""drumd.engine: encoding, model, training, sampling, evaluation (never touches ports)."""

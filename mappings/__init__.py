@@ -1,0 +1,1 @@
+"""drumd.mappings: vendor drum maps <-> General MIDI (pure data + functions)."""

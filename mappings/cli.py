@@ -1,0 +1,2 @@
+"""`drumd maps` and `drumd remap`."""
+COMMANDS = []
