@@ -1,0 +1,83 @@
+"""`drumd train` and `drumd generate`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+
+
+@click.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+              help="YAML training config (see engine/configs/).")
+@click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")
+@click.option("--out", help="Run folder for log.csv, best.pt, last.pt.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value (YAML syntax).")
+@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a run's last.pt.")
+def train(config, data, out, sets, resume):
+    """Train a model on the Groove MIDI Dataset's train split."""
+    from drumd.engine.data import DataError
+    from drumd.engine.train import TrainConfig, train as run
+    overrides = {}
+    for s in sets:
+        if "=" not in s:
+            raise click.BadParameter(f"{s!r}: expected KEY=VALUE", param_hint="--set")
+        k, v = s.split("=", 1)
+        overrides[k] = yaml.safe_load(v)
+    for k, v in (("data", data), ("out", out), ("resume", resume)):
+        if v:
+            overrides[k] = v
+    try:
+        cfg = TrainConfig.load(config, overrides)
+        best = run(cfg)
+    except (ValueError, DataError) as e:
+        raise click.ClickException(str(e))
+    click.echo(f"best checkpoint: {best}")
+
+
+@click.command()
+@click.argument("out", type=click.Path(dir_okay=True))
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Default: the shipped model.")
+@click.option("--primer", type=click.Path(exists=True, dir_okay=False), help="A drum .mid to continue.")
+@click.option("--primer-map", default="gm", show_default=True, help="Drum map of the primer file.")
+@click.option("--style", default=None, help="Style name, or 'all' for one file per style into the folder OUT.")
+@click.option("--bars", default=8, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--bpm", type=float, help="Tempo (default: the primer's, else 120).")
+@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0.05, 5))
+@click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0.01, 1))
+@click.option("--density", default=0.0, show_default=True, type=float, help="Logit bias per hit: >0 busier.")
+@click.option("--quantize", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="0 = the model's timing, 1 = on the grid.")
+@click.option("--fill", is_flag=True, help="Ask for fills.")
+@click.option("--map", "out_map", default="gm", show_default=True, help="Drum map of the output file.")
+@click.option("--include-primer", is_flag=True, help="Write the primer before the continuation.")
+@click.option("--seed", type=int)
+def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature, top_p, density,
+             quantize, fill, out_map, include_primer, seed):
+    """Generate a groove as a MIDI file, from a primer or a style alone."""
+    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.data import DataError
+    from drumd.engine.generate import generate as gen
+    from drumd.engine.midifile import read_steps, write_steps
+    from drumd.engine.sampler import Controls
+    from drumd.mappings import MapError, load_map
+    try:
+        ckpt = load_checkpoint(checkpoint)
+        load_map(out_map)
+        steps, primer_bpm = read_steps(Path(primer), primer_map) if primer else ([], None)
+        styles = ckpt.styles if style == "all" else [style]
+        for s in styles:
+            if s is not None:
+                ckpt.style_index(s)
+    except (CheckpointError, DataError, MapError) as e:
+        raise click.ClickException(str(e))
+    bpm = bpm or primer_bpm or 120.0
+    controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill)
+    for s in styles:
+        path = Path(out) / f"{s}.mid" if style == "all" else Path(out)
+        result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed)
+        n = write_steps(path, (steps if include_primer else []) + result, bpm, out_map)
+        click.echo(f"{path}: {bars} bars, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
+
+
+COMMANDS = [train, generate]

@@ -1,0 +1,182 @@
+"""Groove MIDI Dataset -> Performances, cached.
+
+Reads `info.csv` for the split and labels, translates the Roland TD-11 pitches to GM through
+`drumd.mappings` (hi-hat openness from CC4), quantizes to 16th steps keeping velocity and
+microtiming. The parsed dataset is cached, keyed by the data's checksum and ENCODING_VERSION,
+so preprocessing runs once.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import mido
+import numpy as np
+
+from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
+
+SPLITS = ("train", "validation", "test")
+DATA_MAP = "roland-td"  # the Groove MIDI Dataset was played on a Roland TD-11
+
+
+class DataError(Exception):
+    pass
+
+
+def default_data_dir() -> Path:
+    """$DRUMD_DATA, else ../shared/data/gmd beside the repo (where the dev set-up keeps it)."""
+    env = os.environ.get("DRUMD_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "gmd"
+
+
+def find_info_csv(data_dir: Path) -> Path:
+    """Accept the folder that holds info.csv or its parent (the zip unpacks to groove/)."""
+    for p in (data_dir / "info.csv", data_dir / "groove" / "info.csv"):
+        if p.is_file():
+            return p
+    raise DataError(f"{data_dir}: no info.csv here or in groove/ — expected the Groove MIDI "
+                    "Dataset (groove-v1.0.0-midionly.zip unpacked); see README 'Training'")
+
+
+def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None]):
+    """(time in 16th steps, GM pitch, velocity) for each drum note-on of a MIDI file.
+
+    Times come from ticks (exact, tempo-independent). to_gm(note, cc4) translates the
+    file's drum map; the last CC4 (hi-hat pedal) value on the channel is passed along.
+    Returns (onsets, bpm of the first tempo event).
+    """
+    try:
+        mid = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError) as e:
+        raise DataError(f"{path}: not a readable MIDI file ({e})") from e
+    step_ticks = mid.ticks_per_beat / 4
+    onsets, bpm, cc4 = [], None, {}
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo" and bpm is None:
+                bpm = mido.tempo2bpm(msg.tempo)
+            elif msg.type == "control_change" and msg.control == 4:
+                cc4[msg.channel] = msg.value
+            elif msg.type == "note_on" and msg.velocity > 0:
+                gm = to_gm(msg.note, cc4.get(msg.channel))
+                if gm is not None:
+                    onsets.append((tick / step_ticks, gm, msg.velocity))
+    onsets.sort()
+    return onsets, bpm or 120.0
+
+
+def roland_to_gm() -> Callable[[int, int | None], int | None]:
+    from drumd.mappings import load_map
+    m = load_map(DATA_MAP)
+    return lambda note, cc4: m.to_gm(note, cc4=cc4)
+
+
+@dataclass
+class Record:
+    path: Path
+    split: str
+    style: str  # primary genre, e.g. "funk" of "funk/groove1"
+    fill: bool
+    bpm: float
+    drummer: str
+
+
+def read_index(data_dir: Path) -> list[Record]:
+    info = find_info_csv(data_dir)
+    root = info.parent
+    out = []
+    with open(info, newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                out.append(Record(root / row["midi_filename"], row["split"],
+                                  row["style"].split("/")[0], row["beat_type"] == "fill",
+                                  float(row["bpm"]), row["drummer"]))
+            except (KeyError, ValueError) as e:
+                raise DataError(f"{info}:{line}: expected columns midi_filename, split, style, "
+                                f"beat_type, bpm, drummer ({e})") from e
+    return out
+
+
+def checksum(records: list[Record]) -> str:
+    """Content hash of the dataset (index + every MIDI file) for cache keys and checkpoints."""
+    h = hashlib.sha256()
+    for r in sorted(records, key=lambda r: str(r.path)):
+        h.update(f"{r.path.name}|{r.split}|{r.style}|{r.fill}|{r.bpm}".encode())
+        h.update(r.path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "drumd"
+
+
+def load_dataset(data_dir: Path | None = None, progress: bool = False) -> tuple[dict, str]:
+    """{split: [Performance]} for the whole dataset, and its checksum. Cached on disk."""
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    records = read_index(data_dir)
+    for r in records:
+        if not r.path.is_file():
+            raise DataError(f"{r.path}: listed in info.csv but missing")
+    digest = checksum(records)
+    cache = _cache_dir() / f"gmd-{digest}-v{ENCODING_VERSION}.npz"
+    if cache.is_file():
+        try:
+            return _read_cache(cache), digest
+        except (OSError, ValueError, KeyError):
+            pass  # stale or damaged cache: rebuild
+    to_gm = roland_to_gm()
+    perfs = {s: [] for s in SPLITS}
+    it = records
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(records, desc="preprocess", unit="file")
+    for r in it:
+        onsets, _ = read_onsets(r.path, to_gm)
+        p = quantize_hits(onsets)
+        p.bpm, p.style, p.fill, p.name = r.bpm, r.style, r.fill, str(r.path.relative_to(r.path.parents[2]))
+        if len(p) and r.split in perfs:
+            perfs[r.split].append(p)
+    _write_cache(cache, perfs)
+    return perfs, digest
+
+
+def _write_cache(path: Path, perfs: dict) -> None:
+    arrays, meta = {}, {}
+    for split, ps in perfs.items():
+        meta[split] = [dict(bpm=p.bpm, style=p.style, fill=p.fill, name=p.name, n=len(p)) for p in ps]
+        arrays[f"{split}_events"] = np.concatenate([p.events for p in ps]) if ps else np.zeros(0, np.int16)
+        arrays[f"{split}_velocity"] = (np.concatenate([p.velocity for p in ps]) if ps
+                                       else np.zeros((0, NUM_CLASSES), np.uint8))
+        arrays[f"{split}_offset"] = (np.concatenate([p.offset for p in ps]) if ps
+                                     else np.zeros((0, NUM_CLASSES), np.float32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
+
+
+def _read_cache(path: Path) -> dict:
+    z = np.load(path)
+    meta = json.loads(str(z["meta"]))
+    out = {}
+    for split, items in meta.items():
+        ev, vel, off = z[f"{split}_events"], z[f"{split}_velocity"], z[f"{split}_offset"]
+        ps, i = [], 0
+        for m in items:
+            n = m.pop("n")
+            ps.append(Performance(ev[i:i + n], vel[i:i + n], off[i:i + n], **m))
+            i += n
+        out[split] = ps
+    return out

@@ -1,0 +1,88 @@
+"""Model inputs from step history — one definition for training (whole sequences) and for
+the live sampler (one step at a time), so generation can never disagree with training.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, event_bits,
+                                   offset_to_bin, position_bits, velocity_to_bin)
+from drumd.engine.model import BOS, DENSITY_WINDOW, tempo_bucket
+
+HITS_PER_EVENT = event_bits(np.arange(NUM_EVENTS)).sum(-1)  # popcount of each event
+
+
+def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[str, np.ndarray]:
+    """Inputs and targets for every step of a performance (teacher forcing)."""
+    T = len(perf)
+    ev = perf.events.astype(np.int64)
+    prev_event = np.concatenate([[BOS], ev[:-1]])
+    prev_vel = np.concatenate([np.zeros((1, NUM_CLASSES)), perf.velocity[:-1] / 127.0])
+    prev_off = np.concatenate([np.zeros((1, NUM_CLASSES)), perf.offset[:-1]])
+    bits = event_bits(ev)
+    looks = []
+    for k in lookback:
+        shifted = np.zeros_like(bits)
+        shifted[k:] = bits[:-k] if k < T else shifted[k:]
+        looks.append(shifted)
+    hits = np.concatenate([[0.0], np.cumsum(HITS_PER_EVENT[ev])])
+    t = np.arange(T)
+    lo = np.maximum(t - DENSITY_WINDOW, 0)
+    density = (hits[t] - hits[lo]) / DENSITY_WINDOW
+    return dict(
+        prev_event=prev_event,
+        prev_velocity=prev_vel.astype(np.float32),
+        prev_offset=prev_off.astype(np.float32),
+        lookback=np.concatenate(looks, -1).astype(np.float32),
+        position=position_bits(t),
+        density=density[:, None].astype(np.float32),
+        style=np.full(T, style, np.int64),
+        fill=np.full((T, 1), float(perf.fill), np.float32),
+        tempo=np.full(T, tempo_bucket(perf.bpm), np.int64),
+        target_event=ev,
+        target_vbin=velocity_to_bin(perf.velocity).astype(np.int64),
+        target_obin=offset_to_bin(perf.offset).astype(np.int64),
+    )
+
+
+class History:
+    """The last few steps of a live performance: constant memory, constant time per step."""
+
+    def __init__(self, lookback=(16, 32)):
+        self.lookback = tuple(lookback)
+        self.size = max(max(self.lookback), DENSITY_WINDOW)
+        self.events = np.zeros(self.size, np.int64)
+        self.velocity = np.zeros((self.size, NUM_CLASSES), np.float32)
+        self.offset = np.zeros((self.size, NUM_CLASSES), np.float32)
+        self.t = 0  # number of steps pushed
+        self.hits_in_window = 0.0
+
+    def push(self, event: int, velocity: np.ndarray, offset: np.ndarray) -> None:
+        i = self.t % self.size
+        if self.t >= DENSITY_WINDOW:
+            self.hits_in_window -= HITS_PER_EVENT[self.events[(self.t - DENSITY_WINDOW) % self.size]]
+        self.events[i], self.velocity[i], self.offset[i] = event, velocity, offset
+        self.hits_in_window += HITS_PER_EVENT[event]
+        self.t += 1
+
+    def features(self, position: int, style: int, fill: bool, bpm: float) -> dict[str, np.ndarray]:
+        """Inputs for the next step (index self.t), same layout as one row of sequence_features."""
+        t = self.t
+        if t == 0:
+            prev_event, prev_vel, prev_off = BOS, np.zeros(NUM_CLASSES), np.zeros(NUM_CLASSES)
+        else:
+            j = (t - 1) % self.size
+            prev_event, prev_vel, prev_off = self.events[j], self.velocity[j] / 127.0, self.offset[j]
+        looks = [event_bits(self.events[(t - k) % self.size]) if t >= k else np.zeros(NUM_CLASSES)
+                 for k in self.lookback]
+        return dict(
+            prev_event=np.int64(prev_event),
+            prev_velocity=np.asarray(prev_vel, np.float32),
+            prev_offset=np.asarray(prev_off, np.float32),
+            lookback=np.concatenate(looks).astype(np.float32),
+            position=position_bits(position),
+            density=np.array([self.hits_in_window / DENSITY_WINDOW], np.float32),
+            style=np.int64(style),
+            fill=np.array([float(fill)], np.float32),
+            tempo=np.int64(tempo_bucket(bpm)),
+        )

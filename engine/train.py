@@ -1,0 +1,263 @@
+"""Training, readable top to bottom. Same script on one process or N under torchrun (DDP).
+
+    drumd train --config train.yaml --set max_minutes=20
+    torchrun --nproc_per_node 2 -m drumd.engine.train --config train.yaml
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+
+from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.data import load_dataset
+from drumd.engine.features import sequence_features
+from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
+
+INPUT_KEYS = [f.name for f in fields(StepInputs)]
+
+
+@dataclass
+class TrainConfig:
+    data: str | None = None          # Groove MIDI Dataset folder (default: ../shared/data/gmd)
+    out: str = "runs/default"        # run folder: log.csv, best.pt, last.pt
+    model: dict = field(default_factory=dict)  # ModelConfig overrides
+    batch_size: int = 64
+    seq_len: int = 128
+    lr: float = 3e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    max_iters: int = 6000
+    max_minutes: float = 20.0        # wall-clock budget; training stops cleanly at it
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    expr_weight: float = 0.5         # velocity/timing loss weight relative to the event NLL
+    eval_interval: int = 200
+    patience: int = 6                # evals without validation improvement before stopping
+    seed: int = 1234
+    threads: int = 2
+    limit_files: int = 0             # >0: use only this many files per split (tests, smoke runs)
+    resume: str | None = None        # a last.pt to continue from
+    progress: bool = True
+
+    @classmethod
+    def load(cls, path: str | None, overrides: dict) -> "TrainConfig":
+        raw = {}
+        if path:
+            with open(path) as f:
+                raw = yaml.safe_load(f) or {}
+            if not isinstance(raw, dict):
+                raise ValueError(f"{path}: expected a mapping of training options")
+        raw.update(overrides)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{path or 'options'}: unknown training option(s) {unknown}; "
+                             f"known: {sorted(known)}")
+        return cls(**raw)
+
+
+def build_arrays(perfs, styles, lookback):
+    """Concatenate every performance's features; remember where each one starts."""
+    feats = [sequence_features(p, styles.index(p.style) if p.style in styles else 0, lookback)
+             for p in perfs]
+    starts = np.cumsum([0] + [len(p) for p in perfs])
+    return {k: np.concatenate([f[k] for f in feats]) for k in feats[0]}, starts
+
+
+def batch_windows(arrays, starts, idx_perf, idx_start, seq_len):
+    """Gather (B, L) windows; steps past a performance's end are masked out."""
+    lengths = starts[idx_perf + 1] - starts[idx_perf]
+    offs = idx_start[:, None] + np.arange(seq_len)[None]
+    mask = offs < lengths[:, None]
+    flat = starts[idx_perf][:, None] + np.minimum(offs, lengths[:, None] - 1)
+    out = {k: torch.from_numpy(v[flat]) for k, v in arrays.items()}
+    out["mask"] = torch.from_numpy(mask.astype(np.float32))
+    return out
+
+
+def to_inputs(b) -> StepInputs:
+    return StepInputs(**{k: b[k] for k in INPUT_KEYS})
+
+
+def sample_batch(rng, arrays, starts, batch_size, seq_len):
+    lengths = np.diff(starts)
+    # Pick performances in proportion to length, so every step is equally likely to be seen.
+    p = rng.choice(len(lengths), batch_size, p=lengths / lengths.sum())
+    s = (rng.random(batch_size) * np.maximum(lengths[p] - seq_len // 2, 1)).astype(np.int64)
+    return batch_windows(arrays, starts, p, s, seq_len)
+
+
+@torch.no_grad()
+def evaluate_nll(model, arrays, starts, chunk=16):
+    """Teacher-forced per-step event NLL (nats) and expression loss over whole performances."""
+    model.eval()
+    lengths = np.diff(starts)
+    order = np.argsort(lengths)
+    tot_nll = tot_expr = n = n_hits = 0.0
+    for i in range(0, len(order), chunk):
+        idx = order[i:i + chunk]
+        b = batch_windows(arrays, starts, idx, np.zeros(len(idx), np.int64), int(lengths[idx].max()))
+        nll, expr, ns, nh = losses(model, to_inputs(b), b["target_event"], b["target_vbin"],
+                                   b["target_obin"], b["mask"])
+        tot_nll, tot_expr, n, n_hits = tot_nll + nll.item(), tot_expr + expr.item(), n + ns.item(), n_hits + nh.item()
+    model.train()
+    return tot_nll / n, tot_expr / max(n_hits, 1)
+
+
+def lr_at(it, cfg: TrainConfig):
+    if it < cfg.warmup_iters:
+        return cfg.lr * (it + 1) / cfg.warmup_iters
+    frac = min(1.0, (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train; returns the path of the best checkpoint (selected on validation NLL)."""
+    ddp = int(os.environ.get("RANK", -1)) != -1
+    if ddp:
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = 0, 1
+    master = rank == 0
+    torch.set_num_threads(max(1, cfg.threads // world))
+    torch.manual_seed(cfg.seed + rank)
+    random.seed(cfg.seed + rank)
+    rng = np.random.default_rng(cfg.seed + rank)
+
+    data, digest = load_dataset(Path(cfg.data) if cfg.data else None, progress=master and cfg.progress)
+    train_p, val_p = data["train"], data["validation"]
+    if cfg.limit_files:
+        train_p, val_p = train_p[:cfg.limit_files], val_p[:cfg.limit_files]
+    styles = sorted({p.style for p in data["train"]})
+    mcfg = ModelConfig(**{"n_styles": len(styles), **cfg.model})
+    model = DrumLSTM(mcfg)
+    tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
+    va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    out = Path(cfg.out)
+    it0, best, bad_evals = 0, float("inf"), 0
+    if cfg.resume:
+        state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
+    net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
+
+    meta = {"data_checksum": digest, "train_config": asdict(cfg),
+            "train_steps": int(tr_starts[-1]), "world_size": world}
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+        log_path = out / "log.csv"
+        new_log = not (cfg.resume and log_path.exists())
+        log = open(log_path, "w" if new_log else "a", newline="")
+        writer = csv.writer(log)
+        if new_log:
+            writer.writerow(["iter", "seconds", "lr", "train_nll", "train_expr", "val_nll", "val_expr", "steps_per_s"])
+        bar = None
+        if cfg.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=cfg.max_iters, initial=it0, desc="train", unit="it", dynamic_ncols=True)
+
+    t_start = time.time()
+    run_nll = run_expr = 0.0
+    run_n = run_hits = 0
+    seen_steps, t_tput = 0, time.time()
+    stop = torch.zeros(1)
+    it = it0
+    for it in range(it0, cfg.max_iters):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it, cfg)
+        b = sample_batch(rng, tr_arrays, tr_starts, cfg.batch_size, cfg.seq_len)
+        nll, expr, n, nh = losses(net, to_inputs(b), b["target_event"], b["target_vbin"],
+                                  b["target_obin"], b["mask"])
+        loss = (nll + cfg.expr_weight * expr * (n / nh.clamp(min=1)) / 9) / n
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        run_nll += nll.item(); run_expr += expr.item(); run_n += int(n); run_hits += int(nh)
+        seen_steps += int(n) * world
+
+        last = it + 1 == cfg.max_iters
+        over_time = (time.time() - t_start) / 60 > cfg.max_minutes
+        if ddp:  # every rank must agree to stop, or the others hang in all-reduce
+            stop[0] = float(over_time)
+            dist.all_reduce(stop, op=dist.ReduceOp.MAX)
+            over_time = bool(stop[0])
+        if master and bar is not None:
+            bar.update(1)
+        if (it + 1) % cfg.eval_interval == 0 or last or over_time:
+            if master:
+                val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
+                now = time.time()
+                tput = seen_steps / (now - t_tput)
+                tr_nll, tr_expr = run_nll / max(run_n, 1), run_expr / max(run_hits, 1)
+                writer.writerow([it + 1, round(now - t_start, 1), f"{lr_at(it, cfg):.2e}",
+                                 f"{tr_nll:.4f}", f"{tr_expr:.4f}", f"{val_nll:.4f}", f"{val_expr:.4f}",
+                                 round(tput)])
+                log.flush()
+                if bar is not None:
+                    bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{min(best, val_nll):.3f}",
+                                    steps_s=f"{tput:.0f}")
+                if val_nll < best:
+                    best, bad_evals = val_nll, 0
+                    save_checkpoint(out / "best.pt", model, styles,
+                                    {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
+                                     "train_seconds": round(now - t_start, 1)})
+                else:
+                    bad_evals += 1
+                _save_resume(out / "last.pt", model, opt, it + 1, best, bad_evals)
+                run_nll = run_expr = 0.0
+                run_n = run_hits = 0
+                seen_steps, t_tput = 0, time.time()
+            if ddp:
+                flag = torch.tensor([float(bad_evals > cfg.patience)])
+                dist.broadcast(flag, 0)
+                early = bool(flag[0])
+            else:
+                early = bad_evals > cfg.patience
+            if early or over_time:
+                break
+    if master:
+        if bar is not None:
+            bar.close()
+        log.close()
+    if ddp:
+        dist.barrier()
+        dist.destroy_process_group()
+    return out / "best.pt"
+
+
+def _save_resume(path: Path, model, opt, it, best, bad_evals):
+    import tempfile
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
+                    "best": best, "bad_evals": bad_evals}, f)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config")
+    ap.add_argument("--set", nargs="*", default=[], help="key=value overrides (YAML values)")
+    a = ap.parse_args(argv)
+    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)}
+    train(TrainConfig.load(a.config, overrides))
+
+
+if __name__ == "__main__":
+    main()
