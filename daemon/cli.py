@@ -1,5 +1,11 @@
 """The `drumd` command: one group, subcommands contributed by each layer."""
-import click
+import os
+
+# Batch-1 model steps are tiny matrix-vector products: BLAS worker threads only add wake-up
+# latency (and fight the DAW for cores). Must be set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import click  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -10,9 +16,11 @@ def main():
 
 def _register():
     # Each layer owns its commands; the CLI only gathers them.
+    from drumd.engine import cli as engine_cli
     from drumd.mappings import cli as mappings_cli
-    for cmd in mappings_cli.COMMANDS:
-        main.add_command(cmd)
+    for layer in (mappings_cli, engine_cli):
+        for cmd in layer.COMMANDS:
+            main.add_command(cmd)
 
 
 _register()

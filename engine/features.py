@@ -9,7 +9,9 @@ from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, event_b
                                    offset_to_bin, position_bits, velocity_to_bin)
 from drumd.engine.model import BOS, DENSITY_WINDOW, tempo_bucket
 
-HITS_PER_EVENT = event_bits(np.arange(NUM_EVENTS)).sum(-1)  # popcount of each event
+EVENT_BITS = event_bits(np.arange(NUM_EVENTS))   # (512, 9) 0/1 rows, a lookup for the live path
+HITS_PER_EVENT = EVENT_BITS.sum(-1)                # popcount of each event
+POSITION_TABLE = position_bits(np.arange(64))      # the counter's period is 64 steps
 
 
 def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[str, np.ndarray]:
@@ -73,14 +75,14 @@ class History:
         else:
             j = (t - 1) % self.size
             prev_event, prev_vel, prev_off = self.events[j], self.velocity[j] / 127.0, self.offset[j]
-        looks = [event_bits(self.events[(t - k) % self.size]) if t >= k else np.zeros(NUM_CLASSES)
+        looks = [EVENT_BITS[self.events[(t - k) % self.size]] if t >= k else EVENT_BITS[0]
                  for k in self.lookback]
         return dict(
             prev_event=np.int64(prev_event),
             prev_velocity=np.asarray(prev_vel, np.float32),
             prev_offset=np.asarray(prev_off, np.float32),
             lookback=np.concatenate(looks).astype(np.float32),
-            position=position_bits(position),
+            position=POSITION_TABLE[position % 64],
             density=np.array([self.hits_in_window / DENSITY_WINDOW], np.float32),
             style=np.int64(style),
             fill=np.array([float(fill)], np.float32),

@@ -45,7 +45,7 @@ class _NumpyLSTM:
 
     def __init__(self, ckpt: Checkpoint):
         m = ckpt.model
-        sd = {k: v.detach().double().numpy() for k, v in m.state_dict().items()}
+        sd = {k: v.detach().float().numpy() for k, v in m.state_dict().items()}  # float32: half the memory traffic
         cfg = m.cfg
         self.layers, self.hidden = cfg.layers, cfg.hidden
         w0 = sd["lstm.weight_ih_l0"]
@@ -65,13 +65,14 @@ class _NumpyLSTM:
         self.w_x2, self.b_x2 = sd["expr_head.2.weight"], sd["expr_head.2.bias"]
 
     def zero_state(self):
-        return [np.zeros(self.hidden) for _ in range(self.layers)], [np.zeros(self.hidden) for _ in range(self.layers)]
+        zeros = lambda: [np.zeros(self.hidden, np.float32) for _ in range(self.layers)]
+        return zeros(), zeros()
 
     def step(self, f: dict, state):
         """One LSTM step from a History.features() dict; returns the top hidden vector."""
         hs, cs = state
         dense = np.concatenate([f["prev_velocity"], f["prev_offset"], f["lookback"], f["position"],
-                                f["density"], f["fill"]])
+                                f["density"], f["fill"]]).astype(np.float32)
         x_gates = (self.event_table[f["prev_event"]] + self.style_table[f["style"]]
                    + self.tempo_table[f["tempo"]] + self.w_dense @ dense)
         H = self.hidden
@@ -182,7 +183,7 @@ class Sampler:
         vel = np.zeros(NUM_CLASSES, np.float32)
         off = np.zeros(NUM_CLASSES, np.float32)
         if event:
-            vl, ol = self.net.expression_logits(h, bits.astype(np.float64))
+            vl, ol = self.net.expression_logits(h, bits.astype(np.float32))
             t = min(max(c.temperature, 0.5), 1.5)  # keep dynamics and feel human at any temperature
             jit = self.rng.random(2 * NUM_CLASSES)
             for k in np.flatnonzero(bits):
