@@ -83,7 +83,7 @@ def position_bits(step_index: int | np.ndarray) -> np.ndarray:
 
 
 def velocity_to_bin(velocity):
-    v = np.clip(np.asarray(velocity), 1, 127)
+    v = np.clip(np.asarray(velocity, dtype=np.int64), 1, 127)  # int64: uint8 input would wrap
     return np.minimum((v - 1) * VELOCITY_BINS // 127, VELOCITY_BINS - 1)
 
 

@@ -75,6 +75,9 @@ def test_steps_performance_round_trip(raw):
 
 def test_bins_round_trip():
     v = np.arange(1, 128)
+    # Performances store velocity as uint8: binning must not wrap around.
+    assert (velocity_to_bin(v.astype(np.uint8)) == velocity_to_bin(v)).all()
+    assert velocity_to_bin(np.uint8(127)) == 15 and velocity_to_bin(np.uint8(1)) == 0
     assert (velocity_to_bin(bin_to_velocity(velocity_to_bin(v))) == velocity_to_bin(v)).all()
     assert abs(bin_to_velocity(velocity_to_bin(v)) - v).max() <= 127 / 16
     o = np.linspace(-0.5, 0.49, 100)
