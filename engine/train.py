@@ -19,7 +19,7 @@ import torch.distributed as dist
 import yaml
 
 from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
-from drumd.engine.data import load_dataset
+from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.features import sequence_features
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
@@ -155,7 +155,7 @@ def train(cfg: TrainConfig) -> Path:
         it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
-    meta = {"data_checksum": digest, "train_config": asdict(cfg),
+    meta = {"data_checksum": digest, "data_map": DATA_MAP, "train_config": asdict(cfg),
             "train_steps": int(tr_starts[-1]), "world_size": world}
     if master:
         out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +165,7 @@ def train(cfg: TrainConfig) -> Path:
         writer = csv.writer(log)
         if new_log:
             writer.writerow(["iter", "seconds", "lr", "train_nll", "train_expr", "val_nll", "val_expr", "steps_per_s"])
+        tb = _tensorboard(out)
         bar = None
         if cfg.progress:
             from tqdm import tqdm
@@ -208,6 +209,9 @@ def train(cfg: TrainConfig) -> Path:
                                  f"{tr_nll:.4f}", f"{tr_expr:.4f}", f"{val_nll:.4f}", f"{val_expr:.4f}",
                                  round(tput)])
                 log.flush()
+                if tb:
+                    for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
+                        tb.add_scalar(k, v, it + 1)
                 if bar is not None:
                     bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{min(best, val_nll):.3f}",
                                     steps_s=f"{tput:.0f}")
@@ -234,10 +238,21 @@ def train(cfg: TrainConfig) -> Path:
         if bar is not None:
             bar.close()
         log.close()
+        if tb:
+            tb.close()
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
     return out / "best.pt"
+
+
+def _tensorboard(out: Path):
+    """A TensorBoard writer when tensorboard is installed; the CSV log is always written."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tb"))
 
 
 def _save_resume(path: Path, model, opt, it, best, bad_evals):
