@@ -1,0 +1,136 @@
+"""`drumd serve` (the real-time daemon) and `drumd ports`."""
+from __future__ import annotations
+
+import queue
+import signal
+import sys
+import time
+
+import click
+
+from drumd.daemon import config as config_mod
+from drumd.daemon.controls import GROUPS, MODES
+
+
+def _opt(*decls, **kw):
+    return click.option(*decls, default=None, **kw)
+
+
+@click.command()
+@_opt("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+      help="YAML settings (keys as these flags, with underscores; plus a `cc:` table).")
+@_opt("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]),
+      help="MIDI system [auto: JACK if running, else ALSA, else CoreMIDI].")
+@_opt("--client", help="Client name [drumd].")
+@_opt("--in-port", help="Name of drumd's virtual input port [in on JACK, 'drumd in' on ALSA].")
+@_opt("--out-port", help="Name of drumd's virtual output port [out / 'drumd out'].")
+@_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
+@_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
+@_opt("--clock", type=click.Choice(["auto", "internal", "external"]),
+      help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s [auto].")
+@_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
+@_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
+@_opt("--checkpoint", type=click.Path(dir_okay=False), help="Model checkpoint [the shipped one].")
+@_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
+@_opt("--style", help="Starting style [rock].")
+@_opt("--mode", type=click.Choice(MODES), help="generate, accompany or call [generate].")
+@_opt("--bars", type=click.IntRange(1, 16), help="Call mode: bars of primer and of answer [2].")
+@_opt("--silence-beats", type=click.FloatRange(0.25, 16), help="Call mode: silence ending a phrase [1].")
+@_opt("--in-map", help="Drum map of the player's kit [gm].")
+@_opt("--out-map", help="Drum map of the drum plugin drumd plays [gm].")
+@_opt("--channel", type=click.IntRange(1, 16), help="Output MIDI channel [10].")
+@_opt("--velocity-curve", help="linear, soft, hard, or a gamma (v' = 127 (v/127)^gamma) [linear].")
+@_opt("--thru/--no-thru", help="Pass the player's hits to the output too.")
+@_opt("--gate-ms", type=click.FloatRange(1, 2000), help="Note length [60].")
+@_opt("--temperature", type=click.FloatRange(0.05, 5), help="Sampling temperature [1.0].")
+@_opt("--top-p", type=click.FloatRange(0.01, 1), help="Nucleus sampling mass [1.0].")
+@_opt("--density", type=click.FloatRange(-10, 10), help="Busier (> 0) or sparser (< 0) [0].")
+@_opt("--quantize", type=click.FloatRange(0, 1), help="0 = the model's timing, 1 = on the grid [0].")
+@_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
+@_opt("--record", type=click.Path(dir_okay=False), help="Write input and output to this MIDI file.")
+@_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
+def serve(config_path, **flags):
+    """Play drums live: follow the DAW's clock, listen to the player, send MIDI."""
+    if not flags["mute"]:
+        flags["mute"] = None
+    else:
+        flags["mute"] = list(flags["mute"])
+    try:
+        settings = config_mod.resolve(config_path, flags)
+    except config_mod.ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    sys.exit(run(settings))
+
+
+def run(settings: dict) -> int:
+    """Build everything (imports, model) before any clock runs, then play until stopped."""
+    from drumd.daemon import ports
+    from drumd.daemon.record import Recorder
+    from drumd.daemon.session import Session
+    from drumd.daemon.status import StatusLine
+    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.sampler import Sampler
+    from drumd.mappings import MapError
+
+    try:
+        ckpt = load_checkpoint(settings["checkpoint"])
+        if settings["style"] not in ckpt.styles:
+            raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "
+                                       f"knows: {', '.join(ckpt.styles)}")
+        sampler = Sampler(ckpt, seed=settings["seed"])
+        voicing = Voicing(settings["out_map"], settings["channel"], settings["velocity_curve"])
+        player_input = PlayerInput(settings["in_map"])
+        api = ports.choose_api(settings["api"])
+        in_name, out_name = ports.default_port_names(api)
+        in_client, out_client = ports.client_names(api, settings["client"])
+        inbox = queue.SimpleQueue()
+        in_port = ports.open_input(api, in_client, settings["in_port"] or in_name,
+                                   settings["connect_in"], inbox)
+        out_port = ports.Port("out", api, out_client, settings["out_port"] or out_name,
+                              settings["connect_out"])
+    except (CheckpointError, MapError, ValueError, ports.PortError) as e:
+        raise click.ClickException(str(e)) from None
+
+    status = StatusLine(settings["status"])
+    recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"]) \
+        if settings["record"] else None
+    session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
+                      recorder, status)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: session.stop())
+    status.note(f"drumd: serving on {ports.api_name(api)} ({settings['client']}), "
+                f"mode {settings['mode']}, style {settings['style']}")
+    session.start()
+    try:
+        session.run_until_stopped()
+    finally:
+        session.shutdown()
+        in_port.close()
+        out_port.close()
+    if session.error is not None:
+        raise session.error
+    return 0
+
+
+@click.command("ports")
+@click.option("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]), default="auto",
+              show_default=True)
+def ports_cmd(api):
+    """List the MIDI ports the chosen MIDI system sees."""
+    from drumd.daemon import ports
+    try:
+        chosen = ports.choose_api(api)
+        ins, outs = ports.list_ports(chosen)
+    except ports.PortError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{ports.api_name(chosen)}")
+    click.echo("sources (--connect-in):")
+    for p in ins:
+        click.echo(f"  {p}")
+    click.echo("destinations (--connect-out):")
+    for p in outs:
+        click.echo(f"  {p}")
+
+
+COMMANDS = [serve, ports_cmd]

@@ -1,0 +1,161 @@
+"""`drumd serve` settings: defaults, a YAML file (`--config`), then command-line flags.
+
+The YAML file uses the flags' names with underscores (`gate_ms: 50`) plus a `cc:` table of
+controller numbers. Mistakes are reported as `FILE:LINE: key: what was expected`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from drumd.daemon.controls import DEFAULT_CC, GROUPS, MODES
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _choice(*options):
+    def check(v):
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return v
+    return check
+
+
+def _number(lo=None, hi=None, integer=False):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+            raise ValueError(f"expected {'an integer' if integer else 'a number'}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise ValueError(f"expected {'an integer' if integer else 'a number'} from {lo} to {hi}")
+        return v
+    return check
+
+
+def _string(v):
+    if not isinstance(v, str) or not v:
+        raise ValueError("expected a non-empty string")
+    return v
+
+
+def _boolean(v):
+    if not isinstance(v, bool):
+        raise ValueError("expected true or false")
+    return v
+
+
+def _curve(v):
+    if isinstance(v, bool) or not (v in ("linear", "soft", "hard")
+                                   or (isinstance(v, (int, float)) and v > 0)):
+        raise ValueError("expected linear, soft, hard or a gamma > 0")
+    return v
+
+
+def _mute(v):
+    if not isinstance(v, list) or any(g not in GROUPS for g in v):
+        raise ValueError(f"expected a list of: {', '.join(GROUPS)}")
+    return v
+
+
+def _optional(check):
+    return lambda v: None if v is None else check(v)
+
+
+# key: (default, validator)
+SETTINGS = {
+    "api": ("auto", _choice("auto", "alsa", "jack", "coremidi")),
+    "client": ("drumd", _string),
+    "in_port": (None, _optional(_string)),
+    "out_port": (None, _optional(_string)),
+    "connect_in": (None, _optional(_string)),
+    "connect_out": (None, _optional(_string)),
+    "clock": ("auto", _choice("auto", "internal", "external")),
+    "bpm": (120.0, _number(20, 400)),
+    "send_clock": (False, _boolean),
+    "checkpoint": (None, _optional(_string)),
+    "seed": (None, _optional(_number(0, None, integer=True))),
+    "style": ("rock", _string),
+    "mode": ("generate", _choice(*MODES)),
+    "bars": (2, _number(1, 16, integer=True)),
+    "silence_beats": (1.0, _number(0.25, 16)),
+    "in_map": ("gm", _string),
+    "out_map": ("gm", _string),
+    "channel": (10, _number(1, 16, integer=True)),
+    "velocity_curve": ("linear", _curve),
+    "thru": (False, _boolean),
+    "gate_ms": (60.0, _number(1, 2000)),
+    "temperature": (1.0, _number(0.05, 5)),
+    "top_p": (1.0, _number(0.01, 1)),
+    "density": (0.0, _number(-10, 10)),
+    "quantize": (0.0, _number(0, 1)),
+    "mute": ([], _mute),
+    "record": (None, _optional(_string)),
+    "status": (None, _optional(_boolean)),
+    "cc": ({}, None),  # checked per entry below
+}
+
+
+def defaults() -> dict:
+    return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for k, (v, _) in SETTINGS.items()}
+
+
+def load(path: str | Path) -> dict:
+    """Settings found in a YAML file (only the keys it sets), validated."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from e
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected key: value settings")
+    out = {}
+    for key_node, value_node in root.value:
+        key = key_node.value
+        line = f"{path}:{key_node.start_mark.line + 1}"
+        if key not in SETTINGS:
+            raise ConfigError(f"{line}: {key}: unknown setting; known: {', '.join(SETTINGS)}")
+        value = yaml.safe_load(yaml.serialize(value_node))
+        if key == "cc":
+            out[key] = _cc_table(value_node, path)
+            continue
+        try:
+            out[key] = SETTINGS[key][1](value)
+        except ValueError as e:
+            raise ConfigError(f"{path}:{value_node.start_mark.line + 1}: {key}: {e}, "
+                              f"got {value!r}") from None
+    return out
+
+
+def _cc_table(node, path) -> dict[str, int]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:{node.start_mark.line + 1}: cc: expected name: number pairs")
+    table = {}
+    for k, v in node.value:
+        where = f"{path}:{k.start_mark.line + 1}: cc.{k.value}"
+        if k.value not in DEFAULT_CC:
+            raise ConfigError(f"{where}: unknown control; known: {', '.join(DEFAULT_CC)}")
+        number = yaml.safe_load(yaml.serialize(v))
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 127:
+            raise ConfigError(f"{where}: expected a controller number 0-127, got {number!r}")
+        table[k.value] = number
+    return table
+
+
+def resolve(config_path: str | None, flags: dict) -> dict:
+    """Defaults, overridden by the config file, overridden by flags given (not None)."""
+    settings = defaults()
+    if config_path:
+        settings.update(load(config_path))
+    settings.update({k: v for k, v in flags.items() if v is not None})
+    return settings

@@ -1,0 +1,73 @@
+"""Live controls: what a player changes while drumd plays, by MIDI CC / program change.
+
+Written by the input thread, read once per step by the engine thread; each field is one
+attribute assignment, so no lock is needed (a step sees a control either before or after).
+"""
+from __future__ import annotations
+
+from drumd.engine.sampler import Controls
+
+MODES = ("generate", "accompany", "call")
+# Mute groups -> model class indices (kick, snare, closed_hh, open_hh, low/mid/high tom, crash, ride).
+GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymbals": (7, 8)}
+
+# CC 20-31 are undefined in the MIDI spec (free for this); 64 is the sustain pedal.
+DEFAULT_CC = {
+    "temperature": 20, "density": 21, "fill": 22, "style": 23, "mode": 24, "quantize": 25,
+    "mute_kick": 26, "mute_snare": 27, "mute_hats": 28, "mute_toms": 29, "mute_cymbals": 30,
+    "phrase_end": 64,
+}
+TEMPERATURE_RANGE = (0.2, 2.0)
+DENSITY_RANGE = (-3.0, 3.0)
+
+
+class LiveControls:
+    def __init__(self, styles: list[str], style: str, mode: str = "generate",
+                 temperature: float = 1.0, density: float = 0.0, quantize: float = 0.0,
+                 top_p: float = 1.0, mute=(), cc: dict | None = None):
+        self.styles = styles
+        self.style, self.mode = style, mode
+        self.temperature, self.density, self.quantize, self.top_p = temperature, density, quantize, top_p
+        self.muted: frozenset[str] = frozenset(mute)
+        self.fill_requested = False   # one-shot: the engine turns it into a fill at the next bar
+        self.phrase_end = False       # one-shot: call mode answers now
+        self.by_number = {n: name for name, n in {**DEFAULT_CC, **(cc or {})}.items()}
+
+    def control_change(self, number: int, value: int) -> str | None:
+        """Apply a CC; returns the control's name if the number is one of ours."""
+        name = self.by_number.get(number)
+        if name is None:
+            return None
+        x = value / 127
+        on = value >= 64
+        if name == "temperature":
+            self.temperature = _lerp(TEMPERATURE_RANGE, x)
+        elif name == "density":
+            self.density = _lerp(DENSITY_RANGE, x)
+        elif name == "quantize":
+            self.quantize = x
+        elif name == "style":
+            self.style = self.styles[min(value * len(self.styles) // 128, len(self.styles) - 1)]
+        elif name == "mode":
+            self.mode = MODES[min(value * len(MODES) // 128, len(MODES) - 1)]
+        elif name == "fill":
+            self.fill_requested = self.fill_requested or on
+        elif name == "phrase_end":
+            self.phrase_end = self.phrase_end or on
+        elif name.startswith("mute_"):
+            group = name[5:]
+            self.muted = self.muted | {group} if on else self.muted - {group}
+        return name
+
+    def program_change(self, program: int) -> None:
+        self.style = self.styles[program % len(self.styles)]
+
+    def for_step(self, fill: bool) -> Controls:
+        return Controls(temperature=self.temperature, top_p=self.top_p, density=self.density,
+                        mute=frozenset(c for g in self.muted for c in GROUPS[g]), fill=fill,
+                        style=self.style, quantize=self.quantize)
+
+
+def _lerp(lo_hi, x):
+    lo, hi = lo_hi
+    return lo + (hi - lo) * x

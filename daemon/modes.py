@@ -1,0 +1,101 @@
+"""How drumd plays with a person: what to ask of the model at each step, per mode.
+
+  generate   the model plays on its own (style, controls), no primer
+  accompany  drumd plays continuously; the player's hits on the step just played are merged
+             into what the model saw (Sampler.amend_last) before the next step is computed,
+             so it follows the player
+  call       call and response: drumd listens; when the player's phrase ends (`silence_beats`
+             without a hit, or the phrase-end pedal/CC) drumd primes the model with the
+             player's last `bars` bars and answers that many bars from the next bar line,
+             then listens again
+All bar arithmetic assumes 4/4 (MIDI clock carries no metre).
+"""
+from __future__ import annotations
+
+import math
+
+from drumd.daemon.clock import STEPS_PER_BAR, STEPS_PER_BEAT
+from drumd.engine.encoding import Hit, Step
+
+
+class PlayerLog:
+    """The player's hits (GM), by the step they fall nearest to."""
+
+    def __init__(self, keep_steps: int = 8 * STEPS_PER_BAR):
+        self.keep = keep_steps
+        self.by_step: dict[int, list[Hit]] = {}
+        self.last_pos: float | None = None
+
+    def add(self, pos: float, pitch: int, velocity: int) -> None:
+        step = math.floor(pos + 0.5)
+        self.by_step.setdefault(step, []).append(Hit(pitch, velocity, min(pos - step, 0.5 - 1e-6)))
+        self.last_pos = pos if self.last_pos is None else max(self.last_pos, pos)
+        for old in [s for s in self.by_step if s < step - self.keep]:
+            del self.by_step[old]
+
+    def hits(self, step: int) -> tuple[Hit, ...]:
+        return tuple(self.by_step.get(step, ()))
+
+    def steps(self, lo: int, hi: int) -> list[Step]:
+        return [Step(self.hits(s)) for s in range(lo, hi)]
+
+    def clear(self) -> None:
+        self.by_step.clear()
+        self.last_pos = None
+
+
+class Generate:
+    name = "generate"
+
+    def start(self, sampler, k: int, style: str, bpm: float, primer) -> None:
+        sampler.reset(primer=primer, style=style, bpm=bpm, step_index=k)
+
+    def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        return sampler.step(controls)
+
+
+class Accompany(Generate):
+    name = "accompany"
+
+    def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        sampler.amend_last(player.hits(k - 1))
+        return sampler.step(controls)
+
+
+class Call:
+    name = "call"
+
+    def __init__(self, bars: int = 2, silence_beats: float = 1.0):
+        self.bars, self.silence = bars, silence_beats * STEPS_PER_BEAT
+        self.answer_end: int | None = None
+        self.listen_from = -math.inf
+        self.style, self.bpm = None, 120.0
+
+    def start(self, sampler, k: int, style: str, bpm: float, primer) -> None:
+        self.answer_end, self.listen_from, self.style, self.bpm = None, k, style, bpm
+
+    def phrase_ended(self, k: int, player: PlayerLog, pedal: bool) -> bool:
+        """At bar line k: did the player play a phrase that is over by the time k sounds?"""
+        last = player.last_pos
+        if k % STEPS_PER_BAR or last is None or last < self.listen_from - 0.5:
+            return False
+        return pedal or k - last >= self.silence
+
+    def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        if self.answer_end is not None and k < self.answer_end:
+            return sampler.step(controls)
+        self.answer_end = None
+        if not self.phrase_ended(k, player, pedal):
+            return None
+        last_bar = math.floor(player.last_pos + 0.5) // STEPS_PER_BAR * STEPS_PER_BAR
+        primer = player.steps(last_bar - (self.bars - 1) * STEPS_PER_BAR, last_bar + STEPS_PER_BAR)
+        sampler.reset(primer=primer, style=controls.style or self.style, bpm=self.bpm, step_index=k)
+        self.answer_end = k + self.bars * STEPS_PER_BAR
+        self.listen_from = k
+        return sampler.step(controls)
+
+
+def make_mode(name: str, bars: int, silence_beats: float):
+    if name == "call":
+        return Call(bars, silence_beats)
+    return Accompany() if name == "accompany" else Generate()

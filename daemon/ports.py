@@ -1,0 +1,151 @@
+"""MIDI ports through python-rtmidi: pick the API, open virtual ports or connect to named ones.
+
+The input callback only timestamps and enqueues (it runs in the MIDI API's own thread, under
+the GIL); everything else happens on the daemon's threads. A port connected by name that
+disappears is reopened when it shows up again (`Port.check()`, called periodically).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import rtmidi
+
+APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
+        "coremidi": rtmidi.API_MACOSX_CORE}
+
+
+class PortError(Exception):
+    pass
+
+
+def choose_api(name: str = "auto") -> int:
+    """The rtmidi API for `name`; auto: JACK if a server runs, else ALSA (with a sequencer
+    device), else CoreMIDI on macOS."""
+    compiled = set(rtmidi.get_compiled_api())
+    if name != "auto":
+        if name not in APIS:
+            raise PortError(f"unknown MIDI API {name!r}; choose auto, {', '.join(APIS)}")
+        if APIS[name] not in compiled:
+            raise PortError(f"python-rtmidi was built without {name} support")
+        return APIS[name]
+    if rtmidi.API_UNIX_JACK in compiled and _jack_running():
+        return rtmidi.API_UNIX_JACK
+    if rtmidi.API_LINUX_ALSA in compiled and os.path.exists("/dev/snd/seq"):
+        return rtmidi.API_LINUX_ALSA
+    if rtmidi.API_MACOSX_CORE in compiled and sys.platform == "darwin":
+        return rtmidi.API_MACOSX_CORE
+    raise PortError("no MIDI system found: start a JACK server, or load the ALSA sequencer "
+                    "(modprobe snd-seq), or pass --api")
+
+
+def _jack_running() -> bool:
+    try:  # rtmidi's JACK backend never starts a server; it fails at once when none runs
+        rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="drumd-probe").delete()
+        return True
+    except rtmidi.RtMidiError:
+        return False
+
+
+def api_name(api: int) -> str:
+    return rtmidi.get_api_name(api)
+
+
+def list_ports(api: int) -> tuple[list[str], list[str]]:
+    """(input ports, output ports) the API sees: sources drumd can read, destinations it can play."""
+    return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
+            rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
+
+
+def _find(ports: list[str], name: str) -> int | None:
+    """Exact name first, then a unique substring (ALSA adds client:port numbers to names)."""
+    if name in ports:
+        return ports.index(name)
+    hits = [i for i, p in enumerate(ports) if name.lower() in p.lower()]
+    return hits[0] if len(hits) == 1 else None
+
+
+class Port:
+    """One rtmidi port: virtual (`connect=None`) or connected to an existing port by name."""
+
+    def __init__(self, kind: str, api: int, client: str, port_name: str, connect: str | None):
+        self.kind, self.connect = kind, connect
+        cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+        try:
+            self.midi = cls(rtapi=api, name=client)
+        except rtmidi.RtMidiError as e:
+            raise PortError(f"cannot open the {api_name(api)} MIDI system: {e}") from e
+        self.port_name = port_name
+        self.lock = threading.Lock()  # send/reopen come from different threads
+        self.connected = True
+        if connect is None:
+            self.midi.open_virtual_port(port_name)
+        else:
+            self._open_named(fail=True)
+
+    def _open_named(self, fail: bool) -> bool:
+        ports = self.midi.get_ports()
+        i = _find(ports, self.connect)
+        if i is None:
+            if fail:
+                listing = "\n  ".join(ports) or "(none)"
+                what = "sources" if self.kind == "in" else "destinations"
+                raise PortError(f"no MIDI port matching {self.connect!r}; available {what}:\n  {listing}")
+            return False
+        self.midi.open_port(i, self.port_name)
+        self.target = ports[i]
+        return True
+
+    def check(self) -> str | None:
+        """For ports connected by name: 'lost' when the target went away, 'back' when it was
+        reconnected, None otherwise."""
+        if self.connect is None:
+            return None
+        present = self.target in self.midi.get_ports()
+        if self.connected and not present:
+            with self.lock:
+                self.midi.close_port()
+                self.connected = False
+            return "lost"
+        if not self.connected:
+            with self.lock:
+                self.connected = self._open_named(fail=False)
+            return "back" if self.connected else None
+        return None
+
+    def send(self, msg) -> None:
+        with self.lock:
+            if self.connected:
+                self.midi.send_message(msg)
+
+    def close(self) -> None:
+        with self.lock:
+            self.midi.close_port()
+            self.midi.delete()
+
+
+def open_input(api: int, client: str, port_name: str, connect: str | None, queue) -> Port:
+    """An input port whose messages land in `queue` as (perf_counter time, bytes)."""
+    p = Port("in", api, client, port_name, connect)
+    p.midi.ignore_types(sysex=True, timing=False, active_sense=True)  # we need 0xF8 clock
+    put, now = queue.put, time.perf_counter
+
+    def callback(event, _data):
+        put((now(), event[0]))
+
+    p.midi.set_callback(callback)
+    return p
+
+
+def default_port_names(api: int) -> tuple[str, str]:
+    """JACK shows `client:port`, so short names read well; ALSA lists port names alone."""
+    return ("in", "out") if api == rtmidi.API_UNIX_JACK else ("drumd in", "drumd out")
+
+
+def client_names(api: int, client: str) -> tuple[str, str]:
+    """(input client, output client). rtmidi opens one client per port; on JACK a second client
+    of the same name would become `drumd-01` (whichever opened last), so the input client is
+    named `<client>-in` and the output keeps `<client>`: `drumd-in:in`, `drumd:out`."""
+    return (f"{client}-in", client) if api == rtmidi.API_UNIX_JACK else (client, client)

@@ -1,0 +1,258 @@
+"""A running drumd: the threads and what flows between them.
+
+  MIDI input callback  timestamps + enqueues (ports.py)
+  input thread         clock messages -> Clock; notes -> PlayerLog (+ thru); CC -> controls
+  engine thread        one step ahead: computes step k+1 while step k sounds, hands the hits
+                       to the sender by musical position
+  sender thread        sends at the clock-predicted times (scheduler.py), SCHED_FIFO if allowed
+  main thread          status line, reconnecting ports, signals, shutdown
+The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
+whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
+
+Step k is computed at the clock's time of position k - 0.75 (a quarter step after step k-1
+sounds, so the player's hits on step k-1 are in) and must be ready by k - 0.5, the earliest a
+hit of step k may sound (microtiming offsets are within half a step); later is a late step.
+"""
+from __future__ import annotations
+
+import collections
+import queue
+import sys
+import threading
+import time
+
+from drumd.daemon.clock import START, STEPS_PER_BAR, STEPS_PER_BEAT, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.controls import LiveControls
+from drumd.daemon.modes import PlayerLog, make_mode
+from drumd.daemon.scheduler import Sender
+from drumd.daemon.status import percentile_ms
+
+COMPUTE_AT, DEADLINE = 0.75, 0.5  # steps before the grid point
+AUTO_CLOCK_GRACE = 1.0  # s to wait for a DAW's clock before playing on our own (--clock auto)
+
+
+class Session:
+    def __init__(self, settings: dict, sampler, in_port, out_port, inbox: queue.SimpleQueue,
+                 voicing, player_input, recorder=None, status=None, now=time.perf_counter):
+        self.cfg = settings
+        self.sampler, self.in_port, self.out_port, self.inbox = sampler, in_port, out_port, inbox
+        self.voicing, self.player_input, self.recorder, self.status = voicing, player_input, recorder, status
+        self.now = now
+        self.clock = Clock(bpm=settings["bpm"])
+        self.cond = threading.Condition()  # guards the clock; notified on transport changes
+        self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
+                                     settings["temperature"], settings["density"],
+                                     settings["quantize"], settings["top_p"], settings["mute"],
+                                     settings["cc"])
+        self.player = PlayerLog()
+        on_sent = (lambda t, m: recorder.add("drumd out", t, m)) if recorder else None
+        self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
+                             now=now, on_sent=on_sent)
+        self.played: dict[int, object] = {}  # song step -> Step drumd played (primer on resume)
+        self.compute_s: collections.deque[float] = collections.deque(maxlen=1024)
+        self.late_steps = 0
+        self.steps_done = 0
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+        self.t_started = now()
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        sys.setswitchinterval(0.0005)
+        self.sender.start()
+        for target, name in ((self._input_loop, "drumd-input"), (self._engine_loop, "drumd-engine")):
+            t = threading.Thread(target=self._guarded(target), name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        if self.cfg["clock"] == "internal":
+            self._start_internal()
+
+    def _guarded(self, fn):
+        def run():
+            try:
+                fn()
+            except BaseException as e:  # a crashed thread ends the session the careful way
+                self.error = e
+                self.stopping.set()
+        return run
+
+    def run_until_stopped(self, poll_s: float = 0.25) -> None:
+        """Main-thread loop: status line and port watching until stop() or a thread fails."""
+        while not self.stopping.wait(poll_s):
+            for port, what in ((self.in_port, "input"), (self.out_port, "output")):
+                change = port.check()
+                if change == "lost":
+                    self.sender.silence()
+                    self._note(f"drumd: {what} port {port.target!r} went away; waiting for it")
+                elif change == "back":
+                    self._note(f"drumd: {what} port {port.target!r} is back")
+            if self.status is not None:
+                self.status.show(self.snapshot())
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        """Silence the output, stop the threads, write the recording. Safe to call twice."""
+        self.stopping.set()
+        with self.cond:
+            self.cond.notify_all()
+        self.inbox.put((self.now(), None))
+        for t in self._threads:
+            t.join(timeout=2)
+        if self.cfg["send_clock"] and self.clock.running and self.clock.source == "internal":
+            self.sender.at(self.now(), [STOP])
+        self.sender.close()
+        if self.recorder is not None:
+            self.recorder.write()
+        if self.status is not None:
+            self.status.close()
+
+    def _note(self, text: str) -> None:
+        if self.status is not None:
+            self.status.note(text)
+
+    # --- clock access for other threads --------------------------------------------------
+    def _time_of(self, pos: float) -> float | None:
+        with self.cond:
+            return self.clock.time_of(pos) if self.clock.running else None
+
+    def _start_internal(self) -> None:
+        with self.cond:
+            # A little lead so the first step can be computed before it sounds.
+            self.clock.start_internal(self.now() + 0.1, 0)
+            self.cond.notify_all()
+        if self.cfg["send_clock"]:
+            self.sender.at(self.now() + 0.1, [START])
+
+    # --- input thread --------------------------------------------------------------------
+    def _input_loop(self) -> None:
+        follow_clock = self.cfg["clock"] != "internal"
+        while True:
+            t, msg = self.inbox.get()
+            if msg is None:
+                return
+            status = msg[0]
+            if status >= 0xF0:
+                if follow_clock:
+                    self._clock_message(msg, t)
+                continue
+            if self.recorder is not None:
+                self.recorder.add("player in", t, msg)
+            kind, ch = status & 0xF0, status & 0x0F
+            if kind == 0x90 and len(msg) == 3 and msg[2] > 0:
+                self._player_hit(t, ch, msg[1], msg[2])
+            elif kind == 0xB0 and len(msg) == 3:
+                self.player_input.control(ch, msg[1], msg[2])
+                self.controls.control_change(msg[1], msg[2])
+            elif kind == 0xC0 and len(msg) >= 2:
+                self.controls.program_change(msg[1])
+
+    def _clock_message(self, msg, t: float) -> None:
+        with self.cond:
+            changed = self.clock.message(msg, t)
+            if changed:
+                self.cond.notify_all()
+            tick = msg[0] == TICK and self.clock.running and self.clock.source == "external"
+            if tick and self.clock.est.next_index % 24 == 0 and self.recorder is not None:
+                self.recorder.tempo(t, self.clock.bpm)
+        self.sender.wake()  # a new tick refines the predicted times of what is queued
+
+    def _player_hit(self, t: float, ch: int, note: int, velocity: int) -> None:
+        gm = self.player_input.to_gm(ch, note)
+        if gm is None:
+            return
+        with self.cond:
+            pos = self.clock.position_at(t) if self.clock.running else None
+        if pos is not None:
+            self.player.add(pos, gm, velocity)
+        if self.cfg["thru"]:
+            out = self.voicing.note_on(gm, velocity)
+            if out is not None:
+                self.sender.at(t, out)
+
+    # --- engine thread -------------------------------------------------------------------
+    def _engine_loop(self) -> None:
+        epoch, k, mode, first_step = None, 0, None, None
+        fill_until = -1
+        while not self.stopping.is_set():
+            with self.cond:
+                now = self.now()
+                if self.clock.poll(now):
+                    self._note(f"drumd: clock lost; playing on at {self.clock.bpm:.1f} BPM")
+                no_daw = (self.cfg["clock"] == "auto" and self.clock.epoch == 0
+                          and not self.clock.external_seen and now - self.t_started > AUTO_CLOCK_GRACE)
+            if no_daw:
+                self._start_internal()
+            with self.cond:
+                now = self.now()
+                running, new_epoch = self.clock.running, self.clock.epoch
+                if new_epoch != epoch:
+                    start_step, bpm = self.clock.start_step, self.clock.bpm
+                elif running:
+                    wait = self.clock.time_of(k - COMPUTE_AT) - now
+                    deadline = self.clock.time_of(k - DEADLINE)
+                    internal = self.clock.source == "internal"
+                if new_epoch == epoch and (not running or wait > 0):
+                    self.cond.wait(0.1 if not running else min(wait, 0.1))
+                    continue
+            if new_epoch != epoch:  # transport moved: drop what was planned, re-sync the model
+                epoch = new_epoch
+                self.sender.silence()
+                if not running:
+                    if self.recorder is not None:
+                        self.recorder.write()
+                    continue
+                k = first_step = start_step
+                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
+                primer = [self.played[s] for s in range(k - 2 * STEPS_PER_BAR, k) if s in self.played]
+                mode.start(self.sampler, k, self.controls.style, bpm,
+                           primer if len(primer) == 2 * STEPS_PER_BAR else ())
+                continue
+            if mode.name != self.controls.mode:
+                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
+                mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+            if self.controls.fill_requested:  # fill to the end of this bar (the next, if it's almost over)
+                self.controls.fill_requested = False
+                bar_end = (k // STEPS_PER_BAR + 1) * STEPS_PER_BAR
+                fill_until = bar_end + (STEPS_PER_BAR if bar_end - k < STEPS_PER_BEAT else 0)
+            pedal, self.controls.phrase_end = self.controls.phrase_end, False
+            t0 = self.now()
+            step = mode.step(self.sampler, k, self.controls.for_step(k < fill_until), self.player, pedal)
+            done = self.now()
+            self.compute_s.append(done - t0)
+            self.steps_done += 1
+            if done > deadline and k != first_step:  # the first step's grid point is the start itself
+                self.late_steps += 1
+            self._emit(k, step, internal)
+            k += 1
+
+    def _emit(self, k: int, step, internal: bool) -> None:
+        if self.cfg["send_clock"] and internal:
+            for i in range(TICKS_PER_STEP):
+                self.sender.on_grid(k + i / TICKS_PER_STEP, [TICK])
+        if step is None:
+            return
+        self.played[k] = step
+        self.played.pop(k - 4 * STEPS_PER_BAR, None)
+        for hit in step.hits:
+            msg = self.voicing.note_on(hit.pitch, hit.velocity)
+            if msg is not None:
+                self.sender.on_grid(k + hit.offset, msg)
+
+    # --- status --------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        with self.cond:
+            c = self.clock
+            pos = c.position_at(self.now()) if c.running else 0.0
+            bpm, source, fallback, running = c.bpm, c.source, c.fallback, c.running
+        step = int(pos // 1)
+        return {"bpm": bpm, "source": source, "fallback": fallback, "running": running,
+                "bar": step // STEPS_PER_BAR + 1, "beat": step % STEPS_PER_BAR // STEPS_PER_BEAT + 1,
+                "mode": self.controls.mode, "temperature": self.controls.temperature,
+                "density": self.controls.density, "quantize": self.controls.quantize,
+                "late": self.late_steps, "steps": self.steps_done,
+                "p50": percentile_ms(list(self.compute_s), 50),
+                "p99": percentile_ms(list(self.compute_s), 99),
+                "send_late_p99": percentile_ms([x / 1000 for x in self.sender.stats.late_ms], 99)}

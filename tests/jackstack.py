@@ -1,0 +1,194 @@
+"""Real JACK plumbing for the daemon tests: a dummy-driver server with its own name, the DAW
+(jack_midi_clock driven by a jack_transport timebase master), MIDI test clients, and `drumd
+serve` as a subprocess. Every process started here is stopped by its owner's close()."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import rtmidi
+
+PERIOD_FRAMES, RATE = 256, 48000
+PERIOD_S = PERIOD_FRAMES / RATE
+TOOLS = ("jackd", "jack_midi_clock", "jack_transport", "jack_connect", "jack_lsp", "jack_wait")
+
+
+def checkpoint_for_tests(tmp_dir: Path) -> Path:
+    """The shipped checkpoint once it is in the tree, else a tiny random-weight one (timing,
+    mapping and transport behaviour do not depend on what the model learned)."""
+    from drumd.engine.checkpoint import save_checkpoint, shipped_path
+    if shipped_path().is_file():
+        return shipped_path()
+    import torch
+    from drumd.engine.model import DrumLSTM, ModelConfig
+    torch.manual_seed(0)
+    model = DrumLSTM(ModelConfig(n_styles=3, hidden=32, layers=1, event_embed=8, head_hidden=16))
+    path = tmp_dir / "tiny.pt"
+    save_checkpoint(path, model, ["funk", "jazz", "rock"], {"note": "random weights, tests"})
+    return path
+
+
+class JackServer:
+    def __init__(self):
+        missing = [t for t in TOOLS if shutil.which(t) is None]
+        if missing:
+            raise RuntimeError(f"JACK tests need {', '.join(missing)} (scripts/install test)")
+        self.name = f"drumd-test-{uuid.uuid4().hex[:8]}"
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
+        self.procs: list[subprocess.Popen] = []
+        self.realtime = True
+        self.server = self._start(["-R"])
+        if self.server is None:  # no realtime scheduling allowed here: run without it
+            self.realtime = False
+            self.server = self._start(["-r"])
+        if self.server is None:
+            raise RuntimeError(f"jackd did not start:\n{self.log}")
+        os.environ["JACK_DEFAULT_SERVER"] = self.name  # for in-process rtmidi clients
+
+    def _start(self, rt: list[str]) -> subprocess.Popen | None:
+        p = subprocess.Popen(["jackd", *rt, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True).returncode == 0
+        if ok and p.poll() is None:
+            return p
+        p.kill()
+        self.log = p.communicate()[0]
+        return None
+
+    def spawn(self, args, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(args, env=self.env, **kw)
+        self.procs.append(p)
+        return p
+
+    def run(self, *args) -> str:
+        return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=10).stdout
+
+    def ports(self) -> list[str]:
+        return self.run("jack_lsp").split()
+
+    def wait_port(self, name: str, timeout: float = 10.0) -> None:
+        end = time.monotonic() + timeout
+        while name not in self.ports():
+            if time.monotonic() > end:
+                raise TimeoutError(f"JACK port {name} did not appear; ports: {self.ports()}")
+            time.sleep(0.05)
+
+    def connect(self, src: str, dst: str) -> None:
+        self.run("jack_connect", src, dst)
+
+    def stop_process(self, p: subprocess.Popen) -> None:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def close(self) -> None:
+        for p in list(self.procs):
+            self.stop_process(p)
+        self.server.terminate()
+        try:
+            self.server.wait(5)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+
+
+class Daw:
+    """jack_midi_clock following JACK transport, with jack_transport as timebase master: the
+    master provides tempo and bar/beat, so the clock sends Song Position on relocation."""
+
+    def __init__(self, jack: JackServer, bpm: float = 120.0):
+        self.jack = jack
+        self.transport = jack.spawn(["jack_transport"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, text=True)
+        self.command("master", f"tempo {bpm}", "stop", "locate 0")
+        self.clock = jack.spawn(["jack_midi_clock", "-d", "0.2"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        jack.wait_port("jack_midi_clock:mclk_out")
+        self.port = "jack_midi_clock:mclk_out"
+
+    def command(self, *cmds: str) -> None:
+        self.transport.stdin.write("".join(c + "\n" for c in cmds))
+        self.transport.stdin.flush()
+
+    def close(self) -> None:
+        self.command("stop")
+        for p in (self.clock, self.transport):
+            self.jack.stop_process(p)
+
+
+class Listener:
+    """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives; its
+    callback runs in JACK's process thread, so times are taken once per period."""
+
+    def __init__(self, name: str):
+        self.midi = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        self.midi.ignore_types(sysex=True, timing=False, active_sense=True)
+        self.midi.open_virtual_port("in")
+        self.port = f"{name}:in"
+        self.events: list[tuple[float, tuple[int, ...]]] = []
+        self.lock = threading.Lock()
+        self.midi.set_callback(self._cb)
+
+    def _cb(self, event, _):
+        t = time.perf_counter()
+        with self.lock:
+            self.events.append((t, tuple(event[0])))
+
+    def snapshot(self) -> list[tuple[float, tuple[int, ...]]]:
+        with self.lock:
+            return list(self.events)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.events.clear()
+
+    def close(self) -> None:
+        self.midi.close_port()
+        self.midi.delete()
+
+
+class Player:
+    """A JACK MIDI output a test plays notes from."""
+
+    def __init__(self, name: str):
+        self.midi = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        self.midi.open_virtual_port("out")
+        self.port = f"{name}:out"
+
+    def send(self, msg) -> None:
+        self.midi.send_message(msg)
+
+    def close(self) -> None:
+        self.midi.close_port()
+        self.midi.delete()
+
+
+class Drumd:
+    """`drumd serve` as a subprocess on the test server."""
+
+    def __init__(self, jack: JackServer, *args: str, client: str = "drumd"):
+        self.jack = jack
+        exe = Path(sys.executable).with_name("drumd")
+        self.proc = jack.spawn([str(exe), "serve", "--api", "jack", "--client", client, *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.in_port, self.out_port = f"{client}-in:in", f"{client}:out"
+        jack.wait_port(self.out_port, timeout=30)  # the model loads before the ports open
+
+    def terminate(self) -> str:
+        self.proc.terminate()
+        out = self.proc.communicate(timeout=10)[0]
+        if self.proc in self.jack.procs:
+            self.jack.procs.remove(self.proc)
+        return out
