@@ -79,7 +79,7 @@ class Call:
         last = player.last_pos
         if k % STEPS_PER_BAR or last is None or last < self.listen_from - 0.5:
             return False
-        return pedal or k - last >= self.silence
+        return pedal or k - math.floor(last + 0.5) >= self.silence  # on the player's grid step
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
         if self.answer_end is not None and k < self.answer_end:

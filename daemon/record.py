@@ -25,6 +25,8 @@ class Recorder:
         self.tracks: dict[str, list[tuple[float, list[int]]]] = {"drumd out": [], "player in": []}
 
     def add(self, track: str, t: float, msg) -> None:
+        if msg[0] >= 0xF0:  # clock and transport bytes: the tempo map carries the timing
+            return
         with self.lock:
             self.tracks[track].append((t, list(msg)))
 

@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 
-from drumd.daemon.clock import START, STEPS_PER_BAR, STEPS_PER_BEAT, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.clock import (CONTINUE, START, STEPS_PER_BAR, STEPS_PER_BEAT, STOP, TICK,
+                                TICKS_PER_STEP, Clock)
 from drumd.daemon.controls import LiveControls
 from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
@@ -101,9 +102,9 @@ class Session:
         self.inbox.put((self.now(), None))
         for t in self._threads:
             t.join(timeout=2)
-        if self.cfg["send_clock"] and self.clock.running and self.clock.source == "internal":
-            self.sender.at(self.now(), [STOP])
         self.sender.close()
+        if self.cfg["send_clock"] and self.clock.running and self.clock.source == "internal":
+            self.out_port.send([STOP])
         if self.recorder is not None:
             self.recorder.write()
         if self.status is not None:
@@ -123,8 +124,6 @@ class Session:
             # A little lead so the first step can be computed before it sounds.
             self.clock.start_internal(self.now() + 0.1, 0)
             self.cond.notify_all()
-        if self.cfg["send_clock"]:
-            self.sender.at(self.now() + 0.1, [START])
 
     # --- input thread --------------------------------------------------------------------
     def _input_loop(self) -> None:
@@ -188,12 +187,12 @@ class Session:
             with self.cond:
                 now = self.now()
                 running, new_epoch = self.clock.running, self.clock.epoch
+                internal = self.clock.source == "internal"
                 if new_epoch != epoch:
                     start_step, bpm = self.clock.start_step, self.clock.bpm
                 elif running:
                     wait = self.clock.time_of(k - COMPUTE_AT) - now
                     deadline = self.clock.time_of(k - DEADLINE)
-                    internal = self.clock.source == "internal"
                 if new_epoch == epoch and (not running or wait > 0):
                     self.cond.wait(0.1 if not running else min(wait, 0.1))
                     continue
@@ -209,6 +208,8 @@ class Session:
                 primer = [self.played[s] for s in range(k - 2 * STEPS_PER_BAR, k) if s in self.played]
                 mode.start(self.sampler, k, self.controls.style, bpm,
                            primer if len(primer) == 2 * STEPS_PER_BAR else ())
+                if self.cfg["send_clock"] and internal:
+                    self.sender.on_grid(k, [START if k == 0 else CONTINUE])
                 continue
             if mode.name != self.controls.mode:
                 mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
