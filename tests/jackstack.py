@@ -108,12 +108,15 @@ class Daw:
     """jack_midi_clock following JACK transport, with jack_transport as timebase master: the
     master provides tempo and bar/beat, so the clock sends Song Position on relocation."""
 
-    def __init__(self, jack: JackServer, bpm: float = 120.0):
+    def __init__(self, jack: JackServer, bpm: float = 120.0, force_bpm: bool = False):
         self.jack = jack
         self.transport = jack.spawn(["jack_transport"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, text=True)
         self.command("master", f"tempo {bpm}", "stop", "locate 0")
-        self.clock = jack.spawn(["jack_midi_clock", "-d", "0.2"], stdout=subprocess.DEVNULL,
+        # With -B the clock ignores the master: ticks exactly 60/(24 bpm) s apart in JACK frames
+        # (the master's tempo reaches the clock rounded to whole periods), but no Song Position.
+        extra = ["-b", str(bpm), "-B"] if force_bpm else []
+        self.clock = jack.spawn(["jack_midi_clock", "-d", "0.2", *extra], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         jack.wait_port("jack_midi_clock:mclk_out")
         self.port = "jack_midi_clock:mclk_out"

@@ -1,0 +1,228 @@
+"""`drumd serve` through real JACK MIDI: a DAW clock, a player and a recorder as JACK clients.
+
+Timing is judged against the clock ticks the recording client receives. Both drumd and the
+recorder get a tick in the same JACK period, and drumd's note, sent at the predicted grid
+time, is delivered at the start of the next period; so a note lands between its tick and one
+period after it (JACK MIDI has no sub-period timing), plus 2 ms of Python callback/scheduling
+jitter on each side (measured: drumd's sender p99 0.2 ms with SCHED_FIFO, the recorder's
+callback runs in JACK's thread). Notes right after a dummy-driver xrun (the box is shared; an
+xrun shifts JACK's timeline by tens of ms) cannot be judged and are left out.
+"""
+import re
+import signal
+import time
+
+import mido
+import numpy as np
+import pytest
+
+from jackstack import PERIOD_S, RATE, Daw, Drumd, Listener, Player
+
+pytestmark = pytest.mark.jack
+
+TOLERANCE = PERIOD_S + 0.002 + 0.002
+NOTE_ON, CC = 0x90, 0xB0
+
+
+def wiring(jack, daw_port, drumd, listener, player=None):
+    jack.connect(daw_port, drumd.in_port)
+    jack.connect(daw_port, listener.port)
+    jack.connect(drumd.out_port, listener.port)
+    if player is not None:
+        jack.connect(player.port, drumd.in_port)
+    time.sleep(0.3)
+
+
+def note_ons(events, channel=9):
+    return [(t, m) for t, m in events if m[0] == NOTE_ON | channel and m[2] > 0]
+
+
+def ticks(events):
+    return np.array([t for t, m in events if m[0] == 0xF8])
+
+
+def xrun_windows(tick_times, tick_period):
+    """Times just after a hole in the tick stream (a dummy-driver xrun)."""
+    gaps = np.flatnonzero(np.diff(tick_times) > tick_period + 2 * PERIOD_S + 0.003)
+    return [(tick_times[i], tick_times[i + 1] + 0.25) for i in gaps]
+
+
+def grid_errors(events, tick_period):
+    """For each note-on: time from the nearest 16th of the tick stream (6 ticks per 16th,
+    counted from the first tick after Start), leaving out notes near xruns."""
+    ts = ticks(events)
+    start = next(t for t, m in events if m[0] == 0xFA)
+    ts = ts[ts >= start]
+    bad = xrun_windows(ts, tick_period)
+    errs = []
+    for t, _ in note_ons(events):
+        if any(a <= t <= b for a, b in bad):
+            continue
+        # grid from the ticks of the last half second, indexed by their distance to the first tick
+        near = ts[(ts > t - 0.5) & (ts <= t + 0.05)]
+        idx = np.round((near - ts[0]) / tick_period)
+        phase = np.median(near - idx * tick_period)
+        k = np.round((t - phase) / (6 * tick_period))
+        errs.append(t - (phase + k * 6 * tick_period))
+    return np.array(errs)
+
+
+def paired(events):
+    """Every note-on is closed by exactly one note-off before the next note-on of its key."""
+    open_notes = {}
+    for _, m in events:
+        kind = m[0] & 0xF0
+        if kind not in (0x80, 0x90):
+            continue
+        key = (m[0] & 0x0F, m[1])
+        if kind == 0x90 and m[2] > 0:
+            assert key not in open_notes, f"note-on {key} while sounding"
+            open_notes[key] = True
+        else:
+            assert open_notes.pop(key, None), f"note-off {key} without a note-on"
+    return open_notes
+
+
+def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, drumd_checkpoint):
+    bpm = 120.0
+    daw = Daw(jack, bpm=bpm, force_bpm=True)  # exact ticks: 1000 frames apart
+    listener = Listener("grid-rec")
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
+                  "--quantize", "1", "--out-map", "ezdrummer2", "--seed", "1", client="drumd-grid")
+    try:
+        wiring(jack, daw.port, drumd, listener)
+        daw.command("locate 0", "play")
+        time.sleep(4.0)
+        daw.command("stop")
+        time.sleep(0.3)
+        events = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        daw.close()
+        listener.close()
+    ons = note_ons(events)
+    assert len(ons) >= 20, out
+    # EZdrummer 2 notes for the model's classes (GM 42 -> 22, 46 -> 25, 49 -> 55 ...)
+    from drumd.daemon.voicing import Voicing
+    from drumd.engine.encoding import CLASS_PITCH
+    ezd = {Voicing("ezdrummer2").note_on(p, 100)[1] for p in CLASS_PITCH}
+    assert {m[1] for _, m in ons} <= ezd
+    errs = grid_errors(events, 1000 / RATE)
+    assert len(errs) >= 0.7 * len(ons)
+    assert np.all(errs > -0.002) and np.all(errs < TOLERANCE), np.round(errs * 1000, 2)
+    assert paired(events) == {}
+
+
+def first_tick(listener, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ts = ticks(listener.snapshot())
+        if len(ts):
+            return ts[0]
+        time.sleep(0.01)
+    raise TimeoutError("the DAW clock did not start")
+
+
+def status_lines(out):
+    return [line for line in out.splitlines() if "BPM" in line]
+
+
+def test_transport_tempo_and_shutdown(jack, drumd_checkpoint, tmp_path):
+    daw = Daw(jack, bpm=120.0)  # jack_transport is timebase master: Song Position, tempo changes
+    listener = Listener("transport-rec")
+    take = tmp_path / "take.mid"
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
+                  "--quantize", "1", "--status", "--record", str(take), client="drumd-transport")
+    try:
+        wiring(jack, daw.port, drumd, listener)
+        daw.command("locate 0", "play")
+        time.sleep(2.0)
+        # stop: silence within a period or two, and nothing more until we play again
+        t_stop = time.perf_counter()
+        daw.command("stop")
+        time.sleep(1.0)
+        ev = listener.snapshot()
+        stop_at = next(t for t, m in ev if m[0] == 0xFC and t >= t_stop)
+        late_ons = [t for t, _ in note_ons(ev) if t > stop_at + 0.02]
+        assert late_ons == []
+        assert any(m == (CC | 9, 123, 0) for t, m in ev if t >= stop_at)
+        assert paired(ev) == {}
+        assert take.is_file()  # written on transport stop
+        # relocate to 4 s in: Song Position, then Continue, playing from there
+        listener.clear()
+        daw.command(f"locate {4 * RATE}", "play")
+        time.sleep(1.2)
+        daw.command("tempo 150")
+        time.sleep(2.5)
+        ev = listener.snapshot()
+        spp = [m for _, m in ev if m[0] == 0xF2]
+        assert spp
+        resume_bar = (spp[-1][1] | spp[-1][2] << 7) // 16 + 1  # the master's bar 3, in 16ths
+        assert resume_bar >= 3
+        assert any(m[0] == 0xFB for _, m in ev)
+        assert note_ons(ev)
+        drumd.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        final = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        daw.close()
+        listener.close()
+    lines = status_lines(out)
+    bars = [int(m.group(1)) for line in lines if (m := re.search(r"\s(\d+):(\d)\s", line))]
+    # resumed where the Song Position said, not from bar 1
+    assert resume_bar in bars and 1 not in bars[bars.index(resume_bar):], lines
+    # the tempo change was followed: drumd's tempo matches the tick rate it was sent
+    tick_bpm = 60 / (np.median(np.diff(ticks(final)[-48:])) * 24)
+    last_bpm = float(lines[-1].split()[0])
+    assert last_bpm == pytest.approx(tick_bpm, rel=0.05) and tick_bpm > 140
+    # SIGTERM: every note closed, all-notes-off last
+    assert paired(final) == {}
+    assert [m for _, m in final if m[0] < 0xF0][-1] == (CC | 9, 123, 0)
+    mid = mido.MidiFile(take)
+    assert [t.name for t in mid.tracks] == ["tempo", "drumd out", "player in"]
+    ons = sum(1 for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0)
+    offs = sum(1 for m in mid.tracks[1] if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))
+    assert ons > 10 and ons == offs
+    tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
+    assert max(tempi) > 140
+
+
+def test_player_in_a_vendor_map_through_call_and_response(jack, drumd_checkpoint):
+    bpm = 120.0
+    step = 60 / bpm / 4
+    daw = Daw(jack, bpm=bpm, force_bpm=True)
+    listener = Listener("call-rec")
+    player = Player("player")
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
+                  "--mode", "call", "--bars", "1", "--in-map", "ezdrummer2", "--thru",
+                  "--density", "3", client="drumd-call")
+    try:
+        wiring(jack, daw.port, drumd, listener, player)
+        daw.command("locate 0", "play")
+        t0 = first_tick(listener)  # step 0
+        # a bar in EZdrummer 2 notes (kick 36, snare 38, closed hat edge 22) ending on beat 4,
+        # so a beat of silence (--silence-beats 1) ends the phrase at the bar line
+        phrase = [(s, 36 if s % 8 == 0 else 38 if s % 8 == 4 else 22) for s in range(0, 13, 2)]
+        for s, note in phrase:
+            time.sleep(max(0.0, t0 + s * step - time.perf_counter()))
+            player.send([0x99, note, 100])
+            player.send([0x89, note, 0])
+        time.sleep(max(0.0, t0 + 40 * step - time.perf_counter()))
+        daw.command("stop")
+        time.sleep(0.3)
+        events = listener.snapshot()
+        drumd.terminate()
+    finally:
+        daw.close()
+        player.close()
+        listener.close()
+    ons = note_ons(events)
+    during = [m[1] for t, m in ons if t < t0 + 15.5 * step]
+    answer = [t for t, m in ons if t0 + 15.5 * step <= t]
+    # thru: the player's EZdrummer notes come out as GM; drumd itself stays quiet while listening
+    assert sorted(set(during)) == [36, 38, 42] and len(during) == len(phrase)
+    # the answer: one bar from the next bar line (step 16), then listening again
+    assert answer, "drumd did not answer"
+    assert min(answer) >= t0 + 15.5 * step and max(answer) < t0 + 32.5 * step
+    assert paired(events) == {}
