@@ -1,2 +1,202 @@
 """`drumd maps` and `drumd remap`."""
-COMMANDS = []
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from drumd.mappings.drummap import MapError
+from drumd.mappings.loader import gm_name, list_maps, load_map, read_map, user_dir
+from drumd.mappings.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
+from drumd.mappings.translate import DROP, POLICIES, Translator
+
+
+def _load(spec: str):
+    try:
+        return load_map(spec)
+    except MapError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _table(header: tuple, rows: list[tuple]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@click.group("maps")
+def maps():
+    """Drum maps: vendor note layouts and what they mean in General MIDI."""
+
+
+@maps.command("list")
+def list_cmd():
+    """List the built-in maps and your own."""
+    try:
+        found = list_maps()
+    except MapError as e:
+        raise click.ClickException(f"{e}\n(fix it, or check it with `drumd maps check FILE`)") from None
+    _table(("id", "aliases", "notes", "from", "title"),
+           [(m.name, ",".join(m.aliases), len(m.notes), m.origin, m.title) for m in found])
+    click.echo(f"\nYour maps go in {user_dir()} (a map there replaces a built-in one of the same id).")
+
+
+@maps.command("show")
+@click.argument("name")
+def show_cmd(name):
+    """Show a map note by note (NAME: id, alias or .yaml path)."""
+    m = _load(name)
+    click.echo(f"{m.name}: {m.title}")
+    if m.aliases:
+        click.echo(f"aliases: {', '.join(m.aliases)}")
+    if m.product:
+        click.echo("product: " + ", ".join(m.product.values()))
+    click.echo(f"channel {m.channel}; the vendor calls MIDI note 60 {m.middle_c}; file: {m.path}")
+    if m.hihat_pedal:
+        click.echo(f"hi-hat openness from CC4 (closed at >= {m.hihat_closed_at}) for notes "
+                   + ", ".join(map(str, sorted(m.hihat_pedal))))
+    click.echo()
+    rows = []
+    for note, art in sorted(m.notes.items()):
+        flags = ("*" if m.from_gm(art.gm) == note else "") + ("?" if note in m.uncertain else "") \
+            + ("p" if note in m.hihat_pedal else "")
+        gm, gm_title = ("-", "") if art.gm is None else (art.gm, gm_name(art.gm))
+        rows.append((note, m.note_name(note, "C3"), m.note_name(note, "C4"), art.name, gm,
+                     gm_title, art.cls, flags))
+    _table(("note", "C3=60", "C4=60", "articulation", "GM", "GM name", "class", ""), rows)
+    click.echo("\n* played for its GM note   ? uncertain   p open/closed follows CC4")
+    for title, lines in (("remarks", m.remarks), ("sources", m.sources)):
+        if lines:
+            click.echo(f"\n{title}:")
+            for line in lines:
+                click.echo(f"  - {line}")
+
+
+@maps.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check_cmd(file: Path):
+    """Validate a map file; exit status 1 if it is not usable."""
+    # In the user folder a map is found by its file name, so the name must match it.
+    expect = file.stem if file.resolve().parent == user_dir().resolve() else None
+    try:
+        m = read_map(file, expect_name=expect)
+    except MapError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"OK {file}: {m.name} ({m.title}): {len(m.notes)} notes, plays "
+               f"{len(m.gm_notes)} GM notes, {len(m.uncertain)} uncertain")
+    by_rule = sorted(m.gm_notes - m.preferred.keys())
+    if by_rule:
+        click.echo("  GM notes without a `preferred` entry (lowest plain note chosen): "
+                   + ", ".join(f"{g} -> {m.from_gm(g)}" for g in by_rule))
+
+
+def _channel(ctx, param, value):
+    if value is None:
+        return None
+    if value.lower() == "all":
+        return "all"
+    try:
+        channel = int(value)
+    except ValueError:
+        channel = 0
+    if not 1 <= channel <= 16:
+        raise click.BadParameter(f"expected a MIDI channel 1-16 or 'all', got {value!r}")
+    return channel
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+
+
+def _jobs(src: Path, dst: Path | None, in_place: bool) -> list[tuple[Path, Path]]:
+    """(input file, output file) pairs; refuses anything that would overwrite the input."""
+    if in_place:
+        if dst is not None and not _same(src, dst):
+            raise click.UsageError("--in-place rewrites IN; leave out OUT")
+        dst = src
+    elif dst is None:
+        raise click.UsageError("missing OUT (or give --in-place to rewrite IN)")
+    elif src.is_file() and dst.is_dir():
+        dst = dst / src.name
+    if not in_place and _same(src, dst):
+        raise click.ClickException(f"{dst}: OUT is IN; refusing to overwrite the input "
+                                   "(use --in-place to rewrite it)")
+    if not src.is_dir():
+        return [(src, dst)]
+    if not in_place:
+        if dst.exists() and not dst.is_dir():
+            raise click.ClickException(f"{dst}: IN is a folder, so OUT must be a folder too")
+        if dst.resolve().is_relative_to(src.resolve()):
+            raise click.ClickException(f"{dst}: OUT is inside IN; outputs would mix with inputs")
+    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+    if not files:
+        raise click.ClickException(f"{src}: no .mid or .midi files under this folder")
+    return [(p, dst / p.relative_to(src)) for p in files]
+
+
+def _unmapped_report(tr: Translator) -> None:
+    rows = []
+    for note, count in sorted(tr.unmapped.items()):
+        art, gm = tr.src.notes.get(note), tr.src.to_gm(note)
+        if art is None:
+            why = f"not in {tr.src.name}"
+        elif gm is None:
+            why = "no GM equivalent"
+        else:
+            why = f"GM {gm} {gm_name(gm)}: not in {tr.dst.name}"
+        out = tr.table[note]
+        result = ("dropped" if out == DROP else f"kept as {out}" if tr.policy == "pass"
+                  else f"-> {out} {tr.dst.notes[out].name}")
+        rows.append((count, note, art.name if art else "", why, result))
+    click.echo(f"\nunmapped notes (--unmapped {tr.policy}):")
+    _table(("count", "note", f"{tr.src.name} name", "why", "result"), rows)
+
+
+@click.command("remap")
+@click.argument("src", metavar="IN", type=click.Path(exists=True, path_type=Path))
+@click.argument("dst", metavar="[OUT]", required=False, type=click.Path(path_type=Path))
+@click.option("--from", "src_map", required=True, metavar="MAP",
+              help="Drum map IN was written for: id, alias or .yaml path (see `drumd maps list`).")
+@click.option("--to", "dst_map", required=True, metavar="MAP", help="Drum map to write for.")
+@click.option("--unmapped", type=click.Choice(POLICIES), default="drop", show_default=True,
+              help="Notes without an equivalent: leave out, keep the number, or play the "
+                   "closest drum of a similar kind.")
+@click.option("--channel", callback=_channel, metavar="N|all",
+              help="MIDI channel (1-16) of the drums, or 'all'. Default: the --from map's "
+                   "channel (10 for every built-in map).")
+@click.option("--in-place", is_flag=True, help="Rewrite IN itself (atomically); no OUT.")
+def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_place):
+    """Translate the drum notes of a MIDI file, or of every .mid/.midi file under a folder
+    (OUT then mirrors its tree), from one drum map to another.
+
+    Only note numbers change: tempo, meta events, controllers, other channels and every
+    tick stay as they are. A note-off always follows its note-on. Files are written
+    atomically; IN is never overwritten without --in-place."""
+    tr = Translator(_load(src_map), _load(dst_map), unmapped)
+    jobs = _jobs(src, dst, in_place)
+    channels = None if channel == "all" else frozenset({(channel or tr.src.channel) - 1})
+    stats, failed = RemapStats(), []
+    if src.is_dir():
+        from tqdm import tqdm
+        jobs = tqdm(jobs, desc="remap", unit="file", disable=None)
+    for s, d in jobs:
+        try:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            remap_file(s, d, tr, channels, stats)
+        except (MidiFileError, OSError) as e:
+            if not src.is_dir():
+                raise click.ClickException(str(e)) from None
+            failed.append(str(e))
+    click.echo(f"remapped {stats.files} file{'s' * (stats.files != 1)} from {tr.src.name} to "
+               f"{tr.dst.name}: {stats.notes} notes, {sum(tr.unmapped.values())} unmapped, "
+               f"{stats.dropped} dropped")
+    if tr.unmapped:
+        _unmapped_report(tr)
+    if failed:
+        for msg in failed:
+            click.echo(msg, err=True)
+        raise click.ClickException(f"{len(failed)} file(s) could not be remapped")
+
+
+COMMANDS = [maps, remap]
