@@ -1,0 +1,136 @@
+"""Audio devices through sounddevice: the real-time synth output and device listing."""
+from __future__ import annotations
+
+import collections
+import ctypes
+import time
+
+import numpy as np
+import sounddevice as sd
+
+from .synth import VoiceMixer
+
+_jack_name = None  # the client name's bytes must outlive PortAudio's use of them
+
+# Callbacks whose clock estimate is kept; the least-delayed of them gives the clock.
+_CLOCK_WINDOW = 64
+
+
+def set_jack_client_name(name: str) -> bool:
+    """Name this process's JACK client (ports show as NAME:out_0 instead of PortAudio:out_0).
+
+    PortAudio reads the name when it initialises, so this re-initialises it: call it before
+    opening any stream. Returns False where PortAudio has no JACK support.
+    """
+    try:
+        fn = ctypes.CDLL(sd._libname).PaJack_SetClientName
+    except (AttributeError, OSError):
+        return False
+    global _jack_name
+    _jack_name = ctypes.create_string_buffer(name.encode())  # PortAudio keeps the pointer
+    fn.argtypes = [ctypes.c_char_p]
+    sd._terminate()
+    fn(_jack_name)
+    sd._initialize()
+    return True
+
+
+class SynthOutput:
+    """Plays drum hits through the built-in synth on an audio output, sample-accurately.
+
+    Usage (e.g. the daemon with `serve --synth`):
+
+        out = SynthOutput(device=None)       # default output; a name or index as sounddevice takes
+        out.start()
+        out.play(36, 100, when=t)            # t: time.perf_counter() seconds the hit should sound
+        ...                                  # play() is thread-safe and never blocks
+        out.close()                          # or: with SynthOutput() as out: ...
+
+    Send each hit at least `out.latency` plus one block before `when`; later ones play at the
+    next block (counted in `out.late_hits`). The callback only drains a deque and mixes.
+    """
+
+    def __init__(self, device=None, samplerate: float | None = None, blocksize: int = 128,
+                 channels: int = 2):
+        self._queue: collections.deque = collections.deque()
+        self._stream = sd.OutputStream(device=device, samplerate=samplerate, blocksize=blocksize,
+                                       channels=channels, dtype="float32", latency="low",
+                                       callback=self._callback)
+        self.samplerate = int(self._stream.samplerate)
+        self.blocksize = blocksize
+        self._mixer = VoiceMixer(self.samplerate, channels, max_block=max(blocksize, 4096))
+        self._clock = np.full(_CLOCK_WINDOW, np.inf)  # estimates of frame 0's DAC time
+        self._lat = np.full(_CLOCK_WINDOW, np.inf)
+        self._clock_i = 0
+        self._stream_latency = float(self._stream.latency)
+        self.latency = self._stream_latency  # seconds from a callback to the DAC
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def play(self, pitch: int, velocity: int, when: float | None = None) -> None:
+        """Queue a hit to sound at perf_counter time `when` (None: as soon as possible)."""
+        self._queue.append((pitch, velocity, time.perf_counter() if when is None else when))
+
+    @property
+    def late_hits(self) -> int:
+        return self._mixer.late
+
+    @property
+    def busy(self) -> bool:
+        """True while hits are queued or still sounding."""
+        return bool(self._queue) or self._mixer.busy
+
+    def _callback(self, outdata, frames, time_info, status):
+        now = time.perf_counter()
+        lat = time_info.outputBufferDacTime - time_info.currentTime
+        if not 0.0 <= lat < 1.0:  # some host APIs report no times; use the stream's figure
+            lat = self._stream_latency
+        if status.output_underflow:
+            self._clock.fill(np.inf)  # an xrun shifts the DAC against our frame count
+            self._lat.fill(np.inf)
+        # When frame 0 would reach the DAC, as seen from this callback. Scheduling delays only
+        # ever make the callback late, so the minimum over recent callbacks is the truest.
+        i = self._clock_i
+        self._clock[i] = now + lat - self._mixer.frame / self.samplerate
+        # PortAudio may split a host buffer into several callbacks, later ones with a longer
+        # lat (their DAC time moves on, `now` does not): the shortest is the host's latency.
+        self._lat[i] = lat
+        self._clock_i = (i + 1) % _CLOCK_WINDOW
+        origin = float(self._clock.min())
+        self.latency = float(self._lat.min())
+        q = self._queue
+        while q:
+            pitch, velocity, when = q.popleft()
+            self._mixer.schedule(pitch, velocity, round((when - origin) * self.samplerate))
+        self._mixer.render(frames, outdata)
+
+
+def describe_devices() -> str:
+    """A readable table of host APIs and audio devices (defaults marked with >/<)."""
+    apis = sd.query_hostapis()
+    devices = sd.query_devices()
+    default_in, default_out = sd.default.device
+    lines = ["Host APIs:"]
+    for i, api in enumerate(apis):
+        lines.append(f"  {i}  {api['name']}  ({len(api['devices'])} devices)")
+    lines += ["", "Devices:  (> default input, < default output)",
+              f"  {'':2} {'#':>3}  {'name':<40} {'host API':<28} {'in':>3} {'out':>3} {'rate':>7}"]
+    for d in devices:
+        i = d["index"]
+        mark = (">" if i == default_in else " ") + ("<" if i == default_out else " ")
+        lines.append(f"  {mark} {i:>3}  {d['name'][:40]:<40} {apis[d['hostapi']]['name'][:28]:<28}"
+                     f" {d['max_input_channels']:>3} {d['max_output_channels']:>3}"
+                     f" {d['default_samplerate']:>7.0f}")
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""`drumd render`, `drumd audition`, `drumd devices`: the built-in synth offline and live.
+
+sounddevice (PortAudio) and the engine (torch) are imported inside the commands that need
+them, so `drumd --help` and `drumd render` start quickly and work without an audio device.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import click
+import mido
+import numpy as np
+
+from .synth import VoiceMixer
+
+# (seconds, GM pitch, velocity)
+TimedHit = tuple[float, int, int]
+
+
+def midi_hits(path, channel: int = 10, drum_map=None) -> list[TimedHit]:
+    """Note-ons of one MIDI channel (1-16) as GM hits, timed through the file's tempo map.
+
+    `drum_map` (a drumd.mappings DrumMap) translates vendor notes to GM, with the channel's
+    last hi-hat pedal CC4 deciding open/closed; notes it has no GM meaning for are dropped.
+    """
+    hits, t, cc4 = [], 0.0, None
+    for msg in mido.MidiFile(path):  # merged tracks, delta times already in seconds
+        t += msg.time
+        if msg.is_meta or getattr(msg, "channel", None) != channel - 1:
+            continue
+        if msg.type == "control_change" and msg.control == 4:
+            cc4 = msg.value
+        elif msg.type == "note_on" and msg.velocity > 0:
+            pitch = drum_map.to_gm(msg.note, cc4) if drum_map is not None else msg.note
+            if pitch is not None:
+                hits.append((t, pitch, msg.velocity))
+    return hits
+
+
+def render_hits(hits, samplerate: int = 48000, block: int = 8192) -> np.ndarray:
+    """Mono float32 audio of the hits, through the same mixer the live output uses."""
+    mixer = VoiceMixer(samplerate, max_block=block)
+    for t, pitch, velocity in hits:
+        mixer.schedule(pitch, velocity, round(t * samplerate))
+    out = np.zeros(mixer.tail_frames(), np.float32)
+    for i in range(0, len(out), block):
+        n = min(block, len(out) - i)
+        out[i:i + n] = mixer.render(n)
+    return out
+
+
+def write_wav(path, audio: np.ndarray, samplerate: int, bits: int = 16) -> None:
+    """Write mono audio as 16- or 24-bit PCM, atomically (a temp file renamed over `path`)."""
+    full = 2 ** (bits - 1) - 1
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * full).astype("<i4")
+    if bits == 16:
+        data = pcm.astype("<i2").tobytes()
+    else:  # 24-bit: the low three bytes of each little-endian int32
+        data = pcm.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with wave.open(f, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(bits // 8)
+                w.setframerate(samplerate)
+                w.writeframes(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a render is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[TimedHit]:
+    """A groove from the shipped model, ending on a fill over the last two beats."""
+    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.sampler import Controls, Sampler
+
+    try:
+        sampler = Sampler(load_checkpoint(None), seed=seed)
+    except CheckpointError as e:
+        raise click.ClickException(f"no model to generate with: {e}")
+    if style not in sampler.styles:
+        raise click.BadParameter(f"{style!r}; the model knows {', '.join(sampler.styles)}",
+                                 param_hint="--style")
+    sampler.reset(style=style, bpm=bpm)
+    step_s = 60.0 / bpm / 4
+    steps = bars * 16
+    hits = []
+    for i in range(steps):
+        step = sampler.step(Controls(fill=i >= steps - 8))
+        hits += [(max(0.0, (i + h.offset) * step_s), h.pitch, h.velocity) for h in step.hits]
+    return hits
+
+
+def play_hits(out, hits, lookahead: float = 0.1) -> None:
+    """Feed hits to a SynthOutput just ahead of time, as the daemon does, then let them ring."""
+    t0 = time.perf_counter() + out.latency + lookahead
+    for t, pitch, velocity in sorted(hits):
+        wait = t0 + t - lookahead - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        out.play(pitch, velocity, t0 + t)
+    while out.busy:
+        time.sleep(0.05)
+
+
+def _drum_map(name):
+    if name is None:
+        return None
+    from drumd.mappings import MapError, load_map
+    try:
+        return load_map(name)
+    except MapError as e:
+        raise click.BadParameter(str(e), param_hint="--map")
+
+
+_channel = click.option("--channel", type=click.IntRange(1, 16), default=10, show_default=True,
+                        help="MIDI channel of the drums.")
+_map = click.option("--map", "map_name", metavar="NAME",
+                    help="Vendor drum map of the file's notes (see `drumd maps`), translated to GM.")
+
+
+@click.command()
+@click.argument("midi_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("wav_file", type=click.Path(dir_okay=False, writable=True))
+@_channel
+@_map
+@click.option("--rate", type=int, default=48000, show_default=True, help="Sample rate in Hz.")
+@click.option("--bits", type=click.Choice(["16", "24"]), default="16", show_default=True)
+def render(midi_file, wav_file, channel, map_name, rate, bits):
+    """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth."""
+    hits = midi_hits(midi_file, channel, _drum_map(map_name))
+    if not hits:
+        raise click.ClickException(f"{midi_file}: no notes on channel {channel}")
+    audio = render_hits(hits, rate)
+    write_wav(wav_file, audio, rate, int(bits))
+    click.echo(f"{wav_file}: {len(hits)} hits, {len(audio) / rate:.1f} s")
+
+
+@click.command()
+@click.argument("midi_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--style", default="rock", show_default=True, help="Style of the generated groove.")
+@click.option("--bpm", type=click.FloatRange(30, 300), default=110.0, show_default=True)
+@click.option("--bars", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--seed", type=int, help="Seed for a repeatable groove.")
+@click.option("--device", help="Output device, name or index (see `drumd devices`).")
+@_channel
+@_map
+def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
+    """Hear drumd without a DAW: play a generated groove (or MIDI_FILE) through the synth.
+
+    --style, --bpm, --bars and --seed shape the generated groove; --channel and --map apply
+    to MIDI_FILE.
+    """
+    if midi_file:
+        hits = midi_hits(midi_file, channel, _drum_map(map_name))
+    else:
+        click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
+        hits = groove_hits(style, bpm, bars, seed)
+    from .audio import SynthOutput
+
+    with SynthOutput(device=int(device) if device and device.isdigit() else device) as out:
+        play_hits(out, hits)
+
+
+@click.command()
+def devices():
+    """List audio devices and host APIs."""
+    from .audio import describe_devices
+
+    click.echo(describe_devices())
+
+
+COMMANDS = [audition, render, devices]

@@ -1,0 +1,145 @@
+"""Audio test plumbing: a JACK dummy server as the PortAudio device, and a synthetic guitar.
+
+PortAudio connects to the JACK server named in JACK_DEFAULT_SERVER when sounddevice is
+imported, so everything that opens a stream runs in a subprocess started with `AudioJack.env`.
+The MIDI JACK fixture lives in conftest.py (the daemon's); this one is separate so the two
+servers never share a name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+SR = 48000
+PERIOD = 256
+
+
+class AudioJack:
+    """A running `jackd -d dummy` server and helpers to run audio scripts against it."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1",
+                    "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        self.proc = subprocess.Popen(
+            ["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(SR), "-p", str(PERIOD)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True)
+        if ok.returncode != 0 or self.proc.poll() is not None:
+            self.close()
+            pytest.fail(f"jackd did not start: {self.proc.stderr.read().decode()[-500:]}")
+
+    def ports(self) -> list[str]:
+        out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout
+        return out.split()
+
+    def connect(self, src: str, dst: str) -> None:
+        subprocess.run(["jack_connect", src, dst], env=self.env, check=True)
+
+    def disconnect(self, src: str, dst: str) -> None:
+        subprocess.run(["jack_disconnect", src, dst], env=self.env, check=True)
+
+    def spawn(self, code: str) -> subprocess.Popen:
+        """Start `python -c code` against this server; it talks JSON lines on stdin/stdout."""
+        return subprocess.Popen([PYTHON, "-c", code], env=self.env, text=True, bufsize=1,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def read_json(proc: subprocess.Popen, timeout: float = 20.0) -> dict:
+    """The next JSON line a script prints (fails with its stderr if it died first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("{"):
+            return json.loads(line)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    pytest.fail(f"audio script gave no result: {proc.stderr.read()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for f in (proc.stdin, proc.stdout, proc.stderr):
+        if f:
+            f.close()
+
+
+@pytest.fixture(scope="module")
+def audio_jack():
+    if not shutil.which("jackd"):
+        pytest.skip("jackd is not installed (scripts/install test installs it)")
+    server = AudioJack(f"drumd-audio-test-{os.getpid()}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# --- a synthetic guitar ----------------------------------------------------------------------
+
+def pluck(freq: float, seconds: float, sr: int = SR, t60: float = 1.2,
+          rng: np.random.Generator | None = None) -> np.ndarray:
+    """One Karplus-Strong plucked string, peak about 1."""
+    rng = rng or np.random.default_rng(0)
+    p = int(round(sr / freq))
+    n = int(sr * seconds)
+    rho = 10 ** (-3 / (freq * t60))  # loss per period for the given T60
+    y = np.zeros(n + p + 1)
+    y[:p + 1] = rng.uniform(-1, 1, p + 1)
+    # Each period depends only on the one before, so compute a period at a time.
+    for i in range(p + 1, n + p + 1, p):
+        j = min(i + p, n + p + 1)
+        y[i:j] = rho * 0.5 * (y[i - p:j - p] + y[i - p - 1:j - p - 1])
+    y = y[p + 1:]
+    return y / np.max(np.abs(y))
+
+
+def guitar_phrases(phrases, bpm: float, seconds: float, sr: int = SR, seed: int = 0):
+    """A monophonic guitar line: `phrases` = [(start_beat, beats, amplitude)], 8th notes with
+    the beats accented and a few 8ths left out, each note cutting the previous one.
+
+    Returns (signal float32, onset times in seconds).
+    """
+    rng = np.random.default_rng(seed)
+    notes = (196.0, 246.9, 293.7, 329.6, 392.0, 440.0)
+    x = np.zeros(int(sr * seconds))
+    onsets = []
+    eighth = 30.0 / bpm
+    for start, beats, amp in phrases:
+        times = [(start * 2 + k) * eighth for k in range(int(beats * 2))
+                 if k % 2 == 0 or rng.random() < 0.6]
+        times.append((start + beats) * 2 * eighth)  # end of phrase: the last note rings out
+        for a, b in zip(times[:-1], times[1:]):
+            gain = amp * (1.0 if round(a / eighth) % 2 == 0 else 0.6)
+            length = (b - a) if b != times[-1] else 2.5
+            s = pluck(rng.choice(notes), length, sr, rng=rng) * gain
+            i = int(round(a * sr))
+            s = s[:len(x) - i]
+            fade = min(len(s), int(0.003 * sr))  # the next pluck damps this note quickly
+            s[len(s) - fade:] *= np.linspace(1, 0, fade)
+            x[i:i + len(s)] += s
+            onsets.append(a)
+    return x.astype(np.float32), np.array(onsets)
