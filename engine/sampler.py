@@ -114,6 +114,14 @@ def _sample(logits: np.ndarray, temperature: float, top_p: float, u: float) -> i
     return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(p) - 1))
 
 
+def _sample_rows(logits: np.ndarray, temperature: float, u: np.ndarray) -> np.ndarray:
+    """One categorical draw per row (the hit classes' velocity or timing bins), vectorised."""
+    z = logits / temperature
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1)
+    return np.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), logits.shape[1] - 1)
+
+
 class Sampler:
     def __init__(self, ckpt: Checkpoint, seed: int | None = None):
         self.ckpt = ckpt
@@ -184,11 +192,11 @@ class Sampler:
         off = np.zeros(NUM_CLASSES, np.float32)
         if event:
             vl, ol = self.net.expression_logits(h, bits.astype(np.float32))
+            k = np.flatnonzero(bits)
             t = min(max(c.temperature, 0.5), 1.5)  # keep dynamics and feel human at any temperature
-            jit = self.rng.random(2 * NUM_CLASSES)
-            for k in np.flatnonzero(bits):
-                vel[k] = bin_to_velocity(_sample(vl[k], t, 1.0, u[1 + k]), jit[k])
-                off[k] = bin_to_offset(_sample(ol[k], t, 1.0, u[1 + NUM_CLASSES + k]), jit[NUM_CLASSES + k])
+            jit = self.rng.random((2, len(k)))
+            vel[k] = bin_to_velocity(_sample_rows(vl[k], t, u[1:1 + len(k)]), jit[0])
+            off[k] = bin_to_offset(_sample_rows(ol[k], t, u[1 + NUM_CLASSES:1 + NUM_CLASSES + len(k)]), jit[1])
         return event, vel, off
 
 
