@@ -1,0 +1,109 @@
+"""GuitarFollower on a JACK dummy device, fed by a synthetic guitar played from another process."""
+import numpy as np
+import pytest
+
+from audio_jack import audio_jack, read_json, stop  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.jack
+
+BPM = 120.0
+BEAT = 60 / BPM
+# (start beat, beats, amplitude): a soft phrase, a rest, a loud phrase, then silence
+PHRASES = [(0, 4, 0.1), (10, 4, 0.5)]
+SECONDS = 10.5
+
+FOLLOWER = r"""
+import json, sys, threading, time
+from drumd.daemon.audio import set_jack_client_name
+from drumd.daemon.guitar import GuitarFollower
+
+set_jack_client_name("drumd-guitar")
+rows, done = [], threading.Event()
+threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
+with GuitarFollower() as f:
+    f.bpm = %(bpm)r
+    print(json.dumps({"ready": True}), flush=True)
+    while not done.wait(0.01):  # the daemon polls once per step; we poll faster to see more
+        s = f.snapshot()
+        rows.append([time.perf_counter(), s.playing, s.intensity, s.phrases, s.phrase_ended,
+                     s.accompany])
+print(json.dumps({"rows": rows}), flush=True)
+"""
+
+PLAYER = r"""
+import json, sys, time
+import numpy as np
+import sounddevice as sd
+from audio_jack import guitar_phrases
+from drumd.daemon.audio import set_jack_client_name
+
+x, _ = guitar_phrases(%(phrases)r, %(bpm)r, %(seconds)r)
+pos, start = [None], [None]
+def callback(out, frames, t, status):
+    out.fill(0)
+    if pos[0] is None:
+        return
+    if start[0] is None:  # this cycle carries the first sample to the follower's input
+        start[0] = time.perf_counter()
+    chunk = x[pos[0]:pos[0] + frames]
+    out[:len(chunk), 0] = chunk
+    pos[0] += frames
+
+set_jack_client_name("guitar")
+with sd.OutputStream(channels=1, samplerate=48000, blocksize=0, callback=callback, dtype="float32"):
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()
+    pos[0] = 0
+    while pos[0] < len(x):
+        time.sleep(0.05)
+print(json.dumps({"start": start[0]}), flush=True)
+"""
+
+
+def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
+    follower = audio_jack.spawn(FOLLOWER % {"bpm": BPM})
+    player = None
+    try:
+        read_json(follower)
+        player = audio_jack.spawn(PLAYER % {"phrases": PHRASES, "bpm": BPM, "seconds": SECONDS})
+        read_json(player)
+        audio_jack.connect("guitar:out_0", "drumd-guitar:in_0")
+        audio_jack.disconnect("system:capture_1", "drumd-guitar:in_0")
+        player.stdin.write("go\n")
+        player.stdin.flush()
+        start = read_json(player)["start"]
+        follower.stdin.write("stop\n")
+        follower.stdin.flush()
+        rows = read_json(follower)["rows"]
+    finally:
+        stop(follower)
+        if player:
+            stop(player)
+
+    t = np.array([r[0] for r in rows]) - start
+    playing = np.array([r[1] for r in rows])
+    intensity = np.array([r[2] for r in rows])
+    phrases = np.array([r[3] for r in rows])
+    ended = np.array([r[4] for r in rows])
+    accompany = np.array([r[5] for r in rows])
+
+    def span(lo, hi):
+        return (t >= lo) & (t < hi)
+
+    assert not playing[t < 0].any()
+    for (beat, beats, _), nxt in zip(PHRASES, [p[0] for p in PHRASES[1:]] + [None]):
+        on, off = beat * BEAT, (beat + beats) * BEAT
+        # the gate opens within 50 ms of the first pluck (audio period + analysis hop + poll)
+        assert playing[span(on + 0.05, off)].all()
+        # and closes within 1.5 s of the last note, which rings out
+        rest_end = nxt * BEAT if nxt is not None else SECONDS
+        assert not playing[span(off + 1.5, rest_end)].any()
+    soft = intensity[span(1.0, 4 * BEAT)].mean()
+    loud = intensity[span(10 * BEAT + 1.0, 14 * BEAT)].mean()
+    assert loud > soft + 0.2
+    # one phrase end per phrase, each reported in exactly one snapshot, a bar after it fades
+    assert phrases[-1] == 2 and ended.sum() == 2
+    for k, (beat, beats, _) in enumerate(PHRASES):
+        t_end = t[np.argmax(phrases > k)]
+        assert (beat + beats) * BEAT + 4 * BEAT <= t_end <= (beat + beats) * BEAT + 4 * BEAT + 1.5
+    assert accompany[span(0.05, 4 * BEAT + 4 * BEAT)].all() and not accompany[-1]
