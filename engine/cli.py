@@ -80,4 +80,31 @@ def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature,
         click.echo(f"{path}: {bars} bars, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
 
 
-COMMANDS = [train, generate]
+@click.command("eval")
+@click.argument("checkpoints", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for report.md, metrics.json and the plots.")
+@click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")
+@click.option("--primers", default=48, show_default=True, type=click.IntRange(1, 10000),
+              help="2-bar primers taken from test files for free-running generation.")
+@click.option("--samples", default=3, show_default=True, type=click.IntRange(1, 100),
+              help="Continuations per primer and temperature (diversity needs 2 or more).")
+@click.option("--temperature", "temperatures", multiple=True, type=click.FloatRange(0.05, 5),
+              default=(0.8, 1.0), show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed):
+    """Score checkpoints (default: the shipped one) on the test split beside baselines."""
+    from drumd.engine.checkpoint import CheckpointError
+    from drumd.engine.data import DataError
+    from drumd.engine.evaluate import run_eval
+    from drumd.engine.report import teacher_forced_table, free_running_tables
+    try:
+        m = run_eval(checkpoints, Path(out), Path(data) if data else None, primers, temperatures,
+                     samples, seed)
+    except (CheckpointError, DataError, ValueError) as e:
+        raise click.ClickException(str(e))
+    click.echo("\n".join(teacher_forced_table(m) + free_running_tables(m)))
+    click.echo(f"report: {Path(out) / 'report.md'} ({m['seconds']:.0f} s)")
+
+
+COMMANDS = [train, generate, eval_cmd]
