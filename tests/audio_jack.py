@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import mido
 import numpy as np
 import pytest
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SR = 48000
 PERIOD = 256
+TPB = 480  # ticks per beat of the test MIDI files
 
 
 class AudioJack:
@@ -143,3 +145,23 @@ def guitar_phrases(phrases, bpm: float, seconds: float, sr: int = SR, seed: int 
             x[i:i + len(s)] += s
             onsets.append(a)
     return x.astype(np.float32), np.array(onsets)
+
+
+# --- MIDI files -------------------------------------------------------------------------------
+
+def write_midi(path, notes, tempo_changes=((0, 120.0),), channel=9, cc=()):
+    """notes: (tick, pitch, velocity); tempo_changes: (tick, bpm); cc: (tick, control, value)."""
+    events = [(t, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempo_changes]
+    events += [(t, 1, mido.Message("control_change", channel=channel, control=c, value=v))
+               for t, c, v in cc]
+    for t, p, v in notes:
+        events.append((t, 2, mido.Message("note_on", channel=channel, note=p, velocity=v)))
+        events.append((t + 60, 0, mido.Message("note_off", channel=channel, note=p)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track, now = mido.MidiTrack(), 0
+    for t, _, msg in events:
+        track.append(msg.copy(time=t - now))
+        now = t
+    mf = mido.MidiFile(ticks_per_beat=TPB)
+    mf.tracks.append(track)
+    mf.save(path)

@@ -1,33 +1,14 @@
 """`drumd render`: MIDI in, WAV out, onsets where the notes are."""
 import wave
 
-import mido
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from audio_jack import TPB, write_midi
 from drumd.daemon.audio_cli import midi_hits, render, render_hits, write_wav
 
 SR = 48000
-TPB = 480
-
-
-def write_midi(path, notes, tempo_changes=((0, 120.0),), channel=9, cc=()):
-    """notes: (tick, pitch, velocity); tempo_changes: (tick, bpm); cc: (tick, control, value)."""
-    events = [(t, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempo_changes]
-    events += [(t, 1, mido.Message("control_change", channel=channel, control=c, value=v))
-               for t, c, v in cc]
-    for t, p, v in notes:
-        events.append((t, 2, mido.Message("note_on", channel=channel, note=p, velocity=v)))
-        events.append((t + 60, 0, mido.Message("note_off", channel=channel, note=p)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    track, now = mido.MidiTrack(), 0
-    for t, _, msg in events:
-        track.append(msg.copy(time=t - now))
-        now = t
-    mf = mido.MidiFile(ticks_per_beat=TPB)
-    mf.tracks.append(track)
-    mf.save(path)
 
 
 def seconds_at(tick, tempo_changes):
@@ -141,3 +122,12 @@ def test_vendor_map_translates_to_gm(tmp_path):
     assert (tmp_path / "td.wav").read_bytes() == (tmp_path / "gm.wav").read_bytes()
     r = runner.invoke(render, [str(tmp_path / "td.mid"), str(tmp_path / "x.wav"), "--map", "no-such-kit"])
     assert r.exit_code == 2 and "--map" in r.output
+
+
+def test_hi_hat_pedal_cc4_decides_open_or_closed(tmp_path):
+    mappings = pytest.importorskip("drumd.mappings")
+    # GetGood Invasion's note 17 is a hi-hat whose openness follows CC4 (127 = closed)
+    write_midi(tmp_path / "hh.mid", [(0, 17, 100), (480, 17, 100), (960, 17, 100)],
+               cc=[(0, 4, 127), (400, 4, 0), (900, 4, 120)])
+    hits = midi_hits(tmp_path / "hh.mid", drum_map=mappings.load_map("getgood-invasion"))
+    assert [p for _, p, _ in hits] == [42, 46, 42]
