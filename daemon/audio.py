@@ -57,7 +57,6 @@ class SynthOutput:
                                        channels=channels, dtype="float32", latency="low",
                                        callback=self._callback)
         self.samplerate = int(self._stream.samplerate)
-        self.blocksize = blocksize
         self._mixer = VoiceMixer(self.samplerate, channels, max_block=max(blocksize, 4096))
         self._clock = np.full(_CLOCK_WINDOW, np.inf)  # estimates of frame 0's DAC time
         self._lat = np.full(_CLOCK_WINDOW, np.inf)

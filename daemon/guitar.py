@@ -53,7 +53,7 @@ class GuitarState:
     bars_silent: float = 0.0       # silent_s in bars (clock tempo, else estimate, else default)
     accompany: bool = False        # playing, or resting for less than fill_after_bars
     phrases: int = 0               # phrases ended so far
-    phrase_ended: bool = False     # a phrase ended since the previous snapshot()
+    phrase_ended: bool = False     # a phrase ended since the previous follower snapshot()
 
 
 def estimate_tempo(onset_times, bpm_range=(70.0, 180.0), res: float = 0.005) -> float | None:
@@ -118,7 +118,7 @@ class GuitarAnalyzer:
 
     @property
     def onsets(self) -> list[float]:
-        """Onset times (seconds of analysed audio) within the tempo window."""
+        """Recent onset times (seconds of analysed audio), the tempo and rate windows' worth."""
         return list(self._onsets)
 
     def feed(self, x: np.ndarray) -> None:
@@ -163,7 +163,8 @@ class GuitarAnalyzer:
             self._last_onset = onset_t
             self._onsets.append(onset_t)
             self._tempo_dirty = True
-        while self._onsets and self._onsets[0] < t - self.cfg.tempo_window_s:
+        keep = max(self.cfg.tempo_window_s, self.cfg.onset_window_s)
+        while self._onsets and self._onsets[0] < t - keep:
             self._onsets.popleft()
 
     def _gate(self, t: float) -> None:
@@ -195,7 +196,8 @@ class GuitarAnalyzer:
     def state(self) -> GuitarState:
         if self._tempo_dirty:
             self._tempo_dirty = False
-            est = estimate_tempo(self._onsets, self.cfg.bpm_range)
+            since = self.t - self.cfg.tempo_window_s
+            est = estimate_tempo([o for o in self._onsets if o >= since], self.cfg.bpm_range)
             self._tempo = est if est is not None else self._tempo  # hold through rests
         t = self.t
         window = min(self.cfg.onset_window_s, t) or 1.0
