@@ -18,7 +18,7 @@ import torch
 
 from drumd.engine import baselines as bl
 from drumd.engine.checkpoint import load_checkpoint, shipped_path
-from drumd.engine.data import _cache_dir, load_dataset
+from drumd.engine.data import _cache_dir, default_data_dir, load_dataset
 from drumd.engine.encoding import NUM_CLASSES, Performance, performance_of, steps_of
 from drumd.engine.groove_stats import (beat_keeping, collapse, compare_grooves, diversity,
                                        groove_features, has_backbeat, human_feel)
@@ -169,6 +169,12 @@ def checkpoint_labels(paths) -> list[str]:
     return [lab if labels.count(lab) == 1 else f"{lab}#{i}" for i, lab in enumerate(labels)]
 
 
+def shown(path) -> str:
+    """A path as the report shows it: relative to the working folder when under it."""
+    p = Path(path).resolve()
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else str(p)
+
+
 def learning_log(path: Path) -> Path | None:
     """The training log beside a checkpoint: its run folder's log.csv, or <name>.log.csv."""
     for p in (path.with_suffix(".log.csv"), path.parent / "log.csv"):
@@ -191,7 +197,7 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
     real = real_continuations(picks)
     backbeat = [has_backbeat(c) for c in real]
     metrics = {
-        "data": {"path": str(data_dir or "default"), "checksum": digest, "test_files": len(test),
+        "data": {"path": shown(data_dir or default_data_dir()), "checksum": digest, "test_files": len(test),
                  "test_steps": int(sum(len(p) for p in test))},
         "settings": {"primers": len(picks), "primer_bars": PRIMER_BARS, "bars": BARS,
                      "samples_per_primer": samples, "temperatures": list(temperatures), "seed": seed,
@@ -205,7 +211,7 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
     }
     generated, logs = {}, {}
     for ckpt, label in zip(ckpts, checkpoint_labels(checkpoints)):
-        entry = {"path": str(ckpt.path), "data_checksum": ckpt.meta.get("data_checksum"),
+        entry = {"path": shown(ckpt.path), "data_checksum": ckpt.meta.get("data_checksum"),
                  "iter": ckpt.meta.get("iter"), "val_nll": ckpt.meta.get("val_nll"),
                  "teacher_forced": score_model(ckpt, test), "free_running": {}}
         for t in temperatures:

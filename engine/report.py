@@ -105,7 +105,7 @@ def free_running_tables(m: dict) -> list[str]:
 def markdown(m: dict) -> str:
     d, s = m["data"], m["settings"]
     lines = ["# drumd evaluation", "",
-             f"Groove MIDI Dataset test split: {d['test_files']} files, {d['test_steps']} steps "
+             f"Groove MIDI Dataset test split (`{d['path']}`): {d['test_files']} files, {d['test_steps']} steps "
              f"(data checksum `{d['checksum']}`). Evaluated in {m['seconds']:.0f} s.", ""]
     for label, c in m["checkpoints"].items():
         note = "" if c["data_checksum"] in (None, d["checksum"]) else \
