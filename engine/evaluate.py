@@ -23,6 +23,7 @@ from drumd.engine.encoding import NUM_CLASSES, Performance, performance_of, step
 from drumd.engine.groove_stats import (beat_keeping, collapse, compare_grooves, diversity,
                                        groove_features, has_backbeat, human_feel)
 from drumd.engine.metrics import TeacherForcedScore, expected_offset, expected_velocity
+from drumd.engine.report import atomic_write, finite, markdown
 from drumd.engine.sampler import Controls, Sampler
 from drumd.engine.train import batch_windows, build_arrays, to_inputs
 
@@ -36,7 +37,7 @@ def ms_per_step(bpm: float) -> float:
 
 
 @torch.no_grad()
-def score_model(ckpt, perfs, chunk: int = 16) -> dict:
+def score_model(ckpt, perfs, chunk: int = 16, progress: bool = False) -> dict:
     """Teacher-forced scores over whole files, batched as train.evaluate_nll batches them.
     Velocity and timing are the expected bin centres of the heads given the true hits."""
     arrays, starts = build_arrays(perfs, ckpt.styles, ckpt.config.lookback)
@@ -47,8 +48,11 @@ def score_model(ckpt, perfs, chunk: int = 16) -> dict:
     arrays["ms_per_step"] = np.repeat([ms_per_step(p.bpm) for p in perfs], lengths).astype(np.float32)
     score = TeacherForcedScore()
     order = np.argsort(lengths)
-    for i in range(0, len(order), chunk):
-        idx = order[i:i + chunk]
+    batches = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+    if progress:
+        from tqdm import tqdm
+        batches = tqdm(batches, desc="teacher-forced", unit="batch", leave=False)
+    for idx in batches:
         b = batch_windows(arrays, starts, idx, np.zeros(len(idx), np.int64), int(lengths[idx].max()))
         target = b["target_event"]
         bits = (target.unsqueeze(-1) >> torch.arange(NUM_CLASSES)) & 1
@@ -91,7 +95,6 @@ def baseline_results(data: dict, digest: str, progress: bool = False) -> dict:
         curve = bl.tune(m, data["validation"])
         out[m.name] = {"param": m.param, "validation_nll": {f"{k:g}": v for k, v in curve.items()},
                        "test": score_baseline(m, data["test"])}
-    from drumd.engine.report import atomic_write
     atomic_write(cache, json.dumps(out))
     return out
 
@@ -186,7 +189,7 @@ def learning_log(path: Path) -> Path | None:
 def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatures=(0.8, 1.0),
              samples: int = 3, seed: int = 0, progress: bool = True) -> dict:
     """Evaluate checkpoints (None: the shipped one); write report.md, metrics.json and PNGs to out."""
-    from drumd.engine import plots, report
+    from drumd.engine import plots  # matplotlib: loaded only when figures are drawn
     t0 = time.time()
     checkpoints = list(checkpoints) or [None]
     ckpts = [load_checkpoint(p) for p in checkpoints]  # a bad file fails before any work
@@ -213,7 +216,7 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
     for ckpt, label in zip(ckpts, checkpoint_labels(checkpoints)):
         entry = {"path": shown(ckpt.path), "data_checksum": ckpt.meta.get("data_checksum"),
                  "iter": ckpt.meta.get("iter"), "val_nll": ckpt.meta.get("val_nll"),
-                 "teacher_forced": score_model(ckpt, test), "free_running": {}}
+                 "teacher_forced": score_model(ckpt, test, progress=progress), "free_running": {}}
         for t in temperatures:
             groups = generate_set(ckpt, picks, t, samples, seed, progress)
             entry["free_running"][f"{t:g}"] = free_running_stats(groups, real, backbeat)
@@ -224,6 +227,6 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics["figures"] = plots.write_all(out, metrics, picks, real, generated, logs)
-    report.atomic_write(out / "metrics.json", json.dumps(report.finite(metrics), indent=1))
-    report.atomic_write(out / "report.md", report.markdown(metrics))
+    atomic_write(out / "metrics.json", json.dumps(finite(metrics), indent=1))
+    atomic_write(out / "report.md", markdown(metrics))
     return metrics
