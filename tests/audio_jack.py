@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,23 +28,40 @@ TPB = 480  # ticks per beat of the test MIDI files
 
 
 class AudioJack:
-    """A running `jackd -d dummy` server and helpers to run audio scripts against it."""
+    """A running `jackd -d dummy` server and helpers to run audio scripts against it.
 
-    def __init__(self, name: str):
-        self.name = name
-        self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1",
-                    "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        self.proc = subprocess.Popen(
-            ["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(SR), "-p", str(PERIOD)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
-        ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True)
-        if ok.returncode != 0 or self.proc.poll() is not None:
+    Server names come from a small fixed set: JACK never frees the registry slot of a server
+    that died without cleaning up (after a SIGKILL, say) unless a server of the same name
+    starts again, and with eight slots per machine fresh names would use them all up.
+    """
+
+    NAMES = [f"drumd-audio-test-{i}" for i in range(4)]  # more than one: runs may overlap
+
+    def __init__(self):
+        for name in self.NAMES:
+            self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1",
+                        "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+            if self._jack_wait("-c").stdout.strip() == b"running":
+                continue  # another run's server has this name
+            self.log = tempfile.TemporaryFile()  # a file, not a pipe: jackd never blocks on it
+            self.proc = subprocess.Popen(
+                ["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(SR), "-p", str(PERIOD)],
+                stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+            try:
+                self.proc.wait(0.5)  # lost a race for the name: jackd gives up at once
+                continue
+            except subprocess.TimeoutExpired:
+                pass
+            if self._jack_wait("-w", "-t", "5").returncode == 0 and self.proc.poll() is None:
+                self.name = name
+                return
             self.close()
-            pytest.fail(f"jackd did not start: {self.proc.stderr.read().decode()[-500:]}")
+            self.log.seek(0)
+            pytest.fail(f"jackd did not start: {self.log.read().decode()[-500:]}")
+        pytest.fail(f"JACK test servers {self.NAMES} are all in use")
 
-    def ports(self) -> list[str]:
-        out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout
-        return out.split()
+    def _jack_wait(self, *args) -> subprocess.CompletedProcess:
+        return subprocess.run(["jack_wait", *args], env=self.env, capture_output=True)
 
     def connect(self, src: str, dst: str) -> None:
         subprocess.run(["jack_connect", src, dst], env=self.env, check=True)
@@ -61,10 +79,11 @@ class AudioJack:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(15)  # let it unregister: a killed server leaves a stale slot
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.log.close()
 
 
 def read_json(proc: subprocess.Popen, timeout: float = 20.0) -> dict:
@@ -81,19 +100,22 @@ def read_json(proc: subprocess.Popen, timeout: float = 20.0) -> dict:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
+    """End a script: EOF on stdin first, so it closes its JACK client; kill only if it hangs."""
+    try:
+        proc.stdin.close()
+        proc.wait(5)
+    except (OSError, subprocess.TimeoutExpired):
         proc.kill()
-    proc.wait()
-    for f in (proc.stdin, proc.stdout, proc.stderr):
-        if f:
-            f.close()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
 def audio_jack():
     if not shutil.which("jackd"):
         pytest.skip("jackd is not installed (scripts/install test installs it)")
-    server = AudioJack(f"drumd-audio-test-{os.getpid()}")
+    server = AudioJack()
     try:
         yield server
     finally:
