@@ -38,6 +38,7 @@ class AudioJack:
     NAMES = [f"drumd-audio-test-{i}" for i in range(4)]  # more than one: runs may overlap
 
     def __init__(self):
+        why = "another run's server has this name"
         for name in self.NAMES:
             self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1",
                         "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -48,17 +49,23 @@ class AudioJack:
                 ["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(SR), "-p", str(PERIOD)],
                 stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
             try:
-                self.proc.wait(0.5)  # lost a race for the name: jackd gives up at once
+                self.proc.wait(0.5)  # lost a race for the name (or no slot left): gave up
+                self.log.seek(0)
+                why = self.log.read().decode()[-300:]
+                self.log.close()
                 continue
             except subprocess.TimeoutExpired:
                 pass
             if self._jack_wait("-w", "-t", "5").returncode == 0 and self.proc.poll() is None:
                 self.name = name
                 return
-            self.close()
             self.log.seek(0)
-            pytest.fail(f"jackd did not start: {self.log.read().decode()[-500:]}")
-        pytest.fail(f"JACK test servers {self.NAMES} are all in use")
+            why = self.log.read().decode()[-500:]
+            self.close()
+            pytest.fail(f"jackd did not start: {why}")
+        pytest.fail(f"no JACK test server could start as any of {self.NAMES}; jackd said: {why}"
+                    " ('Too many servers': dead servers hold all 8 slots of /dev/shm/"
+                    "jack-shm-registry; starting and stopping a server of each stale name frees them)")
 
     def _jack_wait(self, *args) -> subprocess.CompletedProcess:
         return subprocess.run(["jack_wait", *args], env=self.env, capture_output=True)
