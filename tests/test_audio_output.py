@@ -3,7 +3,6 @@
 The recorder takes its timing from JACK itself (the frame at the start of each cycle, mapped
 to the monotonic clock by libjack), not from PortAudio's time info that SynthOutput uses.
 """
-import json
 
 import numpy as np
 import pytest
