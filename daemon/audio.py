@@ -80,7 +80,7 @@ class SynthOutput:
 
     def play(self, pitch: int, velocity: int, when: float | None = None) -> None:
         """Queue a hit to sound at perf_counter time `when` (None: as soon as possible)."""
-        self._queue.append((pitch, velocity, time.perf_counter() if when is None else when))
+        self._queue.append((pitch, velocity, when))
 
     @property
     def late_hits(self) -> int:
@@ -112,7 +112,8 @@ class SynthOutput:
         q = self._queue
         while q:
             pitch, velocity, when = q.popleft()
-            self._mixer.schedule(pitch, velocity, round((when - origin) * self.samplerate))
+            at = self._mixer.frame if when is None else round((when - origin) * self.samplerate)
+            self._mixer.schedule(pitch, velocity, at)
         self._mixer.render(frames, outdata)
 
 
