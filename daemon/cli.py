@@ -16,10 +16,11 @@ def main():
 
 def _register():
     # Each layer owns its commands; the CLI only gathers them.
+    from drumd.daemon import audio_cli
     from drumd.daemon import commands as daemon_cli
     from drumd.engine import cli as engine_cli
     from drumd.mappings import cli as mappings_cli
-    for layer in (mappings_cli, engine_cli, daemon_cli):
+    for layer in (mappings_cli, engine_cli, daemon_cli, audio_cli):
         for cmd in layer.COMMANDS:
             main.add_command(cmd)
 
