@@ -146,6 +146,8 @@ class Clock:
         if status == START:
             return self._run_external(0, t)
         if status == CONTINUE:
+            if self.running and self.source == "external":
+                return False  # already playing here: resuming an old stop position would jump back
             return self._run_external(self._stopped_tick, t)
         if status == STOP:
             if not self.running:

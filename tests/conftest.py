@@ -14,6 +14,12 @@ def jack():
 
 
 @pytest.fixture(scope="session")
+def transport(jack):
+    from jackstack import Transport
+    return Transport(jack)  # stopped with the server's processes
+
+
+@pytest.fixture(scope="session")
 def drumd_checkpoint(tmp_path_factory):
     from jackstack import checkpoint_for_tests
     return checkpoint_for_tests(tmp_path_factory.mktemp("checkpoint"))

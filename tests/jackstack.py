@@ -80,7 +80,13 @@ class JackServer:
             time.sleep(0.05)
 
     def connect(self, src: str, dst: str) -> None:
-        self.run("jack_connect", src, dst)
+        for _ in range(3):
+            r = subprocess.run(["jack_connect", src, dst], env=self.env, capture_output=True,
+                               text=True, timeout=10)
+            if r.returncode == 0 or src in self.run("jack_lsp", "-c", dst):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"jack_connect {src} {dst} failed: {r.stderr.strip()}")
 
     def stop_process(self, p: subprocess.Popen) -> None:
         if p.poll() is None:
@@ -104,15 +110,36 @@ class JackServer:
             self.server.wait()
 
 
-class Daw:
-    """jack_midi_clock following JACK transport, with jack_transport as timebase master: the
-    master provides tempo and bar/beat, so the clock sends Song Position on relocation."""
+class Transport:
+    """jack_transport as the timebase master (tempo, bar/beat), driven through its stdin. One
+    per server: masters coming and going make the transport stop answering on a busy box."""
 
-    def __init__(self, jack: JackServer, bpm: float = 120.0, force_bpm: bool = False):
+    def __init__(self, jack: JackServer):
         self.jack = jack
-        self.transport = jack.spawn(["jack_transport"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        self.start()
+
+    def start(self) -> None:
+        self.proc = self.jack.spawn(["jack_transport"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, text=True)
-        self.command("master", f"tempo {bpm}", "stop", "locate 0")
+        self.command("master")
+
+    def restart(self) -> None:
+        self.jack.stop_process(self.proc)
+        self.start()
+
+    def command(self, *cmds: str) -> None:
+        self.proc.stdin.write("".join(c + "\n" for c in cmds))
+        self.proc.stdin.flush()
+
+
+class Daw:
+    """jack_midi_clock following JACK transport; with the master present it sends Song Position
+    on relocation."""
+
+    def __init__(self, jack: JackServer, transport: Transport, bpm: float = 120.0,
+                 force_bpm: bool = False):
+        self.jack, self.transport, self.bpm = jack, transport, bpm
+        self.command("stop", f"tempo {bpm}", "locate 0")
         # With -B the clock ignores the master: ticks exactly 60/(24 bpm) s apart in JACK frames
         # (the master's tempo reaches the clock rounded to whole periods), but no Song Position.
         extra = ["-b", str(bpm), "-B"] if force_bpm else []
@@ -121,14 +148,29 @@ class Daw:
         jack.wait_port("jack_midi_clock:mclk_out")
         self.port = "jack_midi_clock:mclk_out"
 
+    def play(self, listener: "Listener", frame: int = 0, timeout: float = 3.0) -> float:
+        """Roll the transport from `frame`; returns when `listener` got the first tick (its time).
+        Asks again if nothing comes: on a loaded box the transport sometimes does not roll."""
+        since = time.perf_counter()
+        for attempt in range(3):
+            if attempt == 2:  # a jack_transport that stopped answering: a fresh one
+                self.transport.restart()
+                self.command(f"tempo {self.bpm}")
+            self.command(*(["stop"] if attempt else []), f"locate {frame}", "play")
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                ts = [t for t, m in listener.snapshot() if m[0] == 0xF8 and t > since]
+                if ts:
+                    return ts[0]
+                time.sleep(0.01)
+        raise TimeoutError("the DAW clock did not start")
+
     def command(self, *cmds: str) -> None:
-        self.transport.stdin.write("".join(c + "\n" for c in cmds))
-        self.transport.stdin.flush()
+        self.transport.command(*cmds)
 
     def close(self) -> None:
         self.command("stop")
-        for p in (self.clock, self.transport):
-            self.jack.stop_process(p)
+        self.jack.stop_process(self.clock)
 
 
 class Listener:
