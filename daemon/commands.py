@@ -49,6 +49,8 @@ def _opt(*decls, **kw):
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
 @_opt("--record", type=click.Path(dir_okay=False), help="Write input and output to this MIDI file.")
 @_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
+@_opt("--stats", type=click.Path(dir_okay=False),
+      help="At exit, write counters (steps, late steps, step time, send lateness) as JSON here.")
 def serve(config_path, **flags):
     """Play drums live: follow the DAW's clock, listen to the player, send MIDI."""
     if not flags["mute"]:
@@ -108,9 +110,20 @@ def run(settings: dict) -> int:
         session.shutdown()
         in_port.close()
         out_port.close()
+        if settings["stats"]:
+            _write_stats(settings["stats"], session)
     if session.error is not None:
         raise session.error
     return 0
+
+
+def _write_stats(path: str, session) -> None:
+    """Counters for benchmarks and soak tests; step times cover the last 1024 steps."""
+    import json
+    stats = {**session.snapshot(), "max": max(session.compute_s, default=0.0) * 1000,
+             "sent": session.sender.stats.sent, "realtime_sender": session.sender.realtime}
+    with open(path, "w") as f:
+        json.dump(stats, f, indent=1)
 
 
 @click.command("ports")

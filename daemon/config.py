@@ -93,6 +93,7 @@ SETTINGS = {
     "mute": ([], _mute),
     "record": (None, _optional(_string)),
     "status": (None, _optional(_boolean)),
+    "stats": (None, _optional(_string)),
     "cc": ({}, None),  # checked per entry below
 }
 
