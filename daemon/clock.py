@@ -196,6 +196,14 @@ class Clock:
         self.start_step = step
         self.epoch += 1
 
+    def set_internal_bpm(self, bpm: float, t: float) -> None:
+        """Change the internal tempo from time `t` on; the grid stays continuous (position at
+        `t` is kept), so what is planned by position just moves."""
+        if self.running and self.source == "internal":
+            self._pos0, self._t0 = self.position_at(t), t
+            self._step_dur = tick_period(bpm) * TICKS_PER_STEP
+        self.bpm_internal = bpm
+
     def stop(self, t: float) -> None:
         if self.running:
             self._stopped_tick = self._external_tick_now(t)

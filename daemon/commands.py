@@ -51,6 +51,19 @@ def _opt(*decls, **kw):
 @_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
 @_opt("--stats", type=click.Path(dir_okay=False),
       help="At exit, write counters (steps, late steps, step time, send lateness) as JSON here.")
+@_opt("--synth/--no-synth",
+      help="Also play every hit on drumd's built-in GM kit, in time with the MIDI it sends.")
+@_opt("--synth-device", metavar="DEV",
+      help="Audio output for --synth: a name (part of one) or number from `drumd devices` [default].")
+@_opt("--audio-in", metavar="DEV",
+      help="Follow a guitar on this audio input (`default`, or as --synth-device): its level "
+           "sets density and dynamics; drumd plays while it plays.")
+@_opt("--audio-channel", type=click.IntRange(1, 64), help="Input channel of the guitar [1].")
+@_opt("--guitar-silence-bars", type=click.FloatRange(0.25, 16),
+      help="Bars of guitar silence that end a phrase: a fill, then drumd rests [1].")
+@_opt("--guitar-fill/--no-guitar-fill", help="Play a fill when a guitar phrase ends [on].")
+@_opt("--guitar-tempo/--no-guitar-tempo",
+      help="On drumd's own clock (no MIDI clock), play at the guitar's estimated tempo [off].")
 def serve(config_path, **flags):
     """Play drums live: follow the DAW's clock, listen to the player, send MIDI."""
     if not flags["mute"]:
@@ -94,15 +107,24 @@ def run(settings: dict) -> int:
     except (CheckpointError, MapError, ValueError, ports.PortError) as e:
         raise click.ClickException(str(e)) from None
 
+    try:
+        synth, guitar = _open_audio(settings)
+    except click.ClickException:
+        in_port.close()
+        out_port.close()
+        raise
     status = StatusLine(settings["status"])
     recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"]) \
         if settings["record"] else None
     session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
-                      recorder, status)
+                      recorder, status, synth=synth, guitar=guitar)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: session.stop())
     status.note(f"drumd: serving on {ports.api_name(api)} ({settings['client']}), "
                 f"mode {settings['mode']}, style {settings['style']}")
+    for audio in (synth, guitar):
+        if audio is not None:
+            audio.start()
     session.start()
     try:
         session.run_until_stopped()
@@ -110,6 +132,9 @@ def run(settings: dict) -> int:
         session.shutdown()
         in_port.close()
         out_port.close()
+        for audio in (synth, guitar):
+            if audio is not None:
+                audio.close()
         if settings["stats"]:
             _write_stats(settings["stats"], session)
     if session.error is not None:
@@ -117,11 +142,45 @@ def run(settings: dict) -> int:
     return 0
 
 
+def _audio_device(name: str | None):
+    """sounddevice's device argument: None for the default, an index, or (part of) a name."""
+    if name is None or name == "default":
+        return None
+    return int(name) if name.isdigit() else name
+
+
+def _open_audio(settings: dict):
+    """(SynthOutput or None, GuitarFollower or None), streams opened but not started."""
+    if not settings["synth"] and settings["audio_in"] is None:
+        return None, None
+    import sounddevice as sd
+
+    from drumd.daemon.audio import SynthOutput, set_jack_client_name
+    from drumd.daemon.guitar import GuitarConfig, GuitarFollower
+    # Not the MIDI client's name: JACK would rename whichever client opens second.
+    set_jack_client_name(f"{settings['client']}-audio")
+    synth = guitar = None
+    try:
+        if settings["synth"]:
+            synth = SynthOutput(_audio_device(settings["synth_device"]))
+        if settings["audio_in"] is not None:
+            guitar = GuitarFollower(
+                _audio_device(settings["audio_in"]), settings["audio_channel"] - 1,
+                config=GuitarConfig(fill_after_bars=settings["guitar_silence_bars"]))
+    except (ValueError, sd.PortAudioError) as e:  # no such device, or it cannot be opened
+        if synth is not None:
+            synth.close()
+        raise click.ClickException(f"audio: {e}") from None
+    return synth, guitar
+
+
 def _write_stats(path: str, session) -> None:
     """Counters for benchmarks and soak tests; step times cover the last 1024 steps."""
     import json
     stats = {**session.snapshot(), "max": max(session.compute_s, default=0.0) * 1000,
              "sent": session.sender.stats.sent, "realtime_sender": session.sender.realtime}
+    if session.synth is not None:
+        stats.update(synth_latency=session.synth.latency, synth_late_hits=session.synth.late_hits)
     with open(path, "w") as f:
         json.dump(stats, f, indent=1)
 

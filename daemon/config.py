@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from drumd.daemon.controls import DEFAULT_CC, GROUPS, MODES
+from drumd.daemon.guitar import GuitarConfig
 
 
 class ConfigError(Exception):
@@ -59,6 +60,13 @@ def _mute(v):
     return v
 
 
+def _device(v):
+    """An audio device: a name (or part of one), `default`, or a number."""
+    if isinstance(v, bool) or not isinstance(v, (str, int)) or v == "" or (isinstance(v, int) and v < 0):
+        raise ValueError("expected a device name, default, or a device number")
+    return str(v)
+
+
 def _optional(check):
     return lambda v: None if v is None else check(v)
 
@@ -94,6 +102,13 @@ SETTINGS = {
     "record": (None, _optional(_string)),
     "status": (None, _optional(_boolean)),
     "stats": (None, _optional(_string)),
+    "synth": (False, _boolean),
+    "synth_device": (None, _optional(_device)),
+    "audio_in": (None, _optional(_device)),
+    "audio_channel": (1, _number(1, 64, integer=True)),
+    "guitar_silence_bars": (GuitarConfig.fill_after_bars, _number(0.25, 16)),
+    "guitar_fill": (True, _boolean),
+    "guitar_tempo": (False, _boolean),
     "cc": ({}, None),  # checked per entry below
 }
 

@@ -5,6 +5,9 @@
   engine thread        one step ahead: computes step k+1 while step k sounds, hands the hits
                        to the sender by musical position
   sender thread        sends at the clock-predicted times (scheduler.py), SCHED_FIFO if allowed
+  (--synth)            the engine thread also queues each hit into the SynthOutput at its
+                       predicted time: one step ahead is enough lead for the audio latency
+  (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py)
   main thread          status line, reconnecting ports, signals, shutdown
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
@@ -16,6 +19,7 @@ hit of step k may sound (microtiming offsets are within half a step); later is a
 from __future__ import annotations
 
 import collections
+import dataclasses
 import queue
 import sys
 import threading
@@ -24,20 +28,26 @@ import time
 from drumd.daemon.clock import (CONTINUE, START, STEPS_PER_BAR, STEPS_PER_BEAT, STOP, TICK,
                                 TICKS_PER_STEP, Clock)
 from drumd.daemon.controls import LiveControls
+from drumd.daemon.follow import biased_density, effect, scaled_velocity
 from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
 from drumd.daemon.status import percentile_ms
 
 COMPUTE_AT, DEADLINE = 0.75, 0.5  # steps before the grid point
 AUTO_CLOCK_GRACE = 1.0  # s to wait for a DAW's clock before playing on our own (--clock auto)
+# --guitar-tempo follows estimate changes above this; smaller ones are the estimate wobbling
+# as onsets enter and leave its window.
+GUITAR_TEMPO_STEP = 1.0
 
 
 class Session:
     def __init__(self, settings: dict, sampler, in_port, out_port, inbox: queue.SimpleQueue,
-                 voicing, player_input, recorder=None, status=None, now=time.perf_counter):
+                 voicing, player_input, recorder=None, status=None, now=time.perf_counter,
+                 synth=None, guitar=None):
         self.cfg = settings
         self.sampler, self.in_port, self.out_port, self.inbox = sampler, in_port, out_port, inbox
         self.voicing, self.player_input, self.recorder, self.status = voicing, player_input, recorder, status
+        self.synth, self.guitar = synth, guitar  # SynthOutput, GuitarFollower (or None)
         self.now = now
         self.clock = Clock(bpm=settings["bpm"])
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
@@ -170,11 +180,14 @@ class Session:
             out = self.voicing.note_on(gm, velocity)
             if out is not None:
                 self.sender.at(t, out)
+                if self.synth is not None:
+                    self.synth.play(gm, velocity)  # already due: the next audio block
 
     # --- engine thread -------------------------------------------------------------------
     def _engine_loop(self) -> None:
         epoch, k, mode, first_step = None, 0, None, None
         fill_until = -1
+        gate_open = True  # --audio-in: was the previous step played?
         while not self.stopping.is_set():
             with self.cond:
                 now = self.now()
@@ -214,22 +227,51 @@ class Session:
             if mode.name != self.controls.mode:
                 mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
                 mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+            guitar = self._follow_guitar(mode.name)
             if self.controls.fill_requested:  # fill to the end of this bar (the next, if it's almost over)
                 self.controls.fill_requested = False
                 bar_end = (k // STEPS_PER_BAR + 1) * STEPS_PER_BAR
                 fill_until = bar_end + (STEPS_PER_BAR if bar_end - k < STEPS_PER_BEAT else 0)
             pedal, self.controls.phrase_end = self.controls.phrase_end, False
+            controls, velocity = self.controls.for_step(k < fill_until), 1.0
+            if guitar is not None:
+                controls = dataclasses.replace(
+                    controls, density=biased_density(controls.density, guitar.density))
+                velocity = guitar.velocity
+            play = guitar is None or guitar.play or k < fill_until
             t0 = self.now()
-            step = mode.step(self.sampler, k, self.controls.for_step(k < fill_until), self.player, pedal)
+            if play and not gate_open:  # the guitar is back: a fresh groove from this step
+                mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+            step = mode.step(self.sampler, k, controls, self.player, pedal) if play else None
+            gate_open = play
             done = self.now()
             self.compute_s.append(done - t0)
             self.steps_done += 1
             if done > deadline and k != first_step:  # the first step's grid point is the start itself
                 self.late_steps += 1
-            self._emit(k, step, internal)
+            self._emit(k, step, internal, velocity)
             k += 1
 
-    def _emit(self, k: int, step, internal: bool) -> None:
+    def _follow_guitar(self, mode: str):
+        """Read the guitar for the next step: its GuitarEffect (None without --audio-in). Sizes
+        its bars by the clock; with --guitar-tempo its tempo drives our own clock."""
+        if self.guitar is None:
+            return None
+        with self.cond:
+            self.guitar.bpm = self.clock.bpm
+            ours = self.clock.source == "internal" and not self.clock.fallback
+        state = self.guitar.snapshot()
+        tempo = state.tempo_bpm
+        if self.cfg["guitar_tempo"] and ours and tempo and abs(tempo - self.guitar.bpm) > GUITAR_TEMPO_STEP:
+            with self.cond:
+                self.clock.set_internal_bpm(tempo, self.now())
+            self.sender.wake()
+        e = effect(state, mode, self.cfg["guitar_fill"])
+        if e.fill:
+            self.controls.fill_requested = True
+        return e
+
+    def _emit(self, k: int, step, internal: bool, velocity: float = 1.0) -> None:
         if self.cfg["send_clock"] and internal:
             for i in range(TICKS_PER_STEP):
                 self.sender.on_grid(k + i / TICKS_PER_STEP, [TICK])
@@ -237,10 +279,18 @@ class Session:
             return
         self.played[k] = step
         self.played.pop(k - 4 * STEPS_PER_BAR, None)
-        for hit in step.hits:
-            msg = self.voicing.note_on(hit.pitch, hit.velocity)
+        when = [None] * len(step.hits)
+        if self.synth is not None:  # the predicted times; later ticks may still move them a little
+            with self.cond:
+                if self.clock.running:
+                    when = [self.clock.time_of(k + hit.offset) for hit in step.hits]
+        for hit, t in zip(step.hits, when):
+            v = scaled_velocity(hit.velocity, velocity)
+            msg = self.voicing.note_on(hit.pitch, v)
             if msg is not None:
                 self.sender.on_grid(k + hit.offset, msg)
+                if self.synth is not None:
+                    self.synth.play(hit.pitch, v, t)
 
     # --- status --------------------------------------------------------------------------
     def snapshot(self) -> dict:
