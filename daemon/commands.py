@@ -130,11 +130,11 @@ def run(settings: dict) -> int:
         session.run_until_stopped()
     finally:
         session.shutdown()
+        for audio in (synth, guitar):  # before the MIDI clients: PortAudio's JACK stream close
+            if audio is not None:      # hangs on a synchronous (-S) server once they are gone
+                audio.close()
         in_port.close()
         out_port.close()
-        for audio in (synth, guitar):
-            if audio is not None:
-                audio.close()
         if settings["stats"]:
             _write_stats(settings["stats"], session)
     if session.error is not None:

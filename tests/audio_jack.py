@@ -40,8 +40,7 @@ class AudioJack:
     def __init__(self):
         why = "another run's server has this name"
         for name in self.NAMES:
-            self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1",
-                        "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+            self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
             if self._jack_wait("-c").stdout.strip() == b"running":
                 continue  # another run's server has this name
             self.log = tempfile.TemporaryFile()  # a file, not a pipe: jackd never blocks on it
@@ -77,10 +76,7 @@ class AudioJack:
         subprocess.run(["jack_disconnect", src, dst], env=self.env, check=True)
 
     def spawn(self, code: str) -> subprocess.Popen:
-        """Start `python -c code` against this server; it talks JSON lines on stdin/stdout."""
-        return subprocess.Popen([PYTHON, "-c", code], env=self.env, text=True, bufsize=1,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        return spawn_script(self.env, code)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -91,6 +87,13 @@ class AudioJack:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def spawn_script(env: dict, code: str) -> subprocess.Popen:
+    """Start `python -c code` with `env` (its JACK server); it talks JSON lines on stdin/stdout."""
+    env = {**env, "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.Popen([PYTHON, "-c", code], env=env, text=True, bufsize=1,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def read_json(proc: subprocess.Popen, timeout: float = 20.0) -> dict:
@@ -127,6 +130,77 @@ def audio_jack():
         yield server
     finally:
         server.close()
+
+
+# --- scripts: a recorder with JACK's timing, a guitar player ----------------------------------
+
+# Records its input (JACK client "recorder", in_0) until a line on stdin, then saves (to the
+# path put in for sys.argv[1]) the audio, the perf_counter time of each block's first sample
+# (from JACK's own frame clock) and the block sizes.
+RECORDER = r"""
+import ctypes, json, sys, time
+import numpy as np
+import sounddevice as sd
+from drumd.daemon.audio import set_jack_client_name
+
+jack = ctypes.CDLL("libjack.so.0")
+jack.jack_client_open.restype = ctypes.c_void_p
+jack.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
+jack.jack_last_frame_time.argtypes = [ctypes.c_void_p]
+jack.jack_last_frame_time.restype = ctypes.c_uint32
+jack.jack_frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+jack.jack_frames_to_time.restype = ctypes.c_uint64
+jack.jack_get_time.restype = ctypes.c_uint64
+clock = jack.jack_client_open(b"recorder-clock", 1, None)  # JackNoStartServer; never activated
+# libjack's microseconds against perf_counter, read back to back (both are monotonic clocks)
+offset = min((lambda a, j, b: j / 1e6 - (a + b) / 2)(time.perf_counter(), jack.jack_get_time(),
+             time.perf_counter()) for _ in range(20))
+
+blocks, starts = [], []
+def callback(indata, frames, t, status):
+    f = jack.jack_last_frame_time(clock)  # first frame of this JACK cycle: these samples
+    starts.append(jack.jack_frames_to_time(clock, f) / 1e6 - offset)
+    blocks.append(indata[:, 0].copy())
+
+set_jack_client_name("recorder")
+with sd.InputStream(channels=1, blocksize=0, callback=callback, dtype="float32"):
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()
+np.savez(sys.argv[1], audio=np.concatenate(blocks), starts=np.array(starts),
+         sizes=np.array([len(b) for b in blocks]))
+print(json.dumps({"saved": True}), flush=True)
+"""
+
+# Plays guitar_phrases(phrases, bpm, seconds) as JACK client "guitar" (out_0) on "go";
+# prints the perf_counter time its first sample entered the graph.
+GUITAR_PLAYER = r"""
+import json, sys, time
+import numpy as np
+import sounddevice as sd
+from audio_jack import guitar_phrases
+from drumd.daemon.audio import set_jack_client_name
+
+x, _ = guitar_phrases(%(phrases)r, %(bpm)r, %(seconds)r)
+pos, start = [None], [None]
+def callback(out, frames, t, status):
+    out.fill(0)
+    if pos[0] is None:
+        return
+    if start[0] is None:  # this cycle carries the first sample to the follower's input
+        start[0] = time.perf_counter()
+    chunk = x[pos[0]:pos[0] + frames]
+    out[:len(chunk), 0] = chunk
+    pos[0] += frames
+
+set_jack_client_name("guitar")
+with sd.OutputStream(channels=1, samplerate=48000, blocksize=0, callback=callback, dtype="float32"):
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()
+    pos[0] = 0
+    while pos[0] < len(x):
+        time.sleep(0.05)
+print(json.dumps({"start": start[0]}), flush=True)
+"""
 
 
 # --- a synthetic guitar ----------------------------------------------------------------------

@@ -7,43 +7,10 @@ to the monotonic clock by libjack), not from PortAudio's time info that SynthOut
 import numpy as np
 import pytest
 
-from audio_jack import PERIOD, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
+from audio_jack import PERIOD, RECORDER, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.jack
 
-RECORDER = r"""
-import ctypes, json, sys, time
-import numpy as np
-import sounddevice as sd
-from drumd.daemon.audio import set_jack_client_name
-
-jack = ctypes.CDLL("libjack.so.0")
-jack.jack_client_open.restype = ctypes.c_void_p
-jack.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
-jack.jack_last_frame_time.argtypes = [ctypes.c_void_p]
-jack.jack_last_frame_time.restype = ctypes.c_uint32
-jack.jack_frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-jack.jack_frames_to_time.restype = ctypes.c_uint64
-jack.jack_get_time.restype = ctypes.c_uint64
-clock = jack.jack_client_open(b"recorder-clock", 1, None)  # JackNoStartServer; never activated
-# libjack's microseconds against perf_counter, read back to back (both are monotonic clocks)
-offset = min((lambda a, j, b: j / 1e6 - (a + b) / 2)(time.perf_counter(), jack.jack_get_time(),
-             time.perf_counter()) for _ in range(20))
-
-blocks, starts = [], []
-def callback(indata, frames, t, status):
-    f = jack.jack_last_frame_time(clock)  # first frame of this JACK cycle: these samples
-    starts.append(jack.jack_frames_to_time(clock, f) / 1e6 - offset)
-    blocks.append(indata[:, 0].copy())
-
-set_jack_client_name("recorder")
-with sd.InputStream(channels=1, blocksize=0, callback=callback, dtype="float32"):
-    print(json.dumps({"ready": True}), flush=True)
-    sys.stdin.readline()
-np.savez(sys.argv[1], audio=np.concatenate(blocks), starts=np.array(starts),
-         sizes=np.array([len(b) for b in blocks]))
-print(json.dumps({"saved": True}), flush=True)
-"""
 
 PLAYER = r"""
 import json, sys, time

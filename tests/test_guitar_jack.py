@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from audio_jack import audio_jack, read_json, stop  # noqa: F401 (fixture)
+from audio_jack import GUITAR_PLAYER, audio_jack, read_json, stop  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.jack
 
@@ -30,42 +30,13 @@ with GuitarFollower() as f:
 print(json.dumps({"rows": rows}), flush=True)
 """
 
-PLAYER = r"""
-import json, sys, time
-import numpy as np
-import sounddevice as sd
-from audio_jack import guitar_phrases
-from drumd.daemon.audio import set_jack_client_name
-
-x, _ = guitar_phrases(%(phrases)r, %(bpm)r, %(seconds)r)
-pos, start = [None], [None]
-def callback(out, frames, t, status):
-    out.fill(0)
-    if pos[0] is None:
-        return
-    if start[0] is None:  # this cycle carries the first sample to the follower's input
-        start[0] = time.perf_counter()
-    chunk = x[pos[0]:pos[0] + frames]
-    out[:len(chunk), 0] = chunk
-    pos[0] += frames
-
-set_jack_client_name("guitar")
-with sd.OutputStream(channels=1, samplerate=48000, blocksize=0, callback=callback, dtype="float32"):
-    print(json.dumps({"ready": True}), flush=True)
-    sys.stdin.readline()
-    pos[0] = 0
-    while pos[0] < len(x):
-        time.sleep(0.05)
-print(json.dumps({"start": start[0]}), flush=True)
-"""
-
 
 def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
     follower = audio_jack.spawn(FOLLOWER % {"bpm": BPM})
     player = None
     try:
         read_json(follower)
-        player = audio_jack.spawn(PLAYER % {"phrases": PHRASES, "bpm": BPM, "seconds": SECONDS})
+        player = audio_jack.spawn(GUITAR_PLAYER % {"phrases": PHRASES, "bpm": BPM, "seconds": SECONDS})
         read_json(player)
         audio_jack.connect("guitar:out_0", "drumd-guitar:in_0")
         audio_jack.disconnect("system:capture_1", "drumd-guitar:in_0")
