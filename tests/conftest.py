@@ -1,6 +1,17 @@
-"""Shared fixtures. JACK: one dummy-driver server per test session, under a unique name so
-parallel runs never share it; everything started on it is stopped at the end."""
+"""Shared fixtures. JACK: one dummy-driver server per test session, under a name no running
+server uses (from a small fixed pool); everything started on it is stopped at the end."""
 import pytest
+
+# Real-time tests through JACK judge timing on a shared 2-core box, where the dummy driver
+# sometimes xruns or a client misses a cycle for reasons outside drumd. They get two more
+# tries; a real fault fails all three (rerun reports show in the summary as "R").
+JACK_RERUNS = 2
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("jack") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=JACK_RERUNS, reruns_delay=2))
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,24 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import rtmidi
 
 PERIOD_FRAMES, RATE = 256, 48000
 PERIOD_S = PERIOD_FRAMES / RATE
+SERVER_NAMES = [f"drumd-test-{i}" for i in range(4)]
 TOOLS = ("jackd", "jack_midi_clock", "jack_transport", "jack_connect", "jack_lsp", "jack_wait")
+
+
+def _server_running(name: str) -> bool:
+    """Whether a live server holds this name; one that does not answer counts as held."""
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name}
+    try:
+        out = subprocess.run(["jack_wait", "-c"], env=env, capture_output=True, text=True, timeout=3).stdout
+    except subprocess.TimeoutExpired:
+        return True
+    return out.strip().startswith("running")
 
 
 def checkpoint_for_tests(tmp_dir: Path) -> Path:
@@ -39,7 +49,11 @@ class JackServer:
         missing = [t for t in TOOLS if shutil.which(t) is None]
         if missing:
             raise RuntimeError(f"JACK tests need {', '.join(missing)} (scripts/install test)")
-        self.name = f"drumd-test-{uuid.uuid4().hex[:8]}"
+        # A few fixed names, not random ones: JACK has 8 server slots per machine and a server
+        # that died uncleanly keeps its slot until a server of the same name starts again.
+        self.name = next((n for n in SERVER_NAMES if not _server_running(n)), None)
+        if self.name is None:
+            raise RuntimeError(f"JACK test servers {SERVER_NAMES} are all in use")
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.procs: list[subprocess.Popen] = []
         self.realtime = True
@@ -52,7 +66,9 @@ class JackServer:
         os.environ["JACK_DEFAULT_SERVER"] = self.name  # for in-process rtmidi clients
 
     def _start(self, rt: list[str]) -> subprocess.Popen | None:
-        p = subprocess.Popen(["jackd", *rt, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
+        # -t: a generous client timeout, so a client stalled by a busy box is not zombified
+        # (a zombie jack_midi_clock never ticks again and every later test would fail).
+        p = subprocess.Popen(["jackd", *rt, "-t", "5000", "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
                              env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True).returncode == 0
         if ok and p.poll() is None:
@@ -163,7 +179,9 @@ class Daw:
                 if ts:
                     return ts[0]
                 time.sleep(0.01)
-        raise TimeoutError("the DAW clock did not start")
+        raise TimeoutError(f"the DAW clock did not start (jack_midi_clock "
+                           f"{'running' if self.clock.poll() is None else 'exited'}; "
+                           f"connections: {self.jack.run('jack_lsp', '-c', self.port).split()})")
 
     def command(self, *cmds: str) -> None:
         self.transport.command(*cmds)

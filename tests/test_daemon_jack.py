@@ -42,12 +42,18 @@ def ticks(events):
 
 
 def first_xrun(tick_times, tick_period):
-    """Time of the first hole in the tick stream: a dummy-driver xrun on this shared box. It
-    shifts JACK's timeline by tens of ms, which no receiver can tell from dropped ticks (drumd
-    takes a shift of about one tick for a drop), so the grid before and after it differ by a
-    tick depending on the reading."""
+    """Time of the first disturbance of JACK's timeline: a hole in the tick stream, or the
+    tick phase wandering off by more than a period (a dummy-driver xrun on this shared box,
+    sometimes spread over several short stalls). A shift of about one tick cannot be told from
+    a dropped tick by any receiver (drumd takes it for a drop), so the grid before and after
+    it differ by a tick depending on the reading; notes after it are not judged."""
     gaps = np.flatnonzero(np.diff(tick_times) > tick_period + 2 * PERIOD_S + 0.003)
-    return tick_times[gaps[0]] if len(gaps) else np.inf
+    phase = tick_times - np.arange(len(tick_times)) * tick_period
+    ref = np.median(phase[:24])
+    local = np.array([np.median(phase[max(0, i - 3):i + 4]) for i in range(len(phase))])
+    drift = np.flatnonzero(np.abs(local - ref) > PERIOD_S + 0.002)
+    firsts = [tick_times[g[0]] for g in (gaps, drift) if len(g)]
+    return min(firsts) if firsts else np.inf
 
 
 def grid_errors(events, tick_period):
