@@ -136,7 +136,8 @@ def audio_jack():
 
 # Records its input (JACK client "recorder", in_0) until a line on stdin, then saves (to the
 # path put in for sys.argv[1]) the audio, the perf_counter time of each block's first sample
-# (from JACK's own frame clock) and the block sizes.
+# (from JACK's own frame clock), the block sizes, and each block's JACK frame and perf_counter
+# time of its callback (to tell when the dummy driver fell behind the wall clock).
 RECORDER = r"""
 import ctypes, json, sys, time
 import numpy as np
@@ -156,9 +157,11 @@ clock = jack.jack_client_open(b"recorder-clock", 1, None)  # JackNoStartServer; 
 offset = min((lambda a, j, b: j / 1e6 - (a + b) / 2)(time.perf_counter(), jack.jack_get_time(),
              time.perf_counter()) for _ in range(20))
 
-blocks, starts = [], []
+blocks, starts, cycles, walls = [], [], [], []
 def callback(indata, frames, t, status):
+    walls.append(time.perf_counter())
     f = jack.jack_last_frame_time(clock)  # first frame of this JACK cycle: these samples
+    cycles.append(f)
     starts.append(jack.jack_frames_to_time(clock, f) / 1e6 - offset)
     blocks.append(indata[:, 0].copy())
 
@@ -167,7 +170,7 @@ with sd.InputStream(channels=1, blocksize=0, callback=callback, dtype="float32")
     print(json.dumps({"ready": True}), flush=True)
     sys.stdin.readline()
 np.savez(sys.argv[1], audio=np.concatenate(blocks), starts=np.array(starts),
-         sizes=np.array([len(b) for b in blocks]))
+         sizes=np.array([len(b) for b in blocks]), cycles=np.array(cycles), walls=np.array(walls))
 print(json.dumps({"saved": True}), flush=True)
 """
 
