@@ -12,9 +12,11 @@
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
 
-Step k is computed at the clock's time of position k - 0.75 (a quarter step after step k-1
-sounds, so the player's hits on step k-1 are in) and must be ready by k - 0.5, the earliest a
-hit of step k may sound (microtiming offsets are within half a step); later is a late step.
+Step k is computed at the clock's time of position k - 0.75 when a player is heard (a quarter
+step after step k-1 sounds, so the player's hits on step k-1 are in), k - 1.5 in generate mode
+(nobody to wait for: a whole step of slack for a busy machine), and must be ready by k - 0.5,
+the earliest a hit of step k may sound (microtiming offsets are within half a step); later is
+a late step.
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
 from drumd.daemon.status import percentile_ms
 
-COMPUTE_AT, DEADLINE = 0.75, 0.5  # steps before the grid point
+COMPUTE_AT = {"generate": 1.5}  # steps before the grid point; other modes:
+COMPUTE_AT_LISTENING = 0.75     # ... wait for the player's hits on the step before
+DEADLINE = 0.5
 AUTO_CLOCK_GRACE = 1.0  # s to wait for a DAW's clock before playing on our own (--clock auto)
 # --guitar-tempo follows estimate changes above this; smaller ones are the estimate wobbling
 # as onsets enter and leave its window.
@@ -204,7 +208,8 @@ class Session:
                 if new_epoch != epoch:
                     start_step, bpm = self.clock.start_step, self.clock.bpm
                 elif running:
-                    wait = self.clock.time_of(k - COMPUTE_AT) - now
+                    ahead = COMPUTE_AT.get(mode.name, COMPUTE_AT_LISTENING) if mode else COMPUTE_AT_LISTENING
+                    wait = self.clock.time_of(k - ahead) - now
                     deadline = self.clock.time_of(k - DEADLINE)
                 if new_epoch == epoch and (not running or wait > 0):
                     self.cond.wait(0.1 if not running else min(wait, 0.1))
