@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 NOTE_ON, NOTE_OFF, CC, ALL_NOTES_OFF = 0x90, 0x80, 0xB0, 123
 
 
-def try_realtime(priority: int = 20) -> bool:
+def try_realtime(priority: int = 5) -> bool:
     """SCHED_FIFO for the calling thread (realtime.md: p99 wake lateness 3 ms -> 0.2 ms);
-    needs root or an rtprio limit, so failing is normal and quiet."""
+    needs root or an rtprio limit, so failing is normal and quiet. The priority stays below
+    JACK's (10 by default): if JACK stalls, rtmidi's send spins while its ring buffer is full,
+    and a sender above JACK's own threads would keep JACK from ever draining it."""
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
         return True
