@@ -5,8 +5,6 @@ them, so `drumd --help` and `drumd render` start quickly and work without an aud
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import wave
 from pathlib import Path
@@ -14,6 +12,8 @@ from pathlib import Path
 import click
 import mido
 import numpy as np
+
+from drumd.mappings.atomicfile import atomic_open
 
 from .synth import VoiceMixer
 
@@ -62,21 +62,11 @@ def write_wav(path, audio: np.ndarray, samplerate: int, bits: int = 16) -> None:
     else:  # 24-bit: the low three bytes of each little-endian int32
         data = pcm.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with wave.open(f, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(bits // 8)
-                w.setframerate(samplerate)
-                w.writeframes(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a render is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f, wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(bits // 8)
+        w.setframerate(samplerate)
+        w.writeframes(data)
 
 
 def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[TimedHit]:

@@ -6,12 +6,11 @@ signal or after a crash). Each write replaces the file atomically, so it is alwa
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import mido
+from drumd.mappings.atomicfile import atomic_open
 
 TICKS_PER_BEAT = 480
 
@@ -60,18 +59,8 @@ class Recorder:
         return mid
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                self.midi_file().save(file=f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(self.path) as f:
+            self.midi_file().save(file=f)
 
 
 def _track(name: str, events) -> mido.MidiTrack:

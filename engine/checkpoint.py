@@ -5,14 +5,13 @@ passed twice, so generation can never run with other hparams than training (drum
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import torch
 
+from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.encoding import DRUM_CLASSES, ENCODING_VERSION
 from drumd.engine.model import DrumLSTM, ModelConfig
 
@@ -68,19 +67,8 @@ def save_checkpoint(path: Path, model: DrumLSTM, styles: list[str], meta: dict) 
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "meta": {"code_version": code_version(), **meta},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:

@@ -11,7 +11,6 @@ import csv
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -19,6 +18,7 @@ from typing import Callable
 import mido
 import numpy as np
 
+from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
 
 SPLITS = ("train", "validation", "test")
@@ -160,11 +160,8 @@ def _write_cache(path: Path, perfs: dict) -> None:
                                        else np.zeros((0, NUM_CLASSES), np.uint8))
         arrays[f"{split}_offset"] = (np.concatenate([p.offset for p in ps]) if ps
                                      else np.zeros((0, NUM_CLASSES), np.float32))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_open(path) as f:
         np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
 
 
 def _read_cache(path: Path) -> dict:

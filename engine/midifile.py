@@ -1,13 +1,12 @@
 """Steps <-> MIDI files in any vendor drum map (through drumd.mappings)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import mido
 
 from drumd.engine.data import read_onsets
+from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.encoding import Step, quantize_hits, steps_of
 
 TICKS_PER_BEAT = 480
@@ -55,14 +54,6 @@ def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
     end = max(last, len(steps) * STEP_TICKS)
     track.append(mido.MetaMessage("end_of_track", time=end - last))
     mid = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            mid.save(file=f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        mid.save(file=f)
     return n_notes

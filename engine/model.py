@@ -6,7 +6,7 @@ keep a beat), the position counter, and conditioning (style, fill, tempo bucket,
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn

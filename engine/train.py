@@ -18,9 +18,10 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.checkpoint import save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.features import sequence_features
+from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
 INPUT_KEYS = [f.name for f in fields(StepInputs)]
@@ -256,12 +257,9 @@ def _tensorboard(out: Path):
 
 
 def _save_resume(path: Path, model, opt, it, best, bad_evals):
-    import tempfile
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_open(path) as f:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
                     "best": best, "bad_evals": bad_evals}, f)
-    os.replace(tmp, path)
 
 
 def main(argv=None):

@@ -7,8 +7,6 @@ give their delta time to the next message so nothing else moves.
 from __future__ import annotations
 
 import heapq
-import os
-import secrets
 from collections import defaultdict, deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from pathlib import Path
 import mido
 
 from drumd.mappings.translate import DROP, Translator
+from drumd.mappings.atomicfile import atomic_open
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -114,27 +113,11 @@ def write_atomic(mid: mido.MidiFile, path: Path) -> None:
     """Write via a temporary file in the same folder and os.replace, so readers never see a
     half-written file and a failed write leaves the old one intact. Keeps an existing
     file's permissions."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None
-    try:
-        # os.open applies the umask to 0o666, as a plain open() of a new file would.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path) as f:
             mid.save(file=f)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise MidiFileError(f"{path}: cannot write ({e.strerror or e})") from e
-        raise
+    except OSError as e:
+        raise MidiFileError(f"{path}: cannot write ({e.strerror or e})") from e
 
 
 def remap_file(src: Path, dst: Path, tr: Translator, channels: Collection[int] | None = (9,),
