@@ -1,7 +1,10 @@
 """MIDI ports through python-rtmidi: pick the API, open virtual ports or connect to named ones.
 
-The input callback only timestamps and enqueues (it runs in the MIDI API's own thread, under
-the GIL); everything else happens on the daemon's threads. A port connected by name that
+Input is only timestamped and enqueued; everything else happens on the daemon's threads. On
+JACK the input is polled from a thread of ours rather than delivered by a Python callback:
+rtmidi calls callbacks in JACK's process thread, which then waits for the GIL, and a stalled
+JACK graph lets rtmidi's output ring buffer fill, where `send_message` spins holding the GIL:
+a deadlock that left drumd deaf to SIGTERM. A port connected by name that
 disappears is reopened when it shows up again (`Port.check()`, called periodically).
 """
 from __future__ import annotations
@@ -79,6 +82,7 @@ class Port:
             raise PortError(f"cannot open the {api_name(api)} MIDI system: {e}") from e
         self.port_name = port_name
         self.lock = threading.Lock()  # send/reopen come from different threads
+        self.closed = False
         self.connected = True
         if connect is None:
             self.midi.open_virtual_port(port_name)
@@ -122,6 +126,7 @@ class Port:
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self.midi.close_port()
             self.midi.delete()
 
@@ -135,8 +140,27 @@ def open_input(api: int, client: str, port_name: str, connect: str | None, queue
     def callback(event, _data):
         put((now(), event[0]))
 
-    p.midi.set_callback(callback)
+    if api == rtmidi.API_UNIX_JACK:
+        threading.Thread(target=_poll, args=(p, put, now), name="drumd-midi-in", daemon=True).start()
+    else:
+        p.midi.set_callback(callback)
     return p
+
+
+POLL_S = 0.0005  # well inside a JACK period; JACK delivers input once per period anyway
+
+
+def _poll(p: Port, put, now) -> None:
+    """Drain rtmidi's lock-free input queue; timestamps are taken here, within POLL_S."""
+    while True:
+        with p.lock:
+            if p.closed:
+                return
+            msg = p.midi.get_message()
+        if msg is None:
+            time.sleep(POLL_S)
+        else:
+            put((now(), msg[0]))
 
 
 def default_port_names(api: int) -> tuple[str, str]:

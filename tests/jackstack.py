@@ -151,12 +151,14 @@ class Daw:
     on relocation."""
 
     def __init__(self, jack: JackServer, transport: Transport, bpm: float = 120.0,
-                 force_bpm: bool = False):
+                 force_bpm: bool = False, jitter: int = 0):
         self.jack, self.transport, self.bpm = jack, transport, bpm
         self.command("stop", f"tempo {bpm}", "locate 0")
         # With -B the clock ignores the master: ticks exactly 60/(24 bpm) s apart in JACK frames
         # (the master's tempo reaches the clock rounded to whole periods), but no Song Position.
         extra = ["-b", str(bpm), "-B"] if force_bpm else []
+        if jitter:  # jack_midi_clock's artificial jitter, 0..20 % of a tick period
+            extra += ["-J", str(jitter)]
         self.clock = jack.spawn(["jack_midi_clock", "-d", "0.2", *extra], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         jack.wait_port("jack_midi_clock:mclk_out")
@@ -190,8 +192,9 @@ class Daw:
 
 
 class Listener:
-    """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives; its
-    callback runs in JACK's process thread, so times are taken once per period."""
+    """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives. Polled from
+    a thread, as drumd does (a Python callback would run in JACK's process thread and stall the
+    graph whenever another thread holds the GIL); times are taken within half a millisecond."""
 
     def __init__(self, name: str):
         self.midi = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
@@ -200,12 +203,19 @@ class Listener:
         self.port = f"{name}:in"
         self.events: list[tuple[float, tuple[int, ...]]] = []
         self.lock = threading.Lock()
-        self.midi.set_callback(self._cb)
+        self._closed = False
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
 
-    def _cb(self, event, _):
-        t = time.perf_counter()
-        with self.lock:
-            self.events.append((t, tuple(event[0])))
+    def _poll(self):
+        while not self._closed:
+            msg = self.midi.get_message()
+            if msg is None:
+                time.sleep(0.0005)
+                continue
+            t = time.perf_counter()
+            with self.lock:
+                self.events.append((t, tuple(msg[0])))
 
     def snapshot(self) -> list[tuple[float, tuple[int, ...]]]:
         with self.lock:
@@ -216,6 +226,8 @@ class Listener:
             self.events.clear()
 
     def close(self) -> None:
+        self._closed = True
+        self._thread.join(timeout=2)
         self.midi.close_port()
         self.midi.delete()
 
