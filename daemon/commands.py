@@ -1,6 +1,7 @@
 """`drumd serve` (the real-time daemon) and `drumd ports`."""
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import sys
@@ -130,13 +131,22 @@ def run(settings: dict) -> int:
         session.run_until_stopped()
     finally:
         session.shutdown()
-        for audio in (synth, guitar):  # before the MIDI clients: PortAudio's JACK stream close
-            if audio is not None:      # hangs on a synchronous (-S) server once they are gone
-                audio.close()
+        # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
+        # (-S) server once they are gone; and not at all on a hung server (out_port.close).
+        if out_port.server_alive(0.2):
+            for audio in (synth, guitar):
+                if audio is not None:
+                    audio.close()
         in_port.close()
         out_port.close()
         if settings["stats"]:
             _write_stats(settings["stats"], session)
+    if in_port.abandoned or out_port.abandoned:
+        # Python's own teardown would close the rtmidi clients and block in libjack for good
+        print("drumd: the JACK server stopped answering; leaving without closing drumd's "
+              "ports", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
     if session.error is not None:
         raise session.error
     return 0

@@ -2,10 +2,10 @@
 
 Input is only timestamped and enqueued; everything else happens on the daemon's threads. On
 JACK the input is polled from a thread of ours rather than delivered by a Python callback:
-rtmidi calls callbacks in JACK's process thread, which then waits for the GIL, and a stalled
-JACK graph lets rtmidi's output ring buffer fill, where `send_message` spins holding the GIL:
-a deadlock that left drumd deaf to SIGTERM. A port connected by name that
-disappears is reopened when it shows up again (`Port.check()`, called periodically).
+rtmidi calls callbacks in JACK's process thread, which then waits for the GIL. JACK output
+goes through an OutputGate (jackgate.py), so a stalled graph drops messages instead of
+freezing drumd inside rtmidi. A port connected by name that disappears is reopened when it
+shows up again (`Port.check()`, called periodically).
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import threading
 import time
 
 import rtmidi
+
+from .jackgate import JackCycles, OutputGate
 
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
         "coremidi": rtmidi.API_MACOSX_CORE}
@@ -84,6 +86,15 @@ class Port:
         self.lock = threading.Lock()  # send/reopen come from different threads
         self.closed = False
         self.connected = True
+        self.gate = self.cycles = None
+        self.abandoned = False  # left open because the JACK server hung (see close())
+        if api == rtmidi.API_UNIX_JACK:
+            try:
+                self.cycles = JackCycles(f"{client}-watch")
+            except OSError as e:
+                raise PortError(f"cannot watch the JACK server for {client}: {e}") from e
+            if kind == "out":
+                self.gate = OutputGate(self.cycles)
         if connect is None:
             self.midi.open_virtual_port(port_name)
         else:
@@ -105,7 +116,7 @@ class Port:
     def check(self) -> str | None:
         """For ports connected by name: 'lost' when the target went away, 'back' when it was
         reconnected, None otherwise."""
-        if self.connect is None:
+        if self.connect is None or not self.server_alive():
             return None
         present = self.target in self.midi.get_ports()
         if self.connected and not present:
@@ -121,14 +132,36 @@ class Port:
 
     def send(self, msg) -> None:
         with self.lock:
-            if self.connected:
+            if not self.connected:
+                return
+            if self.gate is None:
                 self.midi.send_message(msg)
+                return
+            was_stalled = self.gate.stalled
+            msgs = self.gate.allow(msg)
+            for m in msgs:
+                self.midi.send_message(m)
+            if self.gate.stalled != was_stalled:
+                print(f"drumd: JACK is not taking MIDI from port {self.port_name!r}; dropping it"
+                      if self.gate.stalled else f"drumd: JACK takes MIDI again "
+                      f"({self.gate.dropped} messages dropped in all)", file=sys.stderr, flush=True)
+
+    def server_alive(self, within: float = 0.1) -> bool:
+        """False only for a JACK server that stopped cycling (libjack calls would hang)."""
+        return self.cycles is None or self.cycles.moving(within)
 
     def close(self) -> None:
+        """Close the port; on a hung JACK server leave it (`abandoned`): libjack would block
+        this thread forever, so the caller exits without tearing the client down."""
         with self.lock:
             self.closed = True
+            if not self.server_alive(0.2):
+                self.abandoned = True
+                return
             self.midi.close_port()
             self.midi.delete()
+            if self.cycles is not None:
+                self.cycles.close()
 
 
 def open_input(api: int, client: str, port_name: str, connect: str | None, queue) -> Port:

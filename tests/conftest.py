@@ -1,11 +1,37 @@
 """Shared fixtures. JACK: one dummy-driver server per test session, under a name no running
 server uses (from a small fixed pool); everything started on it is stopped at the end."""
+import faulthandler
+import os
+import sys
+
 import pytest
 
 # Real-time tests through JACK judge timing on a shared 2-core box, where the dummy driver
 # sometimes xruns or a client misses a cycle for reasons outside drumd. They get two more
 # tries; a real fault fails all three (rerun reports show in the summary as "R").
 JACK_RERUNS = 2
+
+
+# pytest-timeout (300 s) raises in the main thread, which cannot happen while a C call holds the
+# GIL (libjack blocked on a hung server, rtmidi spinning on a full ring): then this watchdog,
+# a C thread, prints every thread's stack and ends the run, rather than let CI time out.
+HARD_LIMIT_S = 420
+
+
+# scripts/test names a file for the stacks and shows it: fd 2 is pytest's capture during a test
+_HANG_OUT = (open(os.environ["DRUMD_TEST_HANG_FILE"], "w") if os.environ.get("DRUMD_TEST_HANG_FILE")
+             else sys.__stderr__)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    faulthandler.dump_traceback_later(HARD_LIMIT_S, exit=True, file=_HANG_OUT)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 def pytest_collection_modifyitems(items):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import rtmidi
 
+from drumd.daemon.ports import Port
+
 PERIOD_FRAMES, RATE = 256, 48000
 PERIOD_S = PERIOD_FRAMES / RATE
 SERVER_NAMES = [f"drumd-test-{i}" for i in range(4)]
@@ -233,19 +235,18 @@ class Listener:
 
 
 class Player:
-    """A JACK MIDI output a test plays notes from."""
+    """A JACK MIDI output a test plays notes from: drumd's own output port, whose gate keeps a
+    stalled server from freezing the test process inside rtmidi."""
 
     def __init__(self, name: str):
-        self.midi = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
-        self.midi.open_virtual_port("out")
+        self.out = Port("out", rtmidi.API_UNIX_JACK, name, "out", None)
         self.port = f"{name}:out"
 
     def send(self, msg) -> None:
-        self.midi.send_message(msg)
+        self.out.send(msg)
 
     def close(self) -> None:
-        self.midi.close_port()
-        self.midi.delete()
+        self.out.close()
 
 
 class Drumd:

@@ -1,0 +1,96 @@
+"""Keeps drumd from ever blocking on a JACK output that no longer drains.
+
+rtmidi's JACK output writes each message into a 16 KiB ring buffer that its process callback
+empties once per JACK cycle, and when the ring is full `send_message` spins until there is room,
+holding the GIL. If the graph stalls (a server gone, hung or overloaded), the process then
+freezes for good: no SIGTERM, no all-notes-off. So before each send we check that JACK is still
+cycling: bytes written are taken as drained once the server's cycle counter has moved two
+periods past the write, and we never let undrained bytes reach half the ring. Messages over that
+are dropped (counted), and when JACK cycles again the channels that lost notes get All Notes Off.
+
+The cycle counter comes from a second, never-activated libjack client that only reads the
+server's shared frame timer (through ctypes; rtmidi does not expose its client).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+from collections import deque
+from typing import Callable
+
+RING_BYTES = 16384  # rtmidi's JACK_RINGBUFFER_SIZE
+LIMIT = RING_BYTES // 2
+HEADER = 4  # rtmidi stores an int length before each message
+JACK_NO_START_SERVER = 0x01
+
+
+class JackCycles:
+    """The start frame of the server's current cycle and its period, without joining the graph."""
+
+    def __init__(self, name: str):
+        path = ctypes.util.find_library("jack") or "libjack.so.0"
+        self.lib = lib = ctypes.CDLL(path)
+        lib.jack_client_open.restype = ctypes.c_void_p
+        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
+        lib.jack_client_close.argtypes = [ctypes.c_void_p]
+        for fn in (lib.jack_last_frame_time, lib.jack_get_buffer_size):
+            fn.argtypes, fn.restype = [ctypes.c_void_p], ctypes.c_uint32
+        self.client = lib.jack_client_open(name.encode(), JACK_NO_START_SERVER, None)
+        if not self.client:
+            raise OSError("cannot open a JACK client to watch the server's cycles")
+
+    def __call__(self) -> tuple[int, int]:
+        return self.lib.jack_last_frame_time(self.client), self.lib.jack_get_buffer_size(self.client)
+
+    def moving(self, within: float = 0.1) -> bool:
+        """Whether the server starts a new cycle within `within` seconds. A server that does not
+        is hung or gone, and any call into libjack (closing a port, listing ports) may block
+        forever holding the GIL."""
+        first, end = self()[0], time.monotonic() + within
+        while time.monotonic() < end:
+            if self()[0] != first:
+                return True
+            time.sleep(0.002)
+        return False
+
+    def close(self) -> None:
+        if self.client:
+            self.lib.jack_client_close(self.client)
+            self.client = None
+
+
+class OutputGate:
+    """Admits a message only while JACK is draining what was sent before it."""
+
+    def __init__(self, cycles: Callable[[], tuple[int, int]], limit: int = LIMIT):
+        self.cycles, self.limit = cycles, limit
+        self.marks: deque[list[int]] = deque()  # [frame when written, bytes], oldest first
+        self.pending = 0
+        self.dropped = 0
+        self.silenced: set[int] = set()  # channels that lost a message while stalled
+        self.stalled = False
+
+    def allow(self, msg) -> list:
+        """What to send now for `msg`: nothing while JACK is not draining; after such a stall,
+        All Notes Off first on each channel that lost messages (a dropped note-off must not
+        leave the synth ringing), then `msg`."""
+        frame, period = self.cycles()
+        while self.marks and (frame - self.marks[0][0]) % 2**32 >= 2 * period:
+            self.pending -= self.marks.popleft()[1]
+        out = [[0xB0 | ch, 123, 0] for ch in sorted(self.silenced)] + [msg]
+        size = sum(HEADER + len(m) for m in out)
+        if self.pending + size > self.limit:
+            self.dropped += 1
+            self.stalled = True
+            if 0x80 <= msg[0] < 0xF0:
+                self.silenced.add(msg[0] & 0x0F)
+            return []
+        self.silenced.clear()
+        self.stalled = False
+        if self.marks and self.marks[-1][0] == frame:
+            self.marks[-1][1] += size
+        else:
+            self.marks.append([frame, size])
+        self.pending += size
+        return out
