@@ -61,6 +61,7 @@ def note_balance(events) -> tuple[int, int, int]:
 def run(jack: JackServer, transport: Transport, minutes: float, checkpoint: str | None = None,
         client: str = "drumd-soak", extra: tuple[str, ...] = ()) -> dict:
     stats_path = Path(tempfile.mkdtemp(prefix="drumd-soak-")) / "stats.json"
+    mark = jack.log_mark()
     daw = Daw(jack, transport, bpm=BPM, force_bpm=True)
     listener = Listener(f"{client}-rec")
     args = ["--clock", "external", "--quantize", "1", "--seed", "1", "--stats", str(stats_path), *extra]
@@ -106,6 +107,7 @@ def run(jack: JackServer, transport: Transport, minutes: float, checkpoint: str 
         "grid_notes_judged": len(errs),
         "grid_seconds_judged": round(float(min(judged_until, ts[-1]) - ts[0]), 1) if len(ts) else 0.0,
         "jack_period_ms": PERIOD_S * 1000, "jack_realtime": jack.realtime,
+        "jack_lost_cycle_reports": len(jack.lost_cycles_since(mark)), "log_mark": mark,
         "rss_mb_start": float(mb[0]), "rss_mb_end": float(mb[-1]), "rss_mb_per_min": slope,
         "daemon_output_tail": out[-400:],
     }

@@ -20,6 +20,8 @@ import mido
 import numpy as np
 import pytest
 
+from jackstack import log_mark, lost_cycles
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 SR = 48000
@@ -65,6 +67,12 @@ class AudioJack:
         pytest.fail(f"no JACK test server could start as any of {self.NAMES}; jackd said: {why}"
                     " ('Too many servers': dead servers hold all 8 slots of /dev/shm/"
                     "jack-shm-registry; starting and stopping a server of each stale name frees them)")
+
+    def log_mark(self) -> int:
+        return log_mark(self.log)
+
+    def lost_cycles_since(self, mark: int) -> list[str]:
+        return lost_cycles(self.log, mark)
 
     def _jack_wait(self, *args) -> subprocess.CompletedProcess:
         return subprocess.run(["jack_wait", *args], env=self.env, capture_output=True)

@@ -3,14 +3,17 @@
 serve` as a subprocess. Every process started here is stopped by its owner's close()."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import pytest
 import rtmidi
 
 from drumd.daemon.ports import Port
@@ -29,6 +32,34 @@ def _server_running(name: str) -> bool:
     except subprocess.TimeoutExpired:
         return True
     return out.strip().startswith("running")
+
+
+def log_mark(logfile) -> int:
+    """Where a jackd log file ends now."""
+    return os.fstat(logfile.fileno()).st_size
+
+
+def lost_cycles(logfile, mark: int) -> list[str]:
+    """jackd's reports since `mark` of cycles in which a client did not finish: on a box too
+    busy for the dummy driver, JACK itself drops what such a client sent in them."""
+    logfile.seek(mark)
+    lines = logfile.read().decode(errors="replace").splitlines()
+    return [line for line in lines if "was not finished" in line]
+
+
+@contextlib.contextmanager
+def judged(server, mark: int):
+    """Assertions about timing or what arrived. Where jackd reported since `mark` that a client
+    missed a cycle, JACK itself dropped or delayed that cycle's data on this busy box: a failure
+    is then reported as not judged (skipped, saying why) instead."""
+    try:
+        yield
+    except AssertionError as e:
+        lost = server.lost_cycles_since(mark)
+        if not lost:
+            raise
+        pytest.skip(f"not judged: JACK dropped cycles ({len(lost)} reports, e.g. {lost[0]!r}): "
+                    f"{str(e)[:300]}")
 
 
 def checkpoint_for_tests(tmp_dir: Path) -> Path:
@@ -68,14 +99,28 @@ class JackServer:
         os.environ["JACK_DEFAULT_SERVER"] = self.name  # for in-process rtmidi clients
 
     def _start(self, rt: list[str]) -> subprocess.Popen | None:
+        # Its log goes to a file, never a pipe: nobody reads a pipe during the run, and a busy box
+        # makes jackd report every xrun; once 64 kB were unread, it blocked and the graph stalled.
+        self.logfile = tempfile.TemporaryFile()
         p = subprocess.Popen(["jackd", *rt, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
-                             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT)
         ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True).returncode == 0
         if ok and p.poll() is None:
             return p
         p.kill()
-        self.log = p.communicate()[0]
+        p.wait()
+        self.log = self.read_log()
         return None
+
+    def read_log(self) -> str:
+        self.logfile.seek(0)
+        return self.logfile.read().decode(errors="replace")
+
+    def log_mark(self) -> int:
+        return log_mark(self.logfile)
+
+    def lost_cycles_since(self, mark: int) -> list[str]:
+        return lost_cycles(self.logfile, mark)
 
     def spawn(self, args, **kw) -> subprocess.Popen:
         p = subprocess.Popen(args, env=self.env, **kw)
@@ -124,6 +169,7 @@ class JackServer:
         except subprocess.TimeoutExpired:
             self.server.kill()
             self.server.wait()
+        self.logfile.close()
 
 
 class Transport:
@@ -250,19 +296,32 @@ class Player:
 
 
 class Drumd:
-    """`drumd serve` as a subprocess on the test server."""
+    """`drumd serve` as a subprocess on the test server; its output goes to a file (a pipe
+    nobody reads until the end could fill and block it)."""
 
     def __init__(self, jack: JackServer, *args: str, client: str = "drumd"):
         self.jack = jack
         exe = Path(sys.executable).with_name("drumd")
+        self.log = tempfile.TemporaryFile()
         self.proc = jack.spawn([str(exe), "serve", "--api", "jack", "--client", client, *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=self.log, stderr=subprocess.STDOUT)
         self.in_port, self.out_port = f"{client}-in:in", f"{client}:out"
         jack.wait_port(self.out_port, timeout=30)  # the model loads before the ports open
 
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
     def terminate(self) -> str:
+        """SIGTERM; its output. Raises TimeoutError if it does not exit within 10 s."""
         self.proc.terminate()
-        out = self.proc.communicate(timeout=10)[0]
-        if self.proc in self.jack.procs:
-            self.jack.procs.remove(self.proc)
-        return out
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise TimeoutError(f"drumd did not exit on SIGTERM:\n{self.output()}") from None
+        finally:
+            if self.proc in self.jack.procs:
+                self.jack.procs.remove(self.proc)
+        return self.output()

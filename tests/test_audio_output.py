@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from audio_jack import PERIOD, RECORDER, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
+from jackstack import judged
 
 pytestmark = pytest.mark.jack
 
@@ -42,6 +43,7 @@ def first_onsets(x, threshold=0.01, quiet=int(0.05 * SR)):
 
 
 def test_synth_output_hits_sound_at_their_times(audio_jack, tmp_path):
+    mark = audio_jack.log_mark()
     rec = audio_jack.spawn(RECORDER.replace("sys.argv[1]", repr(str(tmp_path / "rec.npz"))))
     player = None
     try:
@@ -73,8 +75,9 @@ def test_synth_output_hits_sound_at_their_times(audio_jack, tmp_path):
     # Sample accuracy within the stream is the mixer's unit test. Here the clock mapping is
     # under test; the dummy driver xruns now and then on a busy box, and the cycle after an
     # xrun (and libjack's clock, re-locking) may be off by up to a period.
-    assert np.mean(err < PERIOD / SR + 0.001) >= 0.8, shown
-    assert err.max() < 2 * PERIOD / SR + 0.001, shown
+    with judged(audio_jack, mark):
+        assert np.mean(err < PERIOD / SR + 0.001) >= 0.8, shown
+        assert err.max() < 2 * PERIOD / SR + 0.001, shown
 
 
 def test_devices_lists_the_jack_device(audio_jack):

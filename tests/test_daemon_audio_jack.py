@@ -8,6 +8,7 @@ here; never with the default). drumd runs on its own clock (no DAW on this serve
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 from audio_jack import GUITAR_PLAYER, RECORDER, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
 from drumd.daemon.synth import VoiceMixer
-from jackstack import PERIOD_S, Listener
+from jackstack import PERIOD_S, Listener, judged
 from test_daemon_jack import note_ons, paired
 
 pytestmark = pytest.mark.jack
@@ -78,10 +79,11 @@ class Drumd:
     def __init__(self, server, checkpoint, client, *args):
         self.server, self.client = server, client
         exe = Path(sys.executable).with_name("drumd")
+        self.log = tempfile.TemporaryFile()  # not a pipe: one nobody reads until the end can fill
         self.proc = subprocess.Popen(
             [str(exe), "serve", "--api", "jack", "--client", client, "--checkpoint", str(checkpoint),
              "--clock", "internal", *args],
-            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            env=server.env, stdout=self.log, stderr=subprocess.STDOUT)
         ports = [f"{client}:out", f"{client}-audio:{'out_0' if '--synth' in args else 'in_0'}"]
         end = time.monotonic() + 30  # the model loads first
         while not all(p in self.ports() for p in ports):
@@ -97,14 +99,19 @@ class Drumd:
         """SIGTERM, as a user's Ctrl-C; its output."""
         if self.proc.poll() is None:
             self.proc.terminate()
+        note = ""
         try:
-            return self.proc.communicate(timeout=15)[0]
+            self.proc.wait(15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.communicate()[0] + "\n(killed: did not stop)"
+            self.proc.wait()
+            note = "\n(killed: did not stop)"
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace") + note
 
 
 def test_synth_sounds_with_the_midi_drumd_sends(audio_jack, drumd_checkpoint, tmp_path, monkeypatch):
+    mark = audio_jack.log_mark()
     monkeypatch.setenv("JACK_DEFAULT_SERVER", audio_jack.name)  # the in-process MIDI recorder
     listener = Listener("synth-midi")
     rec = audio_jack.spawn(RECORDER.replace("sys.argv[1]", repr(str(tmp_path / "rec.npz"))))
@@ -145,20 +152,21 @@ def test_synth_sounds_with_the_midi_drumd_sends(audio_jack, drumd_checkpoint, tm
     # Judged: hits past the longest tail (crash) of those before the MIDI was recorded, and
     # not just after a driver slip, which SynthOutput's frame clock and the recorder's mapping
     # take a moment to follow (as test_daemon_jack leaves out notes after an xrun).
-    judged = tm > t_connected + 2.6
+    clean = tm > t_connected + 2.6
     for t in slips(data["cycles"], data["walls"]):
-        judged &= (tm < t - 0.02) | (tm > t + SLIP_RECOVERY)
-    err = err[judged]
-    shown = np.round(err * 1000, 2).tolist()
-    assert st["synth_late_hits"] == 0
-    assert len(err) >= 6, "the dummy driver kept slipping: the box is too busy to judge timing"
-    # The MIDI arrives in the JACK period after drumd sends it at the hit's time; the synth
-    # plays it sample-accurately at that time: the sound leads the MIDI by up to a period,
-    # plus a few ms of Python wake-up jitter (drumd's sender, the recording callback). On this
-    # shared box a stray late wake or xrun is tolerated (1 in 5), a systematic offset is not.
-    near = (err > -PERIOD_S - 0.005) & (err < 0.003)
-    assert near.mean() >= 0.8, shown
-    assert -PERIOD_S - 0.002 <= np.median(err) <= 0.001, shown
+        clean &= (tm < t - 0.02) | (tm > t + SLIP_RECOVERY)
+    err = err[clean]
+    with judged(audio_jack, mark):  # timing
+        shown = np.round(err * 1000, 2).tolist()
+        assert st["synth_late_hits"] == 0
+        assert len(err) >= 6, "the dummy driver kept slipping: the box is too busy to judge timing"
+        # The MIDI arrives in the JACK period after drumd sends it at the hit's time; the synth
+        # plays it sample-accurately at that time: the sound leads the MIDI by up to a period,
+        # plus a few ms of Python wake-up jitter (drumd's sender, the recording callback). On this
+        # shared box a stray late wake or xrun is tolerated (1 in 5), a systematic offset is not.
+        near = (err > -PERIOD_S - 0.005) & (err < 0.003)
+        assert near.mean() >= 0.8, shown
+        assert -PERIOD_S - 0.002 <= np.median(err) <= 0.001, shown
 
 
 BPM = 120.0
@@ -171,6 +179,7 @@ SILENT_BY = PHRASE_S + 1.5 + BAR + 1.25 * BAR + 0.2
 
 
 def test_guitar_starts_and_stops_the_groove(audio_jack, drumd_checkpoint, monkeypatch):
+    mark = audio_jack.log_mark()
     monkeypatch.setenv("JACK_DEFAULT_SERVER", audio_jack.name)
     listener = Listener("guitar-midi")
     drumd = player = None
@@ -197,7 +206,8 @@ def test_guitar_starts_and_stops_the_groove(audio_jack, drumd_checkpoint, monkey
     events = listener.snapshot()
     ons = np.array([t for t, _ in note_ons(events)]) - start
     assert not (ons < 0).any(), out
-    assert ((ons > 0.3) & (ons < PHRASE_S)).sum() >= 8, (out, ons)
-    assert ons.max() < SILENT_BY, ons
-    assert paired(events) == {}
-    assert [m for _, m in events if m[0] < 0xF0][-1] == (0xB9, 123, 0)
+    with judged(audio_jack, mark):  # timing
+        assert ((ons > 0.3) & (ons < PHRASE_S)).sum() >= 8, (out, ons)
+        assert ons.max() < SILENT_BY, ons
+        assert paired(events) == {}
+        assert [m for _, m in events if m[0] < 0xF0][-1] == (0xB9, 123, 0)

@@ -16,7 +16,7 @@ import mido
 import numpy as np
 import pytest
 
-from jackstack import PERIOD_S, RATE, Daw, Drumd, Listener, Player
+from jackstack import PERIOD_S, RATE, Daw, Drumd, Listener, Player, judged
 
 pytestmark = pytest.mark.jack
 
@@ -78,21 +78,24 @@ def grid_errors(events, tick_period):
 def paired(events):
     """Every note-on is closed by exactly one note-off before the next note-on of its key."""
     open_notes = {}
-    for _, m in events:
+    for i, (t, m) in enumerate(events):
         kind = m[0] & 0xF0
         if kind not in (0x80, 0x90):
             continue
         key = (m[0] & 0x0F, m[1])
+        before = [(round(1000 * (u - t), 2), n) for u, n in events[max(0, i - 12):i + 3]
+                  if n[0] & 0xF0 in (0x80, 0x90)]  # ms from this message: what led up to it
         if kind == 0x90 and m[2] > 0:
-            assert key not in open_notes, f"note-on {key} while sounding"
+            assert key not in open_notes, f"note-on {key} while sounding: {before}"
             open_notes[key] = True
         else:
-            assert open_notes.pop(key, None), f"note-off {key} without a note-on"
+            assert open_notes.pop(key, None), f"note-off {key} without a note-on: {before}"
     return open_notes
 
 
 def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, transport, drumd_checkpoint):
     bpm = 120.0
+    mark = jack.log_mark()
     daw = Daw(jack, transport, bpm=bpm, force_bpm=True)  # exact ticks: 1000 frames apart
     listener = Listener("grid-rec")
     drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
@@ -115,15 +118,16 @@ def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, transpor
     from drumd.engine.encoding import CLASS_PITCH
     ezd = {Voicing("ezdrummer2").note_on(p, 100)[1] for p in CLASS_PITCH}
     assert {m[1] for _, m in ons} <= ezd
-    errs = grid_errors(events, 1000 / RATE)
-    assert len(errs) >= 8, "xruns from the first second: the box is too busy to judge timing"
-    # The reference grid is a line through period-quantised tick arrivals, so it can sit up to
-    # half a period after a tick; a stray late wake on this shared 2-core box is tolerated
-    # (1 in 10), a systematic offset or drift is not.
-    on_grid = (errs > -PERIOD_S / 2 - 0.002) & (errs < TOLERANCE)
-    assert on_grid.mean() >= 0.9, np.round(errs * 1000, 2)
-    assert 0 <= np.median(errs) <= PERIOD_S + 0.002, np.round(errs * 1000, 2)
-    assert paired(events) == {}
+    with judged(jack, mark):  # timing and note pairs
+        errs = grid_errors(events, 1000 / RATE)
+        assert len(errs) >= 8, "xruns from the first second: the box is too busy to judge timing"
+        # The reference grid is a line through period-quantised tick arrivals, so it can sit up to
+        # half a period after a tick; a stray late wake on this shared 2-core box is tolerated
+        # (1 in 10), a systematic offset or drift is not.
+        on_grid = (errs > -PERIOD_S / 2 - 0.002) & (errs < TOLERANCE)
+        assert on_grid.mean() >= 0.9, np.round(errs * 1000, 2)
+        assert 0 <= np.median(errs) <= PERIOD_S + 0.002, np.round(errs * 1000, 2)
+        assert paired(events) == {}
 
 
 def status_lines(out):
@@ -131,70 +135,73 @@ def status_lines(out):
 
 
 def test_transport_tempo_and_shutdown(jack, transport, drumd_checkpoint, tmp_path):
+    mark = jack.log_mark()
     daw = Daw(jack, transport, bpm=120.0)  # jack_transport is timebase master: Song Position, tempo changes
     listener = Listener("transport-rec")
     take = tmp_path / "take.mid"
     drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
                   "--quantize", "1", "--status", "--record", str(take), "--seed", "2",
                   client="drumd-transport")
-    try:
-        wiring(jack, daw.port, drumd, listener)
-        daw.play(listener)
-        time.sleep(2.0)
-        # stop: silence within a period or two, and nothing more until we play again
-        t_stop = time.perf_counter()
-        daw.command("stop")
-        time.sleep(1.0)
-        ev = listener.snapshot()
-        stop_at = next(t for t, m in ev if m[0] == 0xFC and t >= t_stop)
-        late_ons = [t for t, _ in note_ons(ev) if t > stop_at + 0.02]
-        assert late_ons == []
-        assert any(m == (CC | 9, 123, 0) for t, m in ev if t >= stop_at)
-        assert paired(ev) == {}
-        assert take.is_file()  # written on transport stop
-        # relocate to 4 s in: Song Position, then Continue, playing from there
-        listener.clear()
-        daw.play(listener, frame=4 * RATE)
-        time.sleep(1.2)
-        daw.command("tempo 150")
-        time.sleep(2.5)
-        ev = listener.snapshot()
-        spp = [m for _, m in ev if m[0] == 0xF2]
-        assert spp
-        resume_bar = (spp[-1][1] | spp[-1][2] << 7) // 16 + 1  # the master's bar 3, in 16ths
-        assert resume_bar >= 3
-        assert any(m[0] == 0xFB for _, m in ev)
-        assert note_ons(ev)
-        drumd.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        final = listener.snapshot()
-        out = drumd.terminate()
-    finally:
-        daw.close()
-        listener.close()
-    lines = status_lines(out)
-    bars = [int(m.group(1)) for line in lines if (m := re.search(r"\s(\d+):(\d)\s", line))]
-    # resumed where the Song Position said, not from bar 1
-    assert resume_bar in bars and 1 not in bars[bars.index(resume_bar):], lines
-    # the tempo change was followed: drumd's tempo matches the tick rate it was sent
-    tick_bpm = 60 / (np.median(np.diff(ticks(final)[-48:])) * 24)
-    last_bpm = float(lines[-1].split()[0])
-    assert last_bpm == pytest.approx(tick_bpm, rel=0.05) and tick_bpm > 140
-    # SIGTERM: every note closed, all-notes-off last
-    assert paired(final) == {}
-    assert [m for _, m in final if m[0] < 0xF0][-1] == (CC | 9, 123, 0)
-    mid = mido.MidiFile(take)
-    assert [t.name for t in mid.tracks] == ["tempo", "drumd out", "player in"]
-    ons = sum(1 for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0)
-    offs = sum(1 for m in mid.tracks[1] if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))
-    assert ons >= len(note_ons(final)) > 0 and ons == offs
-    tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
-    assert max(tempi) > 140
+    with judged(jack, mark):
+        try:
+            wiring(jack, daw.port, drumd, listener)
+            daw.play(listener)
+            time.sleep(2.0)
+            # stop: silence within a period or two, and nothing more until we play again
+            t_stop = time.perf_counter()
+            daw.command("stop")
+            time.sleep(1.0)
+            ev = listener.snapshot()
+            stop_at = next(t for t, m in ev if m[0] == 0xFC and t >= t_stop)
+            late_ons = [t for t, _ in note_ons(ev) if t > stop_at + 0.02]
+            assert late_ons == []
+            assert any(m == (CC | 9, 123, 0) for t, m in ev if t >= stop_at)
+            assert paired(ev) == {}
+            assert take.is_file()  # written on transport stop
+            # relocate to 4 s in: Song Position, then Continue, playing from there
+            listener.clear()
+            daw.play(listener, frame=4 * RATE)
+            time.sleep(1.2)
+            daw.command("tempo 150")
+            time.sleep(2.5)
+            ev = listener.snapshot()
+            spp = [m for _, m in ev if m[0] == 0xF2]
+            assert spp
+            resume_bar = (spp[-1][1] | spp[-1][2] << 7) // 16 + 1  # the master's bar 3, in 16ths
+            assert resume_bar >= 3
+            assert any(m[0] == 0xFB for _, m in ev)
+            assert note_ons(ev)
+            drumd.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            final = listener.snapshot()
+            out = drumd.terminate()
+        finally:
+            daw.close()
+            listener.close()
+        lines = status_lines(out)
+        bars = [int(m.group(1)) for line in lines if (m := re.search(r"\s(\d+):(\d)\s", line))]
+        # resumed where the Song Position said, not from bar 1
+        assert resume_bar in bars and 1 not in bars[bars.index(resume_bar):], lines
+        # the tempo change was followed: drumd's tempo matches the tick rate it was sent
+        tick_bpm = 60 / (np.median(np.diff(ticks(final)[-48:])) * 24)
+        last_bpm = float(lines[-1].split()[0])
+        assert last_bpm == pytest.approx(tick_bpm, rel=0.05) and tick_bpm > 140
+        # SIGTERM: every note closed, all-notes-off last
+        assert paired(final) == {}
+        assert [m for _, m in final if m[0] < 0xF0][-1] == (CC | 9, 123, 0)
+        mid = mido.MidiFile(take)
+        assert [t.name for t in mid.tracks] == ["tempo", "drumd out", "player in"]
+        ons = sum(1 for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0)
+        offs = sum(1 for m in mid.tracks[1] if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))
+        assert ons >= len(note_ons(final)) > 0 and ons == offs
+        tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
+        assert max(tempi) > 140
 
 
 def test_player_in_a_vendor_map_through_call_and_response(jack, transport, drumd_checkpoint):
     bpm = 120.0
     step = 60 / bpm / 4
+    mark = jack.log_mark()
     daw = Daw(jack, transport, bpm=bpm, force_bpm=True)
     listener = Listener("call-rec")
     player = Player("player")
@@ -220,12 +227,13 @@ def test_player_in_a_vendor_map_through_call_and_response(jack, transport, drumd
         daw.close()
         player.close()
         listener.close()
-    ons = note_ons(events)
-    during = [m[1] for t, m in ons if t < t0 + 15.5 * step]
-    answer = [t for t, m in ons if t0 + 15.5 * step <= t]
-    # thru: the player's EZdrummer notes come out as GM; drumd itself stays quiet while listening
-    assert sorted(set(during)) == [36, 38, 42] and len(during) == len(phrase)
-    # the answer: one bar from the next bar line (step 16), then listening again
-    assert answer, "drumd did not answer"
-    assert min(answer) >= t0 + 15.5 * step and max(answer) < t0 + 32.5 * step
-    assert paired(events) == {}
+    with judged(jack, mark):
+        ons = note_ons(events)
+        during = [m[1] for t, m in ons if t < t0 + 15.5 * step]
+        answer = [t for t, m in ons if t0 + 15.5 * step <= t]
+        # thru: the player's EZdrummer notes come out as GM; drumd itself stays quiet while listening
+        assert sorted(set(during)) == [36, 38, 42] and len(during) == len(phrase)
+        # the answer: one bar from the next bar line (step 16), then listening again
+        assert answer, "drumd did not answer"
+        assert min(answer) >= t0 + 15.5 * step and max(answer) < t0 + 32.5 * step
+        assert paired(events) == {}

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from audio_jack import GUITAR_PLAYER, audio_jack, read_json, stop  # noqa: F401 (fixture)
+from jackstack import judged
 
 pytestmark = pytest.mark.jack
 
@@ -32,6 +33,7 @@ print(json.dumps({"rows": rows}), flush=True)
 
 
 def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
+    mark = audio_jack.log_mark()
     follower = audio_jack.spawn(FOLLOWER % {"bpm": BPM})
     player = None
     try:
@@ -61,20 +63,21 @@ def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
     def span(lo, hi):
         return (t >= lo) & (t < hi)
 
-    assert not playing[t < 0].any()
-    for (beat, beats, _), nxt in zip(PHRASES, [p[0] for p in PHRASES[1:]] + [None]):
-        on, off = beat * BEAT, (beat + beats) * BEAT
-        # the gate opens within 50 ms of the first pluck (audio period + analysis hop + poll)
-        assert playing[span(on + 0.05, off)].all()
-        # and closes within 1.5 s of the last note, which rings out
-        rest_end = nxt * BEAT if nxt is not None else SECONDS
-        assert not playing[span(off + 1.5, rest_end)].any()
-    soft = intensity[span(1.0, 4 * BEAT)].mean()
-    loud = intensity[span(10 * BEAT + 1.0, 14 * BEAT)].mean()
-    assert loud > soft + 0.2
-    # one phrase end per phrase, each reported in exactly one snapshot, a bar after it fades
-    assert phrases[-1] == 2 and ended.sum() == 2
-    for k, (beat, beats, _) in enumerate(PHRASES):
-        t_end = t[np.argmax(phrases > k)]
-        assert (beat + beats) * BEAT + 4 * BEAT <= t_end <= (beat + beats) * BEAT + 4 * BEAT + 1.5
-    assert accompany[span(0.05, 4 * BEAT + 4 * BEAT)].all() and not accompany[-1]
+    with judged(audio_jack, mark):  # timing
+        assert not playing[t < 0].any()
+        for (beat, beats, _), nxt in zip(PHRASES, [p[0] for p in PHRASES[1:]] + [None]):
+            on, off = beat * BEAT, (beat + beats) * BEAT
+            # the gate opens within 50 ms of the first pluck (audio period + analysis hop + poll)
+            assert playing[span(on + 0.05, off)].all()
+            # and closes within 1.5 s of the last note, which rings out
+            rest_end = nxt * BEAT if nxt is not None else SECONDS
+            assert not playing[span(off + 1.5, rest_end)].any()
+        soft = intensity[span(1.0, 4 * BEAT)].mean()
+        loud = intensity[span(10 * BEAT + 1.0, 14 * BEAT)].mean()
+        assert loud > soft + 0.2
+        # one phrase end per phrase, each reported in exactly one snapshot, a bar after it fades
+        assert phrases[-1] == 2 and ended.sum() == 2
+        for k, (beat, beats, _) in enumerate(PHRASES):
+            t_end = t[np.argmax(phrases > k)]
+            assert (beat + beats) * BEAT + 4 * BEAT <= t_end <= (beat + beats) * BEAT + 4 * BEAT + 1.5
+        assert accompany[span(0.05, 4 * BEAT + 4 * BEAT)].all() and not accompany[-1]

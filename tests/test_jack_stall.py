@@ -13,8 +13,9 @@ pytestmark = pytest.mark.jack
 
 
 @pytest.fixture
-def server():
-    s = JackServer()
+def server(monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "")  # JackServer points in-process clients at it;
+    s = JackServer()                               # the session's server is theirs again after
     try:
         yield s
     finally:

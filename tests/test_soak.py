@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import soak  # noqa: E402
+from jackstack import judged  # noqa: E402
 
 pytestmark = pytest.mark.jack
 
@@ -17,10 +18,11 @@ def test_two_minutes_at_300_bpm(jack, transport, drumd_checkpoint):
     print(soak.report(r))
     assert r["exit_code"] == 0, r["daemon_output_tail"]
     assert r["note_ons"] > 1000  # it played throughout (about 2 hits a step)
-    assert r["stuck_notes"] == 0
     assert r["steps"] >= 2300  # 20 steps/s for 2 minutes
-    # Not zero on this shared 2-core box (5 of 2395 measured with the other core busy): stalls
-    # of the engine thread; see docs/benchmarks.md. More than 0.5 % would be a regression.
-    assert r["late_steps"] <= 0.005 * r["steps"], r
-    assert r["step_ms_p99"] < 50 / 4  # a quarter of the 16th at 300 BPM
     assert r["rss_mb_per_min"] < 2.0  # a leak of a few kB per step would show here
+    with judged(jack, r["log_mark"]):  # a box too busy for JACK loses note-offs and steps
+        assert r["stuck_notes"] == 0
+        # Not zero on this shared 2-core box (5 of 2395 measured with the other core busy):
+        # stalls of the engine thread; see docs/benchmarks.md. Over 0.5 % would be a regression.
+        assert r["late_steps"] <= 0.005 * r["steps"], r
+        assert r["step_ms_p99"] < 50 / 4  # a quarter of the 16th at 300 BPM
