@@ -49,6 +49,12 @@ class TempoEstimator:
         self.next_index = 0
         self.a, self.b = 0.0, tick_period(120.0)
         self.spread = 0.001  # robust residual scale (s), floor 1 ms
+        # The arrival jitter seen over a long fit (at least a beat). Ticks reach us quantised to
+        # the audio period (5.3 ms with 256 frames); a fit over the few ticks left after a
+        # tempo change sees less of it, and judging the next period step against that small
+        # spread took it for another tempo change, over and over: the line then locked onto
+        # whole periods per tick (117.2 BPM for 120 BPM ticks).
+        self.jitter = 0.0015
 
     def restart(self, next_index: int, t: float, period: float) -> None:
         """Forget history; the next tick is `next_index`, expected at about `t`."""
@@ -81,7 +87,8 @@ class TempoEstimator:
             for j in range(n, len(self.idx)):  # dropped ticks: same line, later indices
                 self.idx[j] += int(k[j - n])
             self.next_index += int(k[-1])
-        elif (np.all(r > 0) or np.all(r < 0)) and np.min(np.abs(r)) > max(4 * spread, 0.002):
+        elif (np.all(r > 0) or np.all(r < 0)) and \
+                np.min(np.abs(r)) > max(4 * max(spread, self.jitter), 0.002):
             for _ in range(n):  # tempo changed: only the newest ticks describe it
                 self.idx.popleft()
                 self.times.popleft()
@@ -95,6 +102,8 @@ class TempoEstimator:
             self.a = float(np.mean(t - self.b * i))
             return
         self.a, self.b, self.spread = _robust_line(i, t)
+        if len(i) >= 24:
+            self.jitter = self.spread
 
     def time_of_tick(self, tick: float) -> float:
         return self.a + self.b * tick

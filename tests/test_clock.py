@@ -113,3 +113,20 @@ def test_internal_clock_grid():
     assert c.position_at(10.25) == pytest.approx(6.5)
     c.stop(10.3)
     assert not c.running
+
+
+@pytest.mark.parametrize("bpm", [40.0, 97.0, 120.0, 300.0])
+@pytest.mark.parametrize("phase", [0, 100, 200])
+def test_ticks_quantised_to_the_jack_period_give_the_tempo_and_the_fallback_keeps_it(bpm, phase):
+    # How JACK delivers a DAW's clock: exact in frames, received at the next period boundary.
+    # A step of one period in the arrivals is not a tempo change (it once locked the line
+    # onto whole periods per tick: 117.2 BPM for 120 BPM ticks).
+    frames = phase + np.arange(400) * 48000 * 60 / (bpm * 24)
+    arrive = np.ceil(frames / 256) * 256 / 48000
+    c = started()
+    feed(c, arrive)
+    assert c.bpm == pytest.approx(bpm, rel=0.002)
+    c.poll(arrive[-1] + 3 * 60 / bpm)  # the clock vanishes: drumd plays on at its tempo
+    assert c.fallback and c.bpm == pytest.approx(bpm, rel=0.002)
+    true_step = 6 * tick_period(bpm)
+    assert abs(c.time_of(400 / 6 + 16) - (frames[0] / 48000 + (400 / 6 + 16) * true_step)) < 256 / 48000
