@@ -33,6 +33,7 @@ WARMUP_S = 20.0  # allocator and caches settle; the slope is fitted after this
 
 
 def rss_mb(pid: int) -> float:
+    """drumd's resident memory; its output is kept (tests/jackstack.Drumd) in case it dies."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -76,7 +77,11 @@ def run(jack: JackServer, transport: Transport, minutes: float, checkpoint: str 
         while (now := time.perf_counter()) < end and drumd.proc.poll() is None:
             rss.append((now - t0, rss_mb(drumd.proc.pid)))
             time.sleep(min(RSS_EVERY_S, max(0.0, end - now)))
-        rss.append((time.perf_counter() - t0, rss_mb(drumd.proc.pid)))
+        if drumd.proc.poll() is None:
+            rss.append((time.perf_counter() - t0, rss_mb(drumd.proc.pid)))
+        else:  # it died: say when and what it said, rather than fail reading /proc
+            print(f"soak: drumd exited with {drumd.proc.returncode} after "
+                  f"{time.perf_counter() - t0:.0f} s:\n{drumd.output()[-3000:]}", file=sys.stderr)
         daw.command("stop")
         time.sleep(0.5)
         drumd.proc.send_signal(signal.SIGTERM)

@@ -1,6 +1,7 @@
 """`drumd serve` (the real-time daemon) and `drumd ports`."""
 from __future__ import annotations
 
+import faulthandler
 import os
 import queue
 import signal
@@ -80,6 +81,8 @@ def serve(config_path, **flags):
 
 def run(settings: dict) -> int:
     """Build everything (imports, model) before any clock runs, then play until stopped."""
+    # A crash in native code (rtmidi, libjack, PortAudio) then says which thread was where.
+    faulthandler.enable()
     from drumd.daemon import ports
     from drumd.daemon.record import Recorder
     from drumd.daemon.session import Session
