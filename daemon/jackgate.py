@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import time
 from collections import deque
+from pathlib import Path
 from typing import Callable
 
 RING_BYTES = 16384  # rtmidi's JACK_RINGBUFFER_SIZE
@@ -25,12 +26,19 @@ HEADER = 4  # rtmidi stores an int length before each message
 JACK_NO_START_SERVER = 0x01
 
 
+def _libjack_path() -> str:
+    """The libjack rtmidi runs on. python-rtmidi's wheels bundle their own copy; loading the
+    system's as well would map all of JACK's shared memory a second time (+100 MB RSS)."""
+    import rtmidi
+    bundled = sorted(Path(rtmidi.__file__).parent.parent.glob("python_rtmidi*/libjack*.so*"))
+    return str(bundled[0]) if bundled else (ctypes.util.find_library("jack") or "libjack.so.0")
+
+
 class JackCycles:
     """The start frame of the server's current cycle and its period, without joining the graph."""
 
     def __init__(self, name: str):
-        path = ctypes.util.find_library("jack") or "libjack.so.0"
-        self.lib = lib = ctypes.CDLL(path)
+        self.lib = lib = ctypes.CDLL(_libjack_path())
         lib.jack_client_open.restype = ctypes.c_void_p
         lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
         lib.jack_client_close.argtypes = [ctypes.c_void_p]
