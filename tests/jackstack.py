@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -311,6 +312,15 @@ class Drumd:
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+    def sigterm_while_heard(self, listener: "Listener") -> tuple[bool, list, str]:
+        """SIGTERM mid-playback: (whether drumd was still running, everything `listener` heard
+        up to and including the shutdown's all-notes-off, drumd's output)."""
+        alive = self.proc.poll() is None
+        self.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        events = listener.snapshot()
+        return alive, events, self.terminate()
 
     def terminate(self) -> str:
         """SIGTERM; its output. Raises TimeoutError if it does not exit within 10 s."""

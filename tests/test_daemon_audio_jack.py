@@ -18,7 +18,7 @@ import pytest
 from audio_jack import GUITAR_PLAYER, RECORDER, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
 from drumd.daemon.synth import VoiceMixer
 from jackstack import PERIOD_S, Listener, judged
-from test_daemon_jack import note_ons, paired
+from test_daemon_jack import last_channel_message, note_ons, paired
 
 pytestmark = pytest.mark.jack
 
@@ -210,4 +210,4 @@ def test_guitar_starts_and_stops_the_groove(audio_jack, drumd_checkpoint, monkey
         assert ((ons > 0.3) & (ons < PHRASE_S)).sum() >= 8, (out, ons)
         assert ons.max() < SILENT_BY, ons
         assert paired(events) == {}
-        assert [m for _, m in events if m[0] < 0xF0][-1] == (0xB9, 123, 0)
+        assert last_channel_message(events) == (0xB9, 123, 0)

@@ -9,7 +9,6 @@ callback runs in JACK's thread). Notes after a dummy-driver xrun (the box is sha
 shifts JACK's timeline by tens of ms) cannot be judged and are left out (see first_xrun).
 """
 import re
-import signal
 import time
 
 import mido
@@ -73,6 +72,10 @@ def grid_errors(events, tick_period):
         k = np.round((t - phase) / (6 * tick_period))
         errs.append(t - (phase + k * 6 * tick_period))
     return np.array(errs)
+
+
+def last_channel_message(events):
+    return [m for _, m in events if m[0] < 0xF0][-1]
 
 
 def paired(events):
@@ -171,10 +174,7 @@ def test_transport_tempo_and_shutdown(jack, transport, drumd_checkpoint, tmp_pat
             assert resume_bar >= 3
             assert any(m[0] == 0xFB for _, m in ev)
             assert note_ons(ev)
-            drumd.proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            final = listener.snapshot()
-            out = drumd.terminate()
+            _, final, out = drumd.sigterm_while_heard(listener)
         finally:
             daw.close()
             listener.close()
@@ -188,7 +188,7 @@ def test_transport_tempo_and_shutdown(jack, transport, drumd_checkpoint, tmp_pat
         assert last_bpm == pytest.approx(tick_bpm, rel=0.05) and tick_bpm > 140
         # SIGTERM: every note closed, all-notes-off last
         assert paired(final) == {}
-        assert [m for _, m in final if m[0] < 0xF0][-1] == (CC | 9, 123, 0)
+        assert last_channel_message(final) == (CC | 9, 123, 0)
         mid = mido.MidiFile(take)
         assert [t.name for t in mid.tracks] == ["tempo", "drumd out", "player in"]
         ons = sum(1 for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jackstack import PERIOD_S, Daw, Drumd, Listener, Player, judged
-from test_daemon_jack import CC, NOTE_ON, note_ons, paired, ticks, wiring
+from test_daemon_jack import CC, NOTE_ON, last_channel_message, note_ons, paired, ticks, wiring
 
 pytestmark = pytest.mark.jack
 
@@ -43,10 +43,6 @@ def without_leading_orphans(events, window=0.1):
     return out
 
 
-def last_channel_message(events):
-    return [m for _, m in events if m[0] < 0xF0][-1]
-
-
 def record_pairs(take, heard):
     """drumd's own --record: every note-on it sent has its note-off."""
     mid = mido.MidiFile(take)
@@ -71,11 +67,7 @@ def test_clock_killed_plays_on_at_the_last_tempo(jack, transport, drumd_checkpoi
         daw.clock.kill()  # the DAW crashes: no Stop, the ticks just end
         daw.clock.wait()
         time.sleep(3.5)
-        alive = drumd.proc.poll() is None
-        drumd.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        events = listener.snapshot()
-        out = drumd.terminate()
+        alive, events, out = drumd.sigterm_while_heard(listener)
     finally:
         daw.close()
         listener.close()
@@ -155,11 +147,7 @@ def test_output_client_gone_and_back(jack, drumd_checkpoint, tmp_path):
         time.sleep(1.0)
         second = Listener(name)  # ... and comes back under the same name
         time.sleep(2.5)
-        alive = drumd.proc.poll() is None
-        drumd.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        again = second.snapshot()
-        out = drumd.terminate()
+        alive, again, out = drumd.sigterm_while_heard(second)
     finally:
         if second is not None:
             second.close()
@@ -242,11 +230,7 @@ def test_random_midi_into_the_input(jack, drumd_checkpoint, tmp_path):
             player.send([CC, cc, value])
         t_reset = time.perf_counter()
         time.sleep(2.0)
-        alive = drumd.proc.poll() is None
-        drumd.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        events = listener.snapshot()
-        out = drumd.terminate()
+        alive, events, out = drumd.sigterm_while_heard(listener)
     finally:
         player.close()
         listener.close()
