@@ -4,7 +4,8 @@ Input is only timestamped and enqueued; everything else happens on the daemon's 
 JACK the input is polled from a thread of ours rather than delivered by a Python callback:
 rtmidi calls callbacks in JACK's process thread, which then waits for the GIL. JACK output
 goes through an OutputGate (jackgate.py), so a stalled graph drops messages instead of
-freezing drumd inside rtmidi. A port connected by name that disappears is reopened when it
+freezing drumd inside rtmidi; a JACK input holds a silent second connection (jackguard.py) so it
+never reads another client's buffer while that client writes it. A port connected by name that disappears is reopened when it
 shows up again (`Port.check()`, called periodically).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 import rtmidi
 
 from .jackgate import JackCycles, OutputGate
+from .jackguard import InputGuard
 
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
         "coremidi": rtmidi.API_MACOSX_CORE}
@@ -86,7 +88,7 @@ class Port:
         self.lock = threading.Lock()  # send/reopen come from different threads
         self.closed = False
         self.connected = True
-        self.gate = self.cycles = None
+        self.gate = self.cycles = self.guard = None
         self.abandoned = False  # left open because the JACK server hung (see close())
         if api == rtmidi.API_UNIX_JACK:
             try:
@@ -99,6 +101,11 @@ class Port:
             self.midi.open_virtual_port(port_name)
         else:
             self._open_named(fail=True)
+        if self.cycles is not None and kind == "in":
+            try:
+                self.guard = InputGuard(self.cycles, f"{client}-guard", f"{client}:{port_name}")
+            except (OSError, rtmidi.RtMidiError) as e:
+                raise PortError(f"cannot guard the JACK input {client}:{port_name}: {e}") from e
 
     def _open_named(self, fail: bool) -> bool:
         ports = self.midi.get_ports()
@@ -115,20 +122,24 @@ class Port:
 
     def check(self) -> str | None:
         """For ports connected by name: 'lost' when the target went away, 'back' when it was
-        reconnected, None otherwise."""
-        if self.connect is None or not self.server_alive():
+        reconnected, None otherwise. Also puts back the input's guard connection."""
+        if not self.server_alive():
             return None
-        present = self.target in self.midi.get_ports()
-        if self.connected and not present:
-            with self.lock:
-                self.midi.close_port()
-                self.connected = False
-            return "lost"
-        if not self.connected:
-            with self.lock:
-                self.connected = self._open_named(fail=False)
-            return "back" if self.connected else None
-        return None
+        change = None
+        if self.connect is not None:
+            present = self.target in self.midi.get_ports()
+            if self.connected and not present:
+                with self.lock:
+                    self.midi.close_port()
+                    self.connected = False
+                change = "lost"
+            elif not self.connected:
+                with self.lock:
+                    self.connected = self._open_named(fail=False)
+                change = "back" if self.connected else None
+        if self.guard is not None and self.connected:
+            self.guard.hold()
+        return change
 
     def send(self, msg) -> None:
         with self.lock:
@@ -160,6 +171,8 @@ class Port:
                 return
             self.midi.close_port()
             self.midi.delete()
+            if self.guard is not None:
+                self.guard.close()
             if self.cycles is not None:
                 self.cycles.close()
 

@@ -243,12 +243,13 @@ class Daw:
 class Listener:
     """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives. Polled from
     a thread, as drumd does (a Python callback would run in JACK's process thread and stall the
-    graph whenever another thread holds the GIL); times are taken within half a millisecond."""
+    graph whenever another thread holds the GIL); times are taken within half a millisecond.
+    drumd's own input port, so it is guarded as drumd's is (daemon/jackguard.py)."""
 
     def __init__(self, name: str):
-        self.midi = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=name)
+        self.inp = Port("in", rtmidi.API_UNIX_JACK, name, "in", None)
+        self.midi = self.inp.midi
         self.midi.ignore_types(sysex=True, timing=False, active_sense=True)
-        self.midi.open_virtual_port("in")
         self.port = f"{name}:in"
         self.events: list[tuple[float, tuple[int, ...]]] = []
         self.lock = threading.Lock()
@@ -277,8 +278,7 @@ class Listener:
     def close(self) -> None:
         self._closed = True
         self._thread.join(timeout=2)
-        self.midi.close_port()
-        self.midi.delete()
+        self.inp.close()
 
 
 class Player:
