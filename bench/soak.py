@@ -1,6 +1,6 @@
 """Soak: `drumd serve` at 300 BPM through JACK for N minutes, judged from outside.
 
-    .venv/bin/python bench/soak.py --minutes 10 [--json out.json]
+    .venv/bin/python bench/soak.py --minutes 10 [--hogs 2] [--json out.json]
 
 jack_midi_clock is the DAW (300 BPM, exact ticks), drumd follows it with --quantize 1, and a
 recording client hears both. Reported: stuck notes (a note-on with no note-off once drumd has
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,13 +146,19 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--checkpoint", help="default: the shipped checkpoint")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--hogs", type=int, default=0,
+                    help="CPU burners beside it, as a DAW and its plugins would be")
     ap.add_argument("drumd_args", nargs="*", help="more `drumd serve` options (after --)")
     a = ap.parse_args()
     jack = JackServer()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.hogs)]
     try:
         r = run(jack, Transport(jack), a.minutes, a.checkpoint, extra=tuple(a.drumd_args))
     finally:
+        for h in hogs:
+            h.kill()
         jack.close()
+    r["hogs"] = a.hogs
     print(report(r))
     if a.json:
         Path(a.json).write_text(json.dumps(r, indent=1))

@@ -32,6 +32,22 @@ def wiring(jack, daw_port, drumd, listener, player=None):
     time.sleep(0.3)
 
 
+def roll(jack, daw, drumd, listener, seconds: float):
+    """Wire, play the DAW for `seconds`, stop, then end drumd with SIGTERM: (what the listener
+    heard, drumd's output). The DAW's clock and the listener are closed either way."""
+    try:
+        wiring(jack, daw.port, drumd, listener)
+        daw.play(listener)
+        time.sleep(seconds)
+        daw.command("stop")
+        time.sleep(0.3)
+        events = listener.snapshot()
+        return events, drumd.terminate()
+    finally:
+        daw.close()
+        listener.close()
+
+
 def note_ons(events, channel=9):
     return [(t, m) for t, m in events if m[0] == NOTE_ON | channel and m[2] > 0]
 
@@ -103,17 +119,7 @@ def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, transpor
     listener = Listener("grid-rec")
     drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
                   "--quantize", "1", "--out-map", "ezdrummer2", "--seed", "1", client="drumd-grid")
-    try:
-        wiring(jack, daw.port, drumd, listener)
-        daw.play(listener)
-        time.sleep(4.0)
-        daw.command("stop")
-        time.sleep(0.3)
-        events = listener.snapshot()
-        out = drumd.terminate()
-    finally:
-        daw.close()
-        listener.close()
+    events, out = roll(jack, daw, drumd, listener, 4.0)
     ons = note_ons(events)
     assert len(ons) >= 20, (out, [m for _, m in events if m[0] != 0xF8][:20])
     # EZdrummer 2 notes for the model's classes (GM 42 -> 22, 46 -> 25, 49 -> 55 ...)

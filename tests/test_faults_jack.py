@@ -1,6 +1,6 @@
 """Faults through the real JACK stack: the DAW's clock process killed, a jittery clock, the
 output's destination client gone and back, SIGINT, random MIDI into drumd's input.
-Helpers (wiring, note_ons, paired, ...) are those of test_daemon_jack. Note pairing at the
+Helpers (wiring, roll, note_ons, paired, ...) are those of test_daemon_jack. Note pairing at the
 recording client is judged unless jackd reports lost cycles (then JACK itself dropped MIDI);
 drumd's own --record must pair in any case."""
 import json
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jackstack import PERIOD_S, Daw, Drumd, Listener, Player, judged
-from test_daemon_jack import CC, NOTE_ON, last_channel_message, note_ons, paired, ticks, wiring
+from test_daemon_jack import CC, NOTE_ON, last_channel_message, note_ons, paired, roll, ticks, wiring
 
 pytestmark = pytest.mark.jack
 
@@ -108,17 +108,7 @@ def test_jittery_clock_at_300_bpm(jack, transport, drumd_checkpoint, tmp_path):
     drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
                   "--quantize", "1", "--bpm", "300", "--density", "3", "--seed", "4",
                   "--stats", str(stats), client="drumd-jitter")
-    try:
-        wiring(jack, daw.port, drumd, listener)
-        daw.play(listener)
-        time.sleep(5.0)
-        daw.command("stop")
-        time.sleep(0.3)
-        events = listener.snapshot()
-        out = drumd.terminate()
-    finally:
-        daw.close()
-        listener.close()
+    events, out = roll(jack, daw, drumd, listener, 5.0)
     st = json.loads(stats.read_text())
     ons = onsets(events)
     assert len(ons) >= 20, out
