@@ -169,8 +169,9 @@ def _open_audio(settings: dict):
     import sounddevice as sd
 
     from drumd.daemon.audio import SynthOutput, set_jack_client_name
-    from drumd.daemon.guitar import GuitarConfig, GuitarFollower
-    # Not the MIDI client's name: JACK would rename whichever client opens second.
+    from drumd.daemon.guitar import AudioInputError, GuitarConfig, GuitarFollower
+    # Not the MIDI client's name: JACK would rename whichever client opens second. The guitar
+    # is captured by a child process, a client of its own.
     set_jack_client_name(f"{settings['client']}-audio")
     synth = guitar = None
     try:
@@ -179,8 +180,9 @@ def _open_audio(settings: dict):
         if settings["audio_in"] is not None:
             guitar = GuitarFollower(
                 _audio_device(settings["audio_in"]), settings["audio_channel"] - 1,
-                config=GuitarConfig(fill_after_bars=settings["guitar_silence_bars"]))
-    except (ValueError, sd.PortAudioError) as e:  # no such device, or it cannot be opened
+                config=GuitarConfig(fill_after_bars=settings["guitar_silence_bars"]),
+                client=f"{settings['client']}-guitar")
+    except (ValueError, sd.PortAudioError, AudioInputError) as e:  # no such device, or it cannot be opened
         if synth is not None:
             synth.close()
         raise click.ClickException(f"audio: {e}") from None

@@ -1,13 +1,16 @@
 """Guitar following: level, onsets, a playing gate, phrase ends and tempo from an audio input.
 
 `GuitarAnalyzer` is the pure core (numpy arrays in, `GuitarState` out; no devices), so it is
-tested on synthetic signals. `GuitarFollower` feeds it from a sounddevice input: the audio
-callback only copies each block into a ring buffer, and a worker thread runs the analysis and
-publishes an immutable `GuitarState` that the daemon polls once per step.
+tested on synthetic signals. `GuitarFollower` feeds it from a sounddevice input captured in a
+child process (capture.py); a worker thread runs the analysis and publishes an immutable
+`GuitarState` that the daemon polls once per step.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -210,6 +213,10 @@ class GuitarAnalyzer:
             phrases=self._phrases)
 
 
+class AudioInputError(Exception):
+    """The guitar's audio input cannot be opened (no such device, or it refuses)."""
+
+
 class GuitarFollower:
     """Follows a guitar on a sounddevice input. Usage:
 
@@ -218,25 +225,30 @@ class GuitarFollower:
         follower.bpm = clock_bpm        # optional: the MIDI clock's tempo sizes the bars
         state = follower.snapshot()     # once per step; a GuitarState
         follower.close()
+
+    The audio is captured by a child process (capture.py), so the audio host's real-time
+    thread never waits for this process's GIL; a worker thread here reads its samples from a
+    pipe, runs the analysis and publishes an immutable `GuitarState`.
     """
 
-    RING = 1 << 17  # ~2.7 s at 48 kHz: the worker may stall that long without losing audio
-
     def __init__(self, device=None, channel: int = 0, samplerate: float | None = None,
-                 blocksize: int = HOP, config: GuitarConfig = GuitarConfig()):
-        import sounddevice as sd  # here, so the analysis core imports without PortAudio
-
+                 blocksize: int = HOP, config: GuitarConfig = GuitarConfig(),
+                 client: str | None = "drumd-guitar"):
+        opts = {"device": device, "channel": channel, "samplerate": samplerate,
+                "blocksize": blocksize, "client": client}
+        self._proc = subprocess.Popen([sys.executable, "-m", "drumd.daemon.capture", json.dumps(opts)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        header = self._proc.stdout.readline()
+        info = json.loads(header) if header.strip() else {}
+        if "samplerate" not in info:
+            self._proc.stdin.close()
+            self._proc.wait()
+            raise AudioInputError(info.get("error") or f"the audio capture process exited "
+                                                       f"with code {self._proc.returncode}")
         self.channel = channel
-        self._stream = sd.InputStream(device=device, channels=channel + 1, samplerate=samplerate,
-                                      blocksize=blocksize, dtype="float32", latency="low",
-                                      callback=self._callback)
-        self.analyzer = GuitarAnalyzer(self._stream.samplerate, config)
-        self._ring = np.zeros(self.RING, np.float32)
-        self._written = 0  # samples ever written; only the callback advances it
-        self._read = 0
+        self.analyzer = GuitarAnalyzer(info["samplerate"], config)
         self._state = self.analyzer.state()
         self._seen_phrases = 0
-        self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="drumd-guitar", daemon=True)
 
     @property
@@ -249,13 +261,21 @@ class GuitarFollower:
 
     def start(self) -> None:
         self._worker.start()
-        self._stream.start()
+        self._proc.stdin.write(b"start\n")
+        self._proc.stdin.flush()
 
     def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
-        self._stop.set()
-        self._worker.join()
+        try:
+            self._proc.stdin.close()  # the capture stops and exits on end of input
+        except BrokenPipeError:
+            pass
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:  # stuck in a host that stopped answering
+            self._proc.kill()
+            self._proc.wait()
+        if self._worker.is_alive():
+            self._worker.join(2)
 
     def __enter__(self):
         self.start()
@@ -271,20 +291,11 @@ class GuitarFollower:
         self._seen_phrases = st.phrases
         return dataclasses.replace(st, phrase_ended=ended) if ended else st
 
-    def _callback(self, indata, frames, time_info, status):
-        i = self._written % self.RING
-        k = min(frames, self.RING - i)
-        self._ring[i:i + k] = indata[:k, self.channel]
-        self._ring[:frames - k] = indata[k:, self.channel]
-        self._written += frames
-
     def _run(self) -> None:
-        while not self._stop.wait(HOP / self.analyzer.sr):
-            w = self._written
-            self._read = max(self._read, w - self.RING)  # fell a whole ring behind: skip
-            while self._read < w:
-                i = self._read % self.RING
-                k = min(w - self._read, self.RING - i)
-                self.analyzer.feed(self._ring[i:i + k])
-                self._read += k
+        rest = b""
+        while chunk := self._proc.stdout.read1(1 << 16):  # waits without the GIL
+            data = rest + chunk
+            whole = len(data) - len(data) % 4
+            self.analyzer.feed(np.frombuffer(data[:whole], np.float32))
+            rest = data[whole:]
             self._state = self.analyzer.state()

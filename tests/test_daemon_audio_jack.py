@@ -84,7 +84,8 @@ class Drumd:
             [str(exe), "serve", "--api", "jack", "--client", client, "--checkpoint", str(checkpoint),
              "--clock", "internal", *args],
             env=server.env, stdout=self.log, stderr=subprocess.STDOUT)
-        ports = [f"{client}:out", f"{client}-audio:{'out_0' if '--synth' in args else 'in_0'}"]
+        # The synth is drumd's own audio client; the guitar is captured by a child process.
+        ports = [f"{client}:out", f"{client}-audio:out_0" if "--synth" in args else f"{client}-guitar:in_0"]
         end = time.monotonic() + 30  # the model loads first
         while not all(p in self.ports() for p in ports):
             if self.proc.poll() is not None or time.monotonic() > end:
@@ -184,13 +185,13 @@ def test_guitar_starts_and_stops_the_groove(audio_jack, drumd_checkpoint, monkey
     listener = Listener("guitar-midi")
     drumd = player = None
     try:
-        drumd = Drumd(audio_jack, drumd_checkpoint, "drumd-guitar", "--audio-in", "system",
+        drumd = Drumd(audio_jack, drumd_checkpoint, "drumd-follow", "--audio-in", "system",
                       "--guitar-silence-bars", "1", "--bpm", str(BPM), "--seed", "4")
-        audio_jack.connect("drumd-guitar:out", listener.port)
+        audio_jack.connect("drumd-follow:out", listener.port)
         player = audio_jack.spawn(GUITAR_PLAYER % {"phrases": [(0, 8, 0.5)], "bpm": BPM,
                                                    "seconds": PHRASE_S + 0.5})
         read_json(player)
-        audio_jack.connect("guitar:out_0", "drumd-guitar-audio:in_0")
+        audio_jack.connect("guitar:out_0", "drumd-follow-guitar:in_0")
         time.sleep(1.0)  # drumd's clock runs, the guitar is silent: so is drumd
         player.stdin.write("go\n")
         player.stdin.flush()

@@ -109,3 +109,10 @@ def test_chunking_does_not_change_the_result(two_phrases):
     a1, _ = run(x[:SR * 4], chunk=SR * 4)
     a2, _ = run(x[:SR * 4], chunk=37)
     assert a1.state() == a2.state()
+
+
+def test_an_audio_input_that_cannot_be_opened_is_a_clear_error():
+    """The capture process (capture.py) reports the device error, naming the device."""
+    from drumd.daemon.guitar import AudioInputError, GuitarFollower
+    with pytest.raises(AudioInputError, match="no-such-interface"):
+        GuitarFollower(device="no-such-interface")

@@ -15,13 +15,11 @@ SECONDS = 10.5
 
 FOLLOWER = r"""
 import json, sys, threading, time
-from drumd.daemon.audio import set_jack_client_name
 from drumd.daemon.guitar import GuitarFollower
 
-set_jack_client_name("drumd-guitar")
 rows, done = [], threading.Event()
 threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
-with GuitarFollower() as f:
+with GuitarFollower(client="drumd-guitar") as f:  # captured by its child process
     f.bpm = %(bpm)r
     print(json.dumps({"ready": True}), flush=True)
     while not done.wait(0.01):  # the daemon polls once per step; we poll faster to see more
