@@ -19,6 +19,7 @@ import json
 import os
 import select
 import sys
+import threading
 
 PIPE_BYTES = 1 << 20  # ~5 s of float32 at 48 kHz: drumd's reader may stall that long
 
@@ -65,7 +66,11 @@ def main(argv: list[str]) -> int:
         pass  # not Linux: the default pipe (64 kB, 0.3 s) still decouples the threads
     os.set_blocking(fd, False)
     stream.start()
-    sys.stdin.read()  # until drumd closes it
+    sys.stdin.read()  # until drumd closes it, or exits
+    # A host that stopped answering (a hung JACK server) would keep stop() waiting forever.
+    watchdog = threading.Timer(3.0, os._exit, args=(0,))
+    watchdog.daemon = True
+    watchdog.start()
     stream.stop()
     stream.close()
     return 0
