@@ -5,8 +5,8 @@ sender runs late on a busy box, its next cycle clears and rewrites that buffer w
 process thread is still reading it: `jack_midi_event_get` then fails for an event that
 `jack_midi_get_event_count` had just announced, and RtMidi, which ignores that result, copies an
 uninitialised event. That was drumd's SIGSEGV in rtmidi's JACK input after 8-33 minutes of soak
-(measured with a diagnostic reader: 5 and 22 failed reads in two minutes each against
-jack_midi_clock with CPU hogs beside it; 0 with this guard). With two or more connections JACK
+(bench/jack_input_race.py counts such failed reads side by side, with and without this guard;
+figures in docs/benchmarks.md). With two or more connections JACK
 first mixes the senders into the input's own buffer, checking every event, and only our thread
 writes that buffer. So a silent output of ours stays connected to every JACK input drumd reads.
 """
