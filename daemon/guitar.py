@@ -245,7 +245,6 @@ class GuitarFollower:
             self._proc.wait()
             raise AudioInputError(info.get("error") or f"the audio capture process exited "
                                                        f"with code {self._proc.returncode}")
-        self.channel = channel
         self.analyzer = GuitarAnalyzer(info["samplerate"], config)
         self._state = self.analyzer.state()
         self._seen_phrases = 0

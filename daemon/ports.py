@@ -4,9 +4,9 @@ Input is only timestamped and enqueued; everything else happens on the daemon's 
 JACK the input is polled from a thread of ours rather than delivered by a Python callback:
 rtmidi calls callbacks in JACK's process thread, which then waits for the GIL. JACK output
 goes through an OutputGate (jackgate.py), so a stalled graph drops messages instead of
-freezing drumd inside rtmidi; a JACK input holds a silent second connection (jackguard.py) so it
-never reads another client's buffer while that client writes it. A port connected by name that disappears is reopened when it
-shows up again (`Port.check()`, called periodically).
+freezing drumd inside rtmidi; a JACK input holds a silent second connection (jackguard.py), so
+it never reads another client's buffer while that client writes it. A port connected by name
+that disappears is reopened when it shows up again (`Port.check()`, called periodically).
 """
 from __future__ import annotations
 
