@@ -6,8 +6,9 @@
              so it follows the player
   call       call and response: drumd listens; when the player's phrase ends (`silence_beats`
              without a hit, or the phrase-end pedal/CC) drumd primes the model with the
-             player's last `bars` bars and answers that many bars from the next bar line,
-             then listens again
+             player's last `bars` bars (a phrase that ends with a hit on a downbeat: the
+             bars before that downbeat; see Call.phrase) and answers that many bars from
+             the next bar line, then listens again
 All bar arithmetic assumes 4/4 (MIDI clock carries no metre).
 """
 from __future__ import annotations
@@ -87,12 +88,32 @@ class Call:
         self.answer_end = None
         if not self.phrase_ended(k, player, pedal):
             return None
-        last_bar = math.floor(player.last_pos + 0.5) // STEPS_PER_BAR * STEPS_PER_BAR
-        primer = player.steps(last_bar - (self.bars - 1) * STEPS_PER_BAR, last_bar + STEPS_PER_BAR)
+        primer, carry = self.phrase(k, player)
         sampler.reset(primer=primer, style=controls.style or self.style, bpm=self.bpm, step_index=k)
         self.answer_end = k + self.bars * STEPS_PER_BAR
         self.listen_from = k
+        if carry is not None:  # the player's downbeat hit is on k itself: heard, not replayed
+            sampler.step(controls, observed=carry)
+            return Step()
         return sampler.step(controls)
+
+    def phrase(self, k: int, player: PlayerLog) -> tuple[list[Step], Step | None]:
+        """The primer for an answer from bar line k: the player's last `bars` whole bars.
+
+        They end at the bar line after the player's last hit, or, when that hit is on a bar
+        line (a phrase ending with a crash on the next downbeat), at that bar line: the
+        downbeat is not a bar of the phrase. It was played, so the model hears it in its place
+        (the primer goes on with that bar, the hit then rests) and drumd does not replay it;
+        if it is on k itself it is returned as the carry, the answer's first step as observed.
+        The primer is fed ending just before k: when the player rested a whole bar or more
+        after the phrase, those silent bars are left out (the bar phase stays exact).
+        """
+        last = math.floor(player.last_pos + 0.5)  # the player's last hit, on its grid step
+        end = -(-last // STEPS_PER_BAR) * STEPS_PER_BAR  # the downbeat itself if it is on one
+        lo = end - self.bars * STEPS_PER_BAR
+        if last != end or end < k:
+            return player.steps(lo, end + (STEPS_PER_BAR if last == end else 0)), None
+        return player.steps(lo, end), Step(player.hits(end))
 
 
 def make_mode(name: str, bars: int, silence_beats: float):

@@ -58,26 +58,35 @@ def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature,
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.data import DataError
     from drumd.engine.generate import generate as gen
-    from drumd.engine.midifile import read_steps, write_steps
+    from drumd.engine.midifile import read_primer, write_steps
     from drumd.engine.sampler import Controls
     from drumd.mappings import MapError, load_map
     try:
         ckpt = load_checkpoint(checkpoint)
         load_map(out_map)
-        steps, primer_bpm = read_steps(Path(primer), primer_map) if primer else ([], None)
+        p = read_primer(Path(primer), primer_map) if primer else None
         styles = ckpt.styles if style == "all" else [style]
         for s in styles:
             if s is not None:
                 ckpt.style_index(s)
     except (CheckpointError, DataError, MapError) as e:
         raise click.ClickException(str(e))
-    bpm = bpm or primer_bpm or 120.0
+    steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, 16, (4, 4))
+    if meter != (4, 4):
+        click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "
+                   "(its bars are kept, the continuation is in 4/4)", err=True)
+    bpm = bpm or (p.bpm if p else None) or 120.0
     controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill)
+    # the continuation starts on the bar line after the primer (its first step = a carried downbeat hit)
+    meters = ((0, *meter), (len(steps), 4, 4)) if include_primer and steps and meter != (4, 4) else ((0, 4, 4),)
     for s in styles:
         path = Path(out) / f"{s}.mid" if style == "all" else Path(out)
-        result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed)
-        n = write_steps(path, (steps if include_primer else []) + result, bpm, out_map)
-        click.echo(f"{path}: {bars} bars, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
+        result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed,
+                     carry=carry, steps_per_bar=per_bar)
+        n = write_steps(path, (steps if include_primer else []) + result, bpm, out_map, meters=meters)
+        primed = (f", after {len(steps) // per_bar} primer bars" + (" and its next downbeat" if carry else "")
+                  if p else "")
+        click.echo(f"{path}: {bars} bars{primed}, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
 
 
 @click.command("eval")

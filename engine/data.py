@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import mido
 import numpy as np
@@ -46,33 +46,49 @@ def find_info_csv(data_dir: Path) -> Path:
                     "Dataset (groove-v1.0.0-midionly.zip unpacked); see README 'Training'")
 
 
-def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None]):
+class FileGrid(NamedTuple):
+    """A MIDI file's own bar lines: tick 0 is a bar line, bars of the first time signature."""
+    ticks_per_beat: int
+    end_tick: int         # the last end_of_track (max over tracks)
+    numerator: int = 4    # first time_signature meta; 4/4 without one
+    denominator: int = 4
+
+
+def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid: bool = False):
     """(time in 16th steps, GM pitch, velocity) for each drum note-on of a MIDI file.
 
     Times come from ticks (exact, tempo-independent). to_gm(note, cc4) translates the
     file's drum map; the last CC4 (hi-hat pedal) value on the channel is passed along.
-    Returns (onsets, bpm of the first tempo event).
+    Returns (onsets, bpm of the first tempo event), and with grid=True (onsets, bpm, FileGrid).
     """
     try:
         mid = mido.MidiFile(path)
     except (OSError, EOFError, ValueError, KeyError) as e:
         raise DataError(f"{path}: not a readable MIDI file ({e})") from e
+    if mid.ticks_per_beat <= 0:
+        raise DataError(f"{path}: not a readable MIDI file (ticks per beat {mid.ticks_per_beat})")
     step_ticks = mid.ticks_per_beat / 4
     onsets, bpm, cc4 = [], None, {}
+    end, meter = 0, None  # meter: (tick, numerator, denominator) of the first time signature
     for track in mid.tracks:
         tick = 0
         for msg in track:
             tick += msg.time
             if msg.type == "set_tempo" and bpm is None:
                 bpm = mido.tempo2bpm(msg.tempo)
+            elif msg.type == "time_signature" and (meter is None or tick < meter[0]):
+                meter = (tick, msg.numerator, msg.denominator)
             elif msg.type == "control_change" and msg.control == 4:
                 cc4[msg.channel] = msg.value
             elif msg.type == "note_on" and msg.velocity > 0:
                 gm = to_gm(msg.note, cc4.get(msg.channel))
                 if gm is not None:
                     onsets.append((tick / step_ticks, gm, msg.velocity))
+        end = max(end, tick)  # the track's end_of_track (or its last event)
     onsets.sort()
-    return onsets, bpm or 120.0
+    if not grid:
+        return onsets, bpm or 120.0
+    return onsets, bpm or 120.0, FileGrid(mid.ticks_per_beat, end, *(meter[1:] if meter else (4, 4)))
 
 
 def roland_to_gm() -> Callable[[int, int | None], int | None]:

@@ -1,11 +1,14 @@
 """Steps <-> MIDI files in any vendor drum map (through drumd.mappings)."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import mido
 
-from drumd.engine.data import read_onsets
+from drumd.engine.data import DataError, read_onsets
 from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.encoding import Step, quantize_hits, steps_of
 
@@ -14,22 +17,86 @@ STEP_TICKS = TICKS_PER_BEAT // 4
 
 
 def read_steps(path: Path, map_name: str = "gm") -> tuple[list[Step], float]:
-    """A drum MIDI file in `map_name` as GM Steps (quantized, keeping velocity and timing)."""
+    """A drum MIDI file in `map_name` as GM Steps (quantized, keeping velocity and timing),
+    up to its last hit. To continue a file, measure it in bars with read_primer instead."""
     from drumd.mappings import load_map
     m = load_map(map_name)
     onsets, bpm = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4))
     return steps_of(quantize_hits(onsets)), bpm
 
 
+@dataclass(frozen=True)
+class Primer:
+    """A drum file measured in its own bars (see read_primer)."""
+    steps: list[Step]        # whole bars from tick 0, trailing rests as empty steps
+    carry: Step | None       # hits on the downbeat just after them: the continuation's first step
+    bpm: float
+    steps_per_bar: int       # 16ths per bar of the file's meter
+    meter: tuple[int, int] = (4, 4)
+
+    @property
+    def bars(self) -> int:
+        return len(self.steps) // self.steps_per_bar
+
+
+def read_primer(path: Path, map_name: str = "gm") -> Primer:
+    """A drum MIDI file in `map_name` as whole bars of GM Steps, measured from its own bar lines.
+
+    Bar lines: tick 0 is one; a bar is numerator * 16 / denominator 16ths of the first
+    time_signature (4/4 without one). The file ends at its end_of_track (the latest over
+    tracks), never at its last hit, so trailing rests count and are kept as empty steps.
+    Hits go to the 16th they are nearest to (an early hit belongs to the next step).
+
+    The rule, where E is the end of track and the last bar is the one E falls in (or ends at):
+      - the last bar counts if E reaches its closing bar line, or if it holds a hit on any
+        step after its downbeat (a partial bar: padded with empty steps to its end);
+      - otherwise it is not a bar: what runs on past its bar line is note-offs and hi-hat
+        pedal CCs ringing on (in the Groove MIDI Dataset these run up to 15.8 16ths past a
+        drummer's final crash). The primer is the whole bars before it, and the hits on its
+        downbeat step, if any (a crash on the next downbeat), are `carry`: the first step of
+        the continuation, which starts on that bar line.
+    A file whose last bar counts can still end with an early hit that rounds onto the next
+    bar line; that step is the carry too. So a 2-bar beat whose last 16th is a rest is 32
+    steps whether its end of track is at the last note-off or on the bar line; with a crash
+    on bar 3's downbeat it is 32 steps and the crash; ending at 48 with no hit after step
+    32 it is 48 steps (3 bars, the last one a crash and rests), as drumd writes such a file.
+
+    Raises DataError (naming the file) for an unreadable file or a meter whose bar is not a
+    whole number of 16ths.
+    """
+    from drumd.mappings import load_map
+    m = load_map(map_name)
+    onsets, bpm, grid = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4), grid=True)
+    per_bar = Fraction(16 * grid.numerator, grid.denominator)
+    if per_bar <= 0 or per_bar.denominator != 1:
+        raise DataError(f"{path}: time signature {grid.numerator}/{grid.denominator}: "
+                        "a bar is not a whole number of 16th notes")
+    per_bar = int(per_bar)
+    steps = steps_of(quantize_hits(onsets))
+    end = Fraction(grid.end_tick * 4, grid.ticks_per_beat)  # in 16ths
+    n_bars = math.ceil(end / per_bar)
+    last_bar = (n_bars - 1) * per_bar
+    if n_bars and end < n_bars * per_bar and all(not s.hits for s in steps[last_bar + 1:]):
+        n_bars -= 1  # note-offs and pedal CCs ringing into a bar that holds at most its downbeat
+    n = n_bars * per_bar
+    carry = steps[n] if n < len(steps) and steps[n].hits else None
+    body = steps[:n] + [Step()] * max(0, n - len(steps))
+    return Primer(body, carry, bpm, per_bar, (grid.numerator, grid.denominator))
+
+
 def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
-                channel: int = 10, gate_steps: float = 0.5) -> int:
+                channel: int = 10, gate_steps: float = 0.5,
+                meters: tuple[tuple[int, int, int], ...] = ((0, 4, 4),)) -> int:
     """Write Steps as a type-0 MIDI file in a vendor map; returns the number of notes written.
 
+    Step 0 is at tick 0. `meters`: (step, numerator, denominator) of each time signature, the
+    first at step 0 (a 3/4 primer before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
     Atomic: the file appears complete or not at all. Hits the map cannot play are skipped.
     """
     from drumd.mappings import load_map
     m = load_map(map_name)
-    events = []  # (tick, order, message); note-offs sort before note-ons at the same tick
+    events = [(at * STEP_TICKS, -1, mido.MetaMessage("time_signature", numerator=num, denominator=den))
+              for at, num, den in meters[1:]]  # (tick, order, message); note-offs before note-ons
     n_notes = 0
     for t, step in enumerate(steps):
         for h in step.hits:
@@ -45,7 +112,7 @@ def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
     track = mido.MidiTrack([
         mido.MetaMessage("track_name", name="drumd", time=0),
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
-        mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
+        mido.MetaMessage("time_signature", numerator=meters[0][1], denominator=meters[0][2], time=0),
     ])
     last = 0
     for tick, _, msg in events:

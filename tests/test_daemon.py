@@ -78,6 +78,49 @@ def test_call_waits_for_silence_unless_the_pedal_ends_the_phrase():
     assert m.step(s, 16, C, log, pedal=True) is not None
 
 
+class ObservingSampler(FakeSampler):
+    """FakeSampler that also records the steps it was told were played."""
+
+    def step(self, controls, observed=None):
+        self.calls.append(("observed", self.position, observed))
+        return super().step(controls, observed)
+
+
+def hit_steps(steps, pitch):
+    return [t for t, p in enumerate(steps) if any(h.pitch == pitch for h in p.hits)]
+
+
+@pytest.mark.parametrize("early", [0.0, 0.3])
+def test_call_phrase_ending_with_a_crash_on_the_downbeat_is_primed_in_phase(early):
+    s, log, m = ObservingSampler(), PlayerLog(), Call(bars=2, silence_beats=1)
+    m.start(s, 0, "rock", 120, ())
+    play_phrase(log, 2)                  # kick on beats 1 and 3, snare on 2 and 4, bars 1-2
+    log.add(32 - early, 49, 110)         # and a crash on bar 3's downbeat (on it, or a bit early)
+    assert [m.step(s, k, C, log) for k in range(48)] == [None] * 48
+    assert m.step(s, 48, C, log) is not None  # a beat of silence after the crash: answer
+    kind, primer, style, index = s.calls[0]
+    # the phrase's two bars, then the crash's bar as played, fed at their own positions 0-47
+    assert kind == "reset" and index == 48 and len(primer) == 48
+    assert hit_steps(primer, 36) == [0, 8, 16, 24] and hit_steps(primer, 38) == [4, 12, 20, 28]
+    assert hit_steps(primer, 49) == [32] and not any(p.hits for p in primer[33:])
+    assert ("observed", 48, None) in s.calls  # the answer's first step is the model's, not a replay
+
+
+def test_call_crash_on_the_answer_downbeat_is_heard_not_replayed():
+    s, log, m = ObservingSampler(), PlayerLog(), Call(bars=2, silence_beats=1)
+    m.start(s, 0, "rock", 120, ())
+    play_phrase(log, 2, start=16)
+    log.add(47.8, 49, 110)                   # a crash that rounds onto bar line 48
+    out = m.step(s, 48, C, log, pedal=True)  # the pedal ends the phrase there
+    assert out == Step()                     # the player plays it: drumd does not
+    kind, primer, style, index = s.calls[0]
+    assert index == 48 and len(primer) == 32  # the two bars before the crash, at 16-47
+    assert hit_steps(primer, 38) == [4, 12, 20, 28] and hit_steps(primer, 49) == []
+    (_, at, crash), = [c for c in s.calls if c[0] == "observed"]
+    assert at == 48 and [h.pitch for h in crash.hits] == [49]
+    assert m.step(s, 49, C, log) is not None  # and the answer goes on
+
+
 # --- controls ------------------------------------------------------------------------------
 def test_cc_controls():
     c = LiveControls(STYLES, "rock", cc={"temperature": 70})
