@@ -48,6 +48,10 @@ def _opt(*decls, **kw):
 @_opt("--top-p", type=click.FloatRange(0.01, 1), help="Nucleus sampling mass [1.0].")
 @_opt("--density", type=click.FloatRange(-10, 10), help="Busier (> 0) or sparser (< 0) [0].")
 @_opt("--quantize", type=click.FloatRange(0, 1), help="0 = the model's timing, 1 = on the grid [0].")
+@_opt("--variation", type=click.FloatRange(0, 1),
+      help="0 = keeps its groove bar after bar, 1 = free to wander [0.5].")
+@_opt("--fill-every", type=click.IntRange(0, 64), metavar="BARS",
+      help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
 @_opt("--record", type=click.Path(dir_okay=False), help="Write input and output to this MIDI file.")
 @_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from drumd.daemon.controls import DEFAULT_CC, GROUPS, MODES
+from drumd.daemon.controls import DEFAULT_CC, DEFAULT_FILL_EVERY, DEFAULT_VARIATION, GROUPS, MODES
 from drumd.daemon.guitar import GuitarConfig
 
 
@@ -98,6 +98,8 @@ SETTINGS = {
     "top_p": (1.0, _number(0.01, 1)),
     "density": (0.0, _number(-10, 10)),
     "quantize": (0.0, _number(0, 1)),
+    "variation": (DEFAULT_VARIATION, _number(0, 1)),
+    "fill_every": (DEFAULT_FILL_EVERY, _number(0, 64, integer=True)),
     "mute": ([], _mute),
     "record": (None, _optional(_string)),
     "status": (None, _optional(_boolean)),

@@ -58,7 +58,7 @@ class Session:
         self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
                                      settings["temperature"], settings["density"],
                                      settings["quantize"], settings["top_p"], settings["mute"],
-                                     settings["cc"])
+                                     settings["cc"], settings["variation"], settings["fill_every"])
         self.player = PlayerLog()
         on_sent = (lambda t, m: recorder.add("drumd out", t, m)) if recorder else None
         self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
@@ -308,6 +308,7 @@ class Session:
                 "bar": step // STEPS_PER_BAR + 1, "beat": step % STEPS_PER_BAR // STEPS_PER_BEAT + 1,
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,
+                "variation": self.controls.variation, "fill_every": self.controls.fill_every,
                 "late": self.late_steps, "steps": self.steps_done,
                 "p50": percentile_ms(list(self.compute_s), 50),
                 "p99": percentile_ms(list(self.compute_s), 99),

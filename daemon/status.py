@@ -15,6 +15,7 @@ def format_status(s: dict) -> str:
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "
             f"T {s['temperature']:.2f}  D {s['density']:+.1f}  Q {s['quantize']:.2f}  "
+            f"V {s['variation']:.2f}  fill/{s['fill_every']}  "
             f"late {s['late']}  step p99 {s['p99']:.2f} ms")
 
 

@@ -16,7 +16,7 @@ from drumd.engine.encoding import DRUM_CLASSES, ENCODING_VERSION
 from drumd.engine.model import DrumLSTM, ModelConfig
 
 FORMAT = "drumd-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: lookback velocity/offset and dynamic level inputs; warm-up bank
 SHIPPED = "drumd-gmd.pt"
 
 

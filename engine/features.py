@@ -22,22 +22,30 @@ def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[
     prev_vel = np.concatenate([np.zeros((1, NUM_CLASSES)), perf.velocity[:-1] / 127.0])
     prev_off = np.concatenate([np.zeros((1, NUM_CLASSES)), perf.offset[:-1]])
     bits = event_bits(ev)
-    looks = []
+    vel = perf.velocity / 127.0
+    looks, look_vel, look_off = [], [], []
     for k in lookback:
-        shifted = np.zeros_like(bits)
-        shifted[k:] = bits[:-k] if k < T else shifted[k:]
-        looks.append(shifted)
+        for src, out in ((bits, looks), (vel, look_vel), (perf.offset, look_off)):
+            shifted = np.zeros((T, NUM_CLASSES))
+            shifted[k:] = src[:-k] if k < T else shifted[k:]
+            out.append(shifted)
     hits = np.concatenate([[0.0], np.cumsum(HITS_PER_EVENT[ev])])
+    loud = np.concatenate([[0.0], np.cumsum(vel.sum(-1))])
     t = np.arange(T)
     lo = np.maximum(t - DENSITY_WINDOW, 0)
-    density = (hits[t] - hits[lo]) / DENSITY_WINDOW
+    n_hits = hits[t] - hits[lo]
+    density = n_hits / DENSITY_WINDOW
+    level = np.where(n_hits > 0, (loud[t] - loud[lo]) / np.maximum(n_hits, 1), 0.0)
     return dict(
         prev_event=prev_event,
         prev_velocity=prev_vel.astype(np.float32),
         prev_offset=prev_off.astype(np.float32),
         lookback=np.concatenate(looks, -1).astype(np.float32),
+        lookback_velocity=np.concatenate(look_vel, -1).astype(np.float32),
+        lookback_offset=np.concatenate(look_off, -1).astype(np.float32),
         position=position_bits(t),
         density=density[:, None].astype(np.float32),
+        level=level[:, None].astype(np.float32),
         style=np.full(T, style, np.int64),
         fill=np.full((T, 1), float(perf.fill), np.float32),
         tempo=np.full(T, tempo_bucket(perf.bpm), np.int64),
@@ -58,14 +66,25 @@ class History:
         self.offset = np.zeros((self.size, NUM_CLASSES), np.float32)
         self.t = 0  # number of steps pushed
         self.hits_in_window = 0.0
+        self.velocity_in_window = 0.0  # sum of the window's velocities (MIDI units)
 
     def push(self, event: int, velocity: np.ndarray, offset: np.ndarray) -> None:
         i = self.t % self.size
         if self.t >= DENSITY_WINDOW:
-            self.hits_in_window -= HITS_PER_EVENT[self.events[(self.t - DENSITY_WINDOW) % self.size]]
+            j = (self.t - DENSITY_WINDOW) % self.size
+            self.hits_in_window -= HITS_PER_EVENT[self.events[j]]
+            self.velocity_in_window -= float(self.velocity[j].sum())
         self.events[i], self.velocity[i], self.offset[i] = event, velocity, offset
         self.hits_in_window += HITS_PER_EVENT[event]
+        self.velocity_in_window += float(np.sum(velocity))
         self.t += 1
+
+    def amend_last(self, event: int, velocity: np.ndarray, offset: np.ndarray) -> None:
+        """Replace the newest step (a player's late hits merged into it), keeping the window sums."""
+        i = (self.t - 1) % self.size
+        self.hits_in_window += HITS_PER_EVENT[event] - HITS_PER_EVENT[self.events[i]]
+        self.velocity_in_window += float(np.sum(velocity) - self.velocity[i].sum())
+        self.events[i], self.velocity[i], self.offset[i] = event, velocity, offset
 
     def features(self, position: int, style: int, fill: bool, bpm: float) -> dict[str, np.ndarray]:
         """Inputs for the next step (index self.t), same layout as one row of sequence_features."""
@@ -75,15 +94,23 @@ class History:
         else:
             j = (t - 1) % self.size
             prev_event, prev_vel, prev_off = self.events[j], self.velocity[j] / 127.0, self.offset[j]
-        looks = [EVENT_BITS[self.events[(t - k) % self.size]] if t >= k else EVENT_BITS[0]
-                 for k in self.lookback]
+        # Each lookback lag's ring slot; None in the first bars, when nothing is that far back.
+        back = [(t - k) % self.size if t >= k else None for k in self.lookback]
+        none = np.zeros(NUM_CLASSES, np.float32)
+        n = self.hits_in_window
         return dict(
             prev_event=np.int64(prev_event),
             prev_velocity=np.asarray(prev_vel, np.float32),
             prev_offset=np.asarray(prev_off, np.float32),
-            lookback=np.concatenate(looks).astype(np.float32),
+            lookback=np.concatenate([none if j is None else EVENT_BITS[self.events[j]]
+                                     for j in back]).astype(np.float32),
+            lookback_velocity=np.concatenate([none if j is None else self.velocity[j] / 127.0
+                                              for j in back]).astype(np.float32),
+            lookback_offset=np.concatenate([none if j is None else self.offset[j]
+                                            for j in back]).astype(np.float32),
             position=POSITION_TABLE[position % 64],
-            density=np.array([self.hits_in_window / DENSITY_WINDOW], np.float32),
+            density=np.array([n / DENSITY_WINDOW], np.float32),
+            level=np.array([self.velocity_in_window / 127.0 / n if n > 0 else 0.0], np.float32),
             style=np.int64(style),
             fill=np.array([float(fill)], np.float32),
             tempo=np.int64(tempo_bucket(bpm)),

@@ -1,8 +1,13 @@
 """The step model: an LSTM over 16th steps with event, velocity and microtiming heads.
 
-Input at step t (predicting step t): the previous step (its event, velocities and offsets), the
-events one and two bars back (lookback, as in Magenta's lookback_rnn: it is what lets an LSTM
-keep a beat), the position counter, and conditioning (style, fill, tempo bucket, recent density).
+Input at step t (predicting step t): the previous step (its event, velocities and offsets), what
+each drum played one and two bars back (lookback, as in Magenta's lookback_rnn: it is what lets an
+LSTM keep a beat; here with the velocity and offset of those hits too, so accents and push/lay-back
+recur as a drummer's do), the position counter, and conditioning (style, fill, tempo bucket,
+recent density, and the performance's dynamic level: the mean velocity of recent hits).
+
+The expression head also sees the lookback velocities and offsets directly (a skip path past the
+LSTM), so "this hat was accented one bar ago" reaches the velocity of this hat in one layer.
 """
 from __future__ import annotations
 
@@ -50,11 +55,35 @@ class StepInputs:
     prev_velocity: torch.Tensor  # (B,T,9) float in [0,1]
     prev_offset: torch.Tensor    # (B,T,9) float in [-0.5,0.5)
     lookback: torch.Tensor       # (B,T,9*len(lookback)) 0/1
+    lookback_velocity: torch.Tensor  # (B,T,9*len(lookback)) velocity/127 there, 0 = no hit
+    lookback_offset: torch.Tensor    # (B,T,9*len(lookback)) offset in steps there
     position: torch.Tensor       # (B,T,6) ±1
     density: torch.Tensor        # (B,T,1) recent hits per step
+    level: torch.Tensor          # (B,T,1) mean velocity/127 of the hits in the density window
     style: torch.Tensor          # (B,T) long
     fill: torch.Tensor           # (B,T,1) 0/1
     tempo: torch.Tensor          # (B,T) long bucket
+
+
+# The dense (non-embedded) inputs, in the order the first LSTM layer sees them.
+DENSE_KEYS = ("prev_velocity", "prev_offset", "lookback", "lookback_velocity", "lookback_offset",
+              "position", "density", "level", "fill")
+# What the expression head sees besides the LSTM output and the step's hits.
+EXPRESSION_KEYS = ("lookback_velocity", "lookback_offset", "level")
+
+
+def dense_width(cfg: "ModelConfig") -> int:
+    look = NUM_CLASSES * len(cfg.lookback)
+    return 2 * NUM_CLASSES + 3 * look + POSITION_BITS + 3
+
+
+def expression_width(cfg: "ModelConfig") -> int:
+    return 2 * NUM_CLASSES * len(cfg.lookback) + 1
+
+
+def expression_context(x) -> torch.Tensor:
+    """(B,T,expression_width) from StepInputs."""
+    return torch.cat([getattr(x, k) for k in EXPRESSION_KEYS], dim=-1)
 
 
 def tempo_bucket(bpm: float) -> int:
@@ -68,8 +97,7 @@ class DrumLSTM(nn.Module):
         self.event_emb = nn.Embedding(NUM_EVENTS + 1, cfg.event_embed)
         self.style_emb = nn.Embedding(cfg.n_styles, cfg.style_embed)
         self.tempo_emb = nn.Embedding(len(TEMPO_EDGES) + 1, 4)
-        n_in = (cfg.event_embed + 2 * NUM_CLASSES + NUM_CLASSES * len(cfg.lookback)
-                + POSITION_BITS + 1 + cfg.style_embed + 1 + 4)
+        n_in = cfg.event_embed + dense_width(cfg) + cfg.style_embed + 4
         self.lstm = nn.LSTM(n_in, cfg.hidden, cfg.layers, batch_first=True,
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.drop = nn.Dropout(cfg.dropout)
@@ -77,14 +105,13 @@ class DrumLSTM(nn.Module):
         # Velocity/timing are predicted knowing which classes hit, so a flam or an accent
         # pattern stays coherent within the step.
         self.expr_head = nn.Sequential(
-            nn.Linear(cfg.hidden + NUM_CLASSES, cfg.head_hidden), nn.Tanh(),
+            nn.Linear(cfg.hidden + NUM_CLASSES + expression_width(cfg), cfg.head_hidden), nn.Tanh(),
             nn.Linear(cfg.head_hidden, NUM_CLASSES * (VELOCITY_BINS + OFFSET_BINS)))
 
     def features(self, x: StepInputs) -> torch.Tensor:
-        return torch.cat([
-            self.event_emb(x.prev_event), x.prev_velocity, x.prev_offset, x.lookback,
-            x.position, x.density, self.style_emb(x.style), x.fill, self.tempo_emb(x.tempo),
-        ], dim=-1)
+        """The LSTM's input: event embedding, the dense part (in DENSE_KEYS order), style, tempo."""
+        return torch.cat([self.event_emb(x.prev_event), *(getattr(x, k) for k in DENSE_KEYS),
+                          self.style_emb(x.style), self.tempo_emb(x.tempo)], dim=-1)
 
     def forward(self, x: StepInputs, bits: torch.Tensor, state=None):
         """Teacher-forced pass: (event logits, velocity logits, offset logits, state).
@@ -92,13 +119,14 @@ class DrumLSTM(nn.Module):
         bits (B,T,9) are the hits of the predicted step (known when training)."""
         h, state = self.lstm(self.features(x), state)
         h = self.drop(h)
-        vel, off = self.expression_logits(h, bits)
+        vel, off = self.expression_logits(h, bits, expression_context(x))
         return self.event_head(h), vel, off, state
 
-    def expression_logits(self, h: torch.Tensor, bits: torch.Tensor):
-        """Velocity and offset bin logits per class given the step's hit bits:
+    def expression_logits(self, h: torch.Tensor, bits: torch.Tensor, context: torch.Tensor):
+        """Velocity and offset bin logits per class given the step's hit bits and the
+        expression context (expression_context: lookback velocities/offsets, level):
         shapes (..., 9, VELOCITY_BINS) and (..., 9, OFFSET_BINS)."""
-        out = self.expr_head(torch.cat([h, bits], dim=-1))
+        out = self.expr_head(torch.cat([h, bits, context], dim=-1))
         vel, off = out.split([NUM_CLASSES * VELOCITY_BINS, NUM_CLASSES * OFFSET_BINS], dim=-1)
         return (vel.unflatten(-1, (NUM_CLASSES, VELOCITY_BINS)),
                 off.unflatten(-1, (NUM_CLASSES, OFFSET_BINS)))

@@ -8,6 +8,21 @@
 The LSTM runs in numpy on weights copied out of the checkpoint: at batch 1 that is 2-3x faster
 than torch eager and never touches torch's thread pool (see ../shared/reference/realtime.md).
 Time and memory per step are constant: the state is the LSTM state plus a 32-step ring buffer.
+
+What makes it play like a drummer, besides the model:
+  warm-up     without a primer, two real bars of the style (engine/warmup.py, shipped in the
+              checkpoint) are fed first, silently: it starts mid-song, not at a file's start
+  groove      the two bars before the first sampled step are the groove's home; each step's
+              event distribution is tilted towards the home bar's hits at that 16th by
+              (1 - variation) * HOME_NATS nats per drum that differs, so it varies around its
+              groove instead of wandering off it over minutes (variation 1: untilted); and a
+              drum the home groove also hits there has its velocity tilted towards the home's
+              by (1 - variation) * HOME_VELOCITY_NATS nats per bin, so its accents recur
+  phrases     the last FILL_STEPS of every `fill_every`-th bar are played with the fill flag,
+              and a fill is followed by a crash on the next downbeat, as a drummer marks the form
+  temperature changes how adventurous the choice of hits is, not how many: the distribution is
+              re-tilted per hit (a logit bias per hit, found by Newton's method) so its expected
+              hits per step equal those at temperature 1
 """
 from __future__ import annotations
 
@@ -16,12 +31,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from drumd.engine.checkpoint import Checkpoint, CheckpointError
-from drumd.engine.encoding import (CLASS_PITCH, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
+from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
                                    PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bin_to_offset,
-                                   bin_to_velocity, event_bits)
+                                   bin_to_velocity, event_bits, velocity_to_bin)
 from drumd.engine.features import HITS_PER_EVENT, History
+from drumd.engine.model import DENSE_KEYS, EXPRESSION_KEYS, dense_width
+from drumd.engine.warmup import WARMUP_STEPS, bank_from_meta
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS)).astype(bool)  # (512, 9)
+EVENT_BITS_F = EVENT_BITS.astype(np.float32)
+STEPS_PER_BAR = 16
+HOME_STEPS = 2 * STEPS_PER_BAR  # the groove's home: two bars
+HOME_NATS = 6.0    # event tilt per differing drum at variation 0
+HOME_VELOCITY_NATS = 1.0  # velocity tilt per bin away from the home groove's, at variation 0
+FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats
+CRASH = CLASS_NAMES.index("crash")
 
 
 @dataclass(frozen=True)
@@ -31,9 +55,33 @@ class Controls:
     top_p: float = 1.0             # nucleus sampling: keep the smallest set of events with this mass
     density: float = 0.0           # logit bias per hit: > 0 busier, < 0 sparser
     mute: frozenset = frozenset()  # class indices never to play
-    fill: bool = False             # ask for a fill (the model was trained with a fill flag)
+    fill: bool = False             # ask for a fill now (the model was trained with a fill flag)
     style: str | None = None       # switch style; None keeps the one given to reset()
     quantize: float = 0.0          # 0 = the model's timing, 1 = on the grid
+    variation: float = 0.5         # 0 = keeps its groove, 1 = free
+    fill_every: int = 8            # bars per phrase, a fill at each phrase's end; 0 = never
+
+
+VELOCITY_BIN_INDEX = np.arange(VELOCITY_BINS)
+
+
+@dataclass(frozen=True)
+class Home:
+    """The groove's home: two bars, row i = song position i mod 32."""
+    bits: np.ndarray          # (32, 9) float 0/1: which drums hit
+    velocity_bin: np.ndarray  # (32, 9) int: their velocity bins, -1 where no hit
+
+    @classmethod
+    def of(cls, events: np.ndarray, velocity: np.ndarray) -> "Home":
+        bits = EVENT_BITS_F[np.asarray(events, np.int64)]
+        vbin = np.where(bits > 0, velocity_to_bin(np.maximum(velocity, 1)), -1)
+        return cls(bits, vbin)
+
+
+def phrase_fill(position: int, fill_every: int) -> bool:
+    """Is 16th `position` (song position) in the fill that ends a phrase of fill_every bars?"""
+    return (fill_every > 0 and position // STEPS_PER_BAR % fill_every == fill_every - 1
+            and position % STEPS_PER_BAR >= STEPS_PER_BAR - FILL_STEPS)
 
 
 class _NumpyLSTM:
@@ -49,14 +97,13 @@ class _NumpyLSTM:
         cfg = m.cfg
         self.layers, self.hidden = cfg.layers, cfg.hidden
         w0 = sd["lstm.weight_ih_l0"]
-        E, S = cfg.event_embed, cfg.style_embed
-        n_look = NUM_CLASSES * len(cfg.lookback)
+        E, S, D = cfg.event_embed, cfg.style_embed, dense_width(cfg)
         # Column layout of the first layer input, as in DrumLSTM.features.
-        c = np.cumsum([0, E, NUM_CLASSES, NUM_CLASSES, n_look, 6, 1, S, 1, 4])
+        c = np.cumsum([0, E, D, S, 4])
         self.event_table = sd["event_emb.weight"] @ w0[:, c[0]:c[1]].T        # (513, 4H)
-        self.style_table = sd["style_emb.weight"] @ w0[:, c[6]:c[7]].T        # (n_styles, 4H)
-        self.tempo_table = sd["tempo_emb.weight"] @ w0[:, c[8]:c[9]].T        # (buckets, 4H)
-        self.w_dense = np.concatenate([w0[:, c[1]:c[6]], w0[:, c[7]:c[8]]], axis=1)
+        self.w_dense = w0[:, c[1]:c[2]]                                       # (4H, D)
+        self.style_table = sd["style_emb.weight"] @ w0[:, c[2]:c[3]].T        # (n_styles, 4H)
+        self.tempo_table = sd["tempo_emb.weight"] @ w0[:, c[3]:c[4]].T        # (buckets, 4H)
         self.w_ih = [None] + [sd[f"lstm.weight_ih_l{i}"] for i in range(1, cfg.layers)]
         self.w_hh = [sd[f"lstm.weight_hh_l{i}"] for i in range(cfg.layers)]
         self.b = [sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"] for i in range(cfg.layers)]
@@ -71,8 +118,7 @@ class _NumpyLSTM:
     def step(self, f: dict, state):
         """One LSTM step from a History.features() dict; returns the top hidden vector."""
         hs, cs = state
-        dense = np.concatenate([f["prev_velocity"], f["prev_offset"], f["lookback"], f["position"],
-                                f["density"], f["fill"]]).astype(np.float32)
+        dense = np.concatenate([f[k] for k in DENSE_KEYS]).astype(np.float32)
         x_gates = (self.event_table[f["prev_event"]] + self.style_table[f["style"]]
                    + self.tempo_table[f["tempo"]] + self.w_dense @ dense)
         H = self.hidden
@@ -88,8 +134,9 @@ class _NumpyLSTM:
     def event_logits(self, h):
         return self.w_ev @ h + self.b_ev
 
-    def expression_logits(self, h, bits):
-        z = np.tanh(self.w_x1 @ np.concatenate([h, bits]) + self.b_x1)
+    def expression_logits(self, h, bits, f: dict):
+        """Velocity and offset bin logits (9, bins) given the step's hits and its features."""
+        z = np.tanh(self.w_x1 @ np.concatenate([h, bits, *(f[k] for k in EXPRESSION_KEYS)]) + self.b_x1)
         out = self.w_x2 @ z + self.b_x2
         n = NUM_CLASSES * VELOCITY_BINS
         return out[:n].reshape(NUM_CLASSES, VELOCITY_BINS), out[n:].reshape(NUM_CLASSES, OFFSET_BINS)
@@ -99,10 +146,8 @@ def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # overflow-free logistic
 
 
-def _sample(logits: np.ndarray, temperature: float, top_p: float, u: float) -> int:
-    z = logits / max(temperature, 1e-3)
-    z = z - z.max()
-    p = np.exp(z)
+def _sample(p: np.ndarray, top_p: float, u: float) -> int:
+    """One draw from unnormalised probabilities p, keeping the top_p nucleus."""
     if top_p < 1.0:
         order = np.argsort(-p)
         cum = np.cumsum(p[order])
@@ -112,6 +157,41 @@ def _sample(logits: np.ndarray, temperature: float, top_p: float, u: float) -> i
         p = q
     cdf = np.cumsum(p)
     return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(p) - 1))
+
+
+def tempered(logits: np.ndarray, temperature: float, iterations: int = 30) -> np.ndarray:
+    """Unnormalised probabilities of softmax((logits + b * hits) / temperature), with the bias
+    per hit b chosen so that the expected hits per step equal those of softmax(logits).
+
+    Temperature alone also moves density: below 1 it sharpens towards the single most likely
+    event, which on most 16ths is silence, so T = 0.8 would mean sparser. The expected hits
+    rise monotonically with b (slope Var(hits) / T), so b is found by Newton's method kept
+    inside a shrinking bracket (bisection where a Newton step would leave it); a few
+    iterations usually do. logits (512,); returns (512,) >= 0, not normalised.
+    """
+    z = logits - logits.max()
+    p = np.exp(z)
+    if abs(temperature - 1.0) < 1e-6:
+        return p
+    target = p @ HITS_PER_EVENT / p.sum()
+    t = max(temperature, 1e-3)
+    lo, hi, b = -30.0, 30.0, 0.0
+    for _ in range(iterations):
+        y = (z + b * HITS_PER_EVENT) / t
+        q = np.exp(y - y.max())
+        q /= q.sum()
+        mean = q @ HITS_PER_EVENT
+        if abs(mean - target) < 1e-3:
+            break
+        if mean > target:
+            hi = b
+        else:
+            lo = b
+        var = q @ HITS_PER_EVENT ** 2 - mean ** 2
+        b = b - (mean - target) * t / var if var > 1e-12 else lo - 1.0
+        if not lo < b < hi:
+            b = 0.5 * (lo + hi)
+    return q
 
 
 def _sample_rows(logits: np.ndarray, temperature: float, u: np.ndarray) -> np.ndarray:
@@ -127,6 +207,8 @@ class Sampler:
         self.ckpt = ckpt
         self.net = _NumpyLSTM(ckpt)
         self.rng = np.random.default_rng(seed)
+        self.bank = bank_from_meta(ckpt.meta.get("warmup"))
+        self._warmup_pick: dict[str, int] = {}  # one warm-up groove per style for this Sampler
         self.reset()
 
     @property
@@ -135,34 +217,80 @@ class Sampler:
 
     def reset(self, primer=(), style: str | None = None, bpm: float = 120.0, step_index: int = 0) -> None:
         """Start over. The primer's steps are fed as if played, its last step just before
-        `step_index` (the song position of the next step, in 16ths: it sets the bar phase)."""
-        self.style = self.ckpt.style_index(style) if style else self.ckpt.style_index(self._default_style())
+        `step_index` (the song position of the next step, in 16ths: it sets the bar phase).
+        Without a primer, a warm-up groove of the style is fed the same way (when the
+        checkpoint has one): the same groove each time for this Sampler and style."""
+        name = style or self._default_style()
+        self.style = self.ckpt.style_index(name)
+        self.style_name = name
         self.bpm = float(bpm)
         self.state = self.net.zero_state()
         self.history = History(self.ckpt.config.lookback)
-        primer = list(primer)
+        self.home = None          # Home: the groove's two bars by song position % 32, once known
+        self.after_fill = False   # the previous step was part of a fill
+        primer = list(primer) or self._warmup(name, step_index)
         self.position = step_index - len(primer)
         for s in primer:
-            self.step(Controls(), observed=s)
+            self.step(Controls(fill_every=0), observed=s)
 
     def _default_style(self) -> str:
         return "rock" if "rock" in self.ckpt.styles else self.ckpt.styles[0]
 
+    def _warmup(self, style: str, step_index: int) -> list[Step]:
+        """Two bars of a real groove of `style` in the bar phase of step_index, or []."""
+        clips = self.bank.get(style)
+        if clips is None:
+            return []
+        if style not in self._warmup_pick:
+            self._warmup_pick[style] = int(self.rng.integers(len(clips["events"])))
+        i = self._warmup_pick[style]
+        start = step_index - WARMUP_STEPS
+        rows = [(start + j) % WARMUP_STEPS for j in range(WARMUP_STEPS)]
+        return [Step(tuple(Hit(CLASS_PITCH[c], int(clips["velocity"][i, r, c]), float(clips["offset"][i, r, c]))
+                           for c in np.flatnonzero(EVENT_BITS[clips["events"][i, r]])))
+                for r in rows]
+
     def step(self, controls: Controls = Controls(), observed: Step | None = None) -> Step:
         """Advance one 16th step: sample it, or take `observed` (a player's hits, GM) instead."""
         style = self.style if controls.style is None else self.ckpt.style_index(controls.style)
-        f = self.history.features(self.position, style, controls.fill, self.bpm)
+        if style != self.style:  # a new style: a new home groove, from its warm-up bank if any
+            self.style, self.style_name = style, self.ckpt.styles[style]
+            self.home = self._bank_home(self.style_name)
+        fill = controls.fill or phrase_fill(self.position, controls.fill_every)
+        crash = self.after_fill and not fill and self.position % STEPS_PER_BAR == 0
+        f = self.history.features(self.position, style, fill, self.bpm)
         h = self.net.step(f, self.state)
         if observed is not None:
             event, vel, off = _arrays_of(observed.hits)
             out = observed
         else:
-            event, vel, off = self._sample_step(h, controls)
+            if self.home is None and self.history.t >= HOME_STEPS:
+                self.home = self._history_home()
+            event, vel, off = self._sample_step(h, f, controls, fill, crash)
             out = Step(tuple(Hit(CLASS_PITCH[c], int(vel[c]), float(off[c]) * (1.0 - controls.quantize))
                              for c in np.flatnonzero(EVENT_BITS[event])))
+        self.after_fill = fill
         self.history.push(event, vel, off)
         self.position += 1
         return out
+
+    def _history_home(self) -> "Home":
+        """The last two bars heard, indexed by song position % 32."""
+        back = np.arange(HOME_STEPS, 0, -1)  # oldest first
+        rows = (self.history.t - back) % self.history.size
+        at = (self.position - back) % HOME_STEPS  # where each lands in the home's rows
+        events, velocity = np.empty(HOME_STEPS, np.int64), np.empty((HOME_STEPS, NUM_CLASSES))
+        events[at], velocity[at] = self.history.events[rows], self.history.velocity[rows]
+        return Home.of(events, velocity)
+
+    def _bank_home(self, style: str):
+        clips = self.bank.get(style)
+        if clips is None:
+            return None  # taken from what it plays, two bars on
+        if style not in self._warmup_pick:
+            self._warmup_pick[style] = int(self.rng.integers(len(clips["events"])))
+        i = self._warmup_pick[style]
+        return Home.of(clips["events"][i], clips["velocity"][i])
 
     def amend_last(self, hits) -> None:
         """Merge hits a player made during the step just returned into what the model saw,
@@ -172,27 +300,37 @@ class Sampler:
         i = (self.history.t - 1) % self.history.size
         ev, vel, off = _arrays_of(hits)
         louder = vel > self.history.velocity[i]
-        old_event = int(self.history.events[i])
-        self.history.velocity[i] = np.where(louder, vel, self.history.velocity[i])
-        self.history.offset[i] = np.where(louder, off, self.history.offset[i])
-        self.history.events[i] = old_event | ev
-        self.history.hits_in_window += HITS_PER_EVENT[old_event | ev] - HITS_PER_EVENT[old_event]
+        self.history.amend_last(int(self.history.events[i]) | ev,
+                                np.where(louder, vel, self.history.velocity[i]),
+                                np.where(louder, off, self.history.offset[i]))
 
-    def _sample_step(self, h, c: Controls):
+    def _sample_step(self, h, f: dict, c: Controls, fill: bool, crash: bool):
         logits = self.net.event_logits(h)
         if c.density:
             logits = logits + c.density * HITS_PER_EVENT
+        keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
+        if keep:
+            a = self.home.bits[self.position % HOME_STEPS]
+            differing = HITS_PER_EVENT + a.sum() - 2.0 * (EVENT_BITS_F @ a)
+            logits = logits - keep * HOME_NATS * differing
+        if crash and CRASH not in c.mute:
+            logits = np.where(EVENT_BITS[:, CRASH], logits, -np.inf)
         if c.mute:
             muted = EVENT_BITS[:, sorted(c.mute)].any(axis=1)
             logits = np.where(muted, -np.inf, logits)
         u = self.rng.random(1 + 2 * NUM_CLASSES)
-        event = _sample(logits, c.temperature, c.top_p, u[0])
+        event = _sample(tempered(logits, c.temperature), c.top_p, u[0])
         bits = EVENT_BITS[event]
         vel = np.zeros(NUM_CLASSES, np.float32)
         off = np.zeros(NUM_CLASSES, np.float32)
         if event:
-            vl, ol = self.net.expression_logits(h, bits.astype(np.float32))
+            vl, ol = self.net.expression_logits(h, bits.astype(np.float32), f)
             k = np.flatnonzero(bits)
+            if keep:
+                home_bin = self.home.velocity_bin[self.position % HOME_STEPS]
+                there = home_bin >= 0
+                vl = vl - (keep * HOME_VELOCITY_NATS * there)[:, None] * np.abs(
+                    VELOCITY_BIN_INDEX[None, :] - home_bin[:, None])
             t = min(max(c.temperature, 0.5), 1.5)  # keep dynamics and feel human at any temperature
             jit = self.rng.random((2, len(k)))
             vel[k] = bin_to_velocity(_sample_rows(vl[k], t, u[1:1 + len(k)]), jit[0])
@@ -216,4 +354,4 @@ def _arrays_of(hits):
     return event, vel, off
 
 
-__all__ = ["Sampler", "Controls", "CheckpointError"]
+__all__ = ["Sampler", "Controls", "CheckpointError", "phrase_fill", "tempered"]

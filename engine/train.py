@@ -21,6 +21,7 @@ import yaml
 from drumd.engine.checkpoint import save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.features import sequence_features
+from drumd.engine.warmup import bank_to_meta, build_bank
 from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
@@ -157,7 +158,8 @@ def train(cfg: TrainConfig) -> Path:
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
     meta = {"data_checksum": digest, "data_map": DATA_MAP, "train_config": asdict(cfg),
-            "train_steps": int(tr_starts[-1]), "world_size": world}
+            "train_steps": int(tr_starts[-1]), "world_size": world,
+            "warmup": bank_to_meta(build_bank(train_p, styles, cfg.seed))}
     if master:
         out.mkdir(parents=True, exist_ok=True)
         log_path = out / "log.csv"

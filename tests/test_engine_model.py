@@ -63,10 +63,12 @@ def test_numpy_step_matches_torch_sequence(ckpt):
     s.reset(style="jazz", bpm=perf.bpm)
     state, hist = s.net.zero_state(), History()
     for t in range(len(perf)):
-        h = s.net.step(hist.features(t, 1, perf.fill, perf.bpm), state)
+        feats = hist.features(t, 1, perf.fill, perf.bpm)
+        h = s.net.step(feats, state)
         np.testing.assert_allclose(s.net.event_logits(h), ev[0, t].numpy(), atol=1e-4)
-        vl, ol = s.net.expression_logits(h, bits[0, t].numpy().astype(np.float64))
+        vl, ol = s.net.expression_logits(h, bits[0, t].numpy().astype(np.float64), feats)
         np.testing.assert_allclose(vl, vel[0, t].numpy(), atol=1e-4)
+        np.testing.assert_allclose(ol, off[0, t].numpy(), atol=1e-4)
         hist.push(int(perf.events[t]), perf.velocity[t], perf.offset[t])
 
 

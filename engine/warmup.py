@@ -1,0 +1,85 @@
+"""Warm-up grooves: real 2-bar beats from the training split, one bank per style, shipped in
+the checkpoint, so that unprimed play starts mid-song instead of at "the start of a file".
+
+Why: the model was trained on whole performances, and at a file's first steps (no previous step,
+nothing one or two bars back, no density yet) drummers count in, play sparse intros or wait, so
+a model started cold plays thin and loses the backbeat. Fed two real bars of the style first,
+silently, it continues a groove the way it continues a primer. The bank holds steady grooves:
+two bars whose hit patterns agree closely (not a fill, not an intro), each from another file.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from drumd.engine.encoding import NUM_CLASSES, Performance, event_bits
+
+STEPS_PER_BAR = 16
+WARMUP_STEPS = 2 * STEPS_PER_BAR
+PER_STYLE = 16        # clips kept per style
+MIN_HITS_PER_BAR = 6  # a groove, not a count-in
+MAX_BAR_CHANGE = 6    # class-steps differing between the two bars: steady, not a fill
+
+
+def steady_clips(perf: Performance, max_change: float = MAX_BAR_CHANGE) -> list[int]:
+    """Start steps (bar lines, after the first bar) of the steady 2-bar clips of a performance:
+    both bars with MIN_HITS_PER_BAR hits or more, differing in at most max_change class-steps."""
+    n_bars = len(perf) // STEPS_PER_BAR
+    if n_bars < 3:
+        return []
+    bars = event_bits(perf.events[:n_bars * STEPS_PER_BAR]).reshape(n_bars, STEPS_PER_BAR, NUM_CLASSES)
+    hits = bars.sum((1, 2))
+    change = np.abs(bars[1:] - bars[:-1]).sum((1, 2))
+    return [b * STEPS_PER_BAR for b in range(1, n_bars - 1)
+            if hits[b] >= MIN_HITS_PER_BAR and hits[b + 1] >= MIN_HITS_PER_BAR
+            and change[b] <= max_change]
+
+
+def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> dict:
+    """{style: {"events": (N,32) int16, "velocity": (N,32,9) uint8, "offset": (N,32,9) float16}}
+    from the beats (not fills) of `perfs` (the training split), at most PER_STYLE per style.
+
+    One steady clip per file (drawn with `seed`), then the style's more typical half is kept
+    (at most PER_STYLE): the clips with the smallest mean Hamming distance (class-steps) to the
+    style's other clips, a medoid ranking. A style's bank is thus its core grooves (a soul
+    bank has its backbeat, not the half-time feel one drummer played), each from another file. A style with no steady clip at all takes
+    its unsteady ones; a style with no 2-bar groove at all is left out.
+    """
+    rng = np.random.default_rng(seed)
+    bank = {}
+    for style in styles:
+        beats = [p for p in perfs if p.style == style and not p.fill]
+        clips = []
+        for max_change in (MAX_BAR_CHANGE, np.inf):
+            for p in beats:
+                starts = steady_clips(p, max_change)
+                if starts:
+                    clips.append((p, starts[int(rng.integers(len(starts)))]))
+            if clips:
+                break
+        if not clips:
+            continue
+        bits = np.stack([event_bits(p.events[s:s + WARMUP_STEPS]).ravel() for p, s in clips])
+        distance = np.abs(bits[:, None, :] - bits[None, :, :]).sum(-1).mean(1)
+        keep = min(PER_STYLE, (len(clips) + 1) // 2)  # the more typical half, at most PER_STYLE
+        chosen = [clips[i] for i in sorted(np.argsort(distance, kind="stable")[:keep])]
+        sl = [slice(s, s + WARMUP_STEPS) for _, s in chosen]
+        bank[style] = {
+            "events": np.stack([p.events[s] for (p, _), s in zip(chosen, sl)]).astype(np.int16),
+            "velocity": np.stack([p.velocity[s] for (p, _), s in zip(chosen, sl)]).astype(np.uint8),
+            "offset": np.stack([p.offset[s] for (p, _), s in zip(chosen, sl)]).astype(np.float16),
+        }
+    return bank
+
+
+def bank_to_meta(bank: dict) -> dict:
+    """The bank as plain nested lists (a checkpoint's meta is loaded with weights_only=True)."""
+    return {s: {k: v.tolist() for k, v in clips.items()} for s, clips in bank.items()}
+
+
+def bank_from_meta(meta) -> dict:
+    out = {}
+    for s, clips in (meta or {}).items():
+        out[s] = {"events": np.asarray(clips["events"], np.int64),
+                  "velocity": np.asarray(clips["velocity"], np.float32),
+                  "offset": np.asarray(clips["offset"], np.float32)}
+    return out

@@ -1,0 +1,152 @@
+"""What makes the sampler play like a drummer: warm-up, home groove (variation), phrase fills
+into a crash, and a temperature that leaves density alone. Each is checked on a tiny
+random-weight model, so the mechanism, not a lucky checkpoint, is what passes."""
+import numpy as np
+import pytest
+import torch
+
+from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.encoding import CLASS_NAMES, Step, performance_of, quantize_hits, steps_of
+from drumd.engine.features import HITS_PER_EVENT
+from drumd.engine.model import DrumLSTM, ModelConfig
+from drumd.engine.sampler import FILL_STEPS, Controls, Sampler, phrase_fill, tempered
+from drumd.engine.warmup import WARMUP_STEPS, bank_to_meta, build_bank, steady_clips
+
+from engine_fixtures import TINY_MODEL
+
+STYLES = ["funk", "rock"]
+CRASH = CLASS_NAMES.index("crash")
+
+
+def rock_beat(bars: int, style: str = "rock", fill_bar: int | None = None):
+    """8th hats, kick on 1 and 3, snare on 2 and 4; toms all through `fill_bar`."""
+    onsets = []
+    for t in range(16 * bars):
+        if t // 16 == fill_bar:
+            onsets.append((t, 45, 100))
+            continue
+        if t % 2 == 0:
+            onsets.append((t, 42, 70 + 30 * (t % 4 == 0)))
+        if t % 8 == 0:
+            onsets.append((t, 36, 110))
+        if t % 8 == 4:
+            onsets.append((t, 38, 115))
+    p = quantize_hits(onsets)
+    p.style, p.bpm = style, 100.0
+    return p
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    model = DrumLSTM(ModelConfig(n_styles=2, **TINY_MODEL))
+    bank = build_bank([rock_beat(6), rock_beat(6, "funk")], STYLES)
+    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    save_checkpoint(path, model, STYLES, {"warmup": bank_to_meta(bank)})
+    return load_checkpoint(path)
+
+
+def test_steady_clips_skip_fills_and_the_first_bar():
+    starts = steady_clips(rock_beat(7, fill_bar=3))  # 6 whole bars: the last hit ends it
+    # bars 1-2 and 4-5 are steady pairs; any pair touching the tom bar 3 is not; bar 0 never.
+    assert starts == [16, 64]
+
+
+@pytest.mark.parametrize("temperature", [0.3, 0.8, 1.5])
+def test_temperature_keeps_the_expected_density(temperature):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        logits = rng.normal(0, 3, 512)
+        logits[0] += 4  # silence most likely, as on most 16ths
+        p1 = np.exp(logits - logits.max())
+        p1 /= p1.sum()
+        q = tempered(logits, temperature)
+        q = q / q.sum()
+        assert q @ HITS_PER_EVENT == pytest.approx(p1 @ HITS_PER_EVENT, abs=2e-3)
+        # ... while the choice does sharpen (T < 1) or flatten (T > 1): entropy moves.
+        h = lambda d: -(d * np.log(np.maximum(d, 1e-30))).sum()
+        assert (h(q) < h(p1)) == (temperature < 1)
+
+
+def test_plain_temperature_would_have_changed_density():
+    """The defect tempered() exists for: T = 0.8 alone makes silence likelier."""
+    logits = np.zeros(512)
+    logits[0] = 6.0  # silence about as likely as all 511 others together
+    plain = np.exp(logits / 0.8)
+    plain /= plain.sum()
+    p1 = np.exp(logits) / np.exp(logits).sum()
+    assert plain @ HITS_PER_EVENT < 0.95 * (p1 @ HITS_PER_EVENT)
+
+
+def test_phrase_fill_positions():
+    fills = [t for t in range(40 * 16) if phrase_fill(t, 8)]
+    assert fills[:FILL_STEPS] == list(range(7 * 16 + 16 - FILL_STEPS, 8 * 16))
+    assert len(fills) == 5 * FILL_STEPS  # bars 8, 16, 24, 32, 40
+    assert not any(phrase_fill(t, 0) for t in range(1000))
+
+
+def test_a_fill_leads_into_a_crash_on_the_downbeat(ckpt):
+    s = Sampler(ckpt, seed=4)
+    s.reset(style="rock", step_index=0)
+    steps = [s.step(Controls(fill_every=2)) for _ in range(16 * 8)]
+    crash_at = [t for t, st in enumerate(steps) if any(h.pitch == 49 for h in st.hits)]
+    for downbeat in (32, 64, 96):  # after the fills ending bars 2, 4, 6
+        assert downbeat in crash_at
+    # the crash is forced only there; a muted crash stays muted
+    s.reset(style="rock", step_index=0)
+    quiet = [s.step(Controls(fill_every=2, mute=frozenset({CRASH}))) for _ in range(16 * 4)]
+    assert not any(h.pitch == 49 for st in quiet for h in st.hits)
+
+
+def hamming_to(steps, pattern):
+    """Mean differing class-steps per bar between steps and a repeated 2-bar pattern."""
+    a = performance_of(steps).events
+    b = np.resize(pattern, len(a))
+    bits = lambda e: (e[:, None] >> np.arange(9)) & 1
+    return float(np.abs(bits(a) - bits(b)).sum() / (len(a) / 16))
+
+
+def test_variation_zero_keeps_the_groove_and_one_lets_it_wander(ckpt):
+    primer = steps_of(rock_beat(2))
+    primer += [Step()] * (32 - len(primer))  # the beat's last 16th is a rest
+    home = performance_of(primer).events
+    dist = {}
+    for v in (0.0, 1.0):
+        s = Sampler(ckpt, seed=1)
+        s.reset(primer=primer, style="rock", step_index=32)
+        out = [s.step(Controls(variation=v, fill_every=0)) for _ in range(16 * 16)]
+        dist[v] = hamming_to(out, home)
+    assert dist[0.0] < 2.0 < dist[1.0]
+
+
+def test_unprimed_play_starts_from_a_warm_up_groove(ckpt):
+    s = Sampler(ckpt, seed=0)
+    s.reset(style="rock", step_index=48)
+    assert s.history.t == WARMUP_STEPS and s.position == 48
+    # the warm-up is in the bar phase of step 48: its backbeat snare sits on position 36 and 44
+    snare = [(t, bool(s.history.events[t % s.history.size] & 2)) for t in range(WARMUP_STEPS)]
+    pos = [48 - WARMUP_STEPS + t for t, hit in snare if hit]
+    assert pos and all(p % 16 in (4, 12) for p in pos)
+    first = list(s.history.events)
+    s.reset(style="rock", step_index=48)
+    assert list(s.history.events) == first  # the same groove for this Sampler and style
+
+
+def test_a_checkpoint_without_a_bank_starts_cold(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "cold.pt"
+    save_checkpoint(path, DrumLSTM(ModelConfig(n_styles=2, **TINY_MODEL)), STYLES, {})
+    s = Sampler(load_checkpoint(path), seed=0)
+    s.reset(style="rock")
+    assert s.history.t == 0
+
+
+def test_a_style_change_moves_the_home_groove(ckpt):
+    s = Sampler(ckpt, seed=0)
+    s.reset(style="rock", step_index=0)
+    s.step(Controls())
+    rock_home = s.home
+    s.step(Controls(style="funk"))
+    assert s.home is not rock_home and s.style_name == "funk"
+    funk_clip = s.bank["funk"]["events"][s._warmup_pick["funk"]]
+    assert (s.home.bits.any(-1) == (funk_clip > 0)).all()
