@@ -101,18 +101,27 @@ def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature,
 @click.option("--temperature", "temperatures", multiple=True, type=click.FloatRange(0.05, 5),
               default=(0.8, 1.0), show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
-def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed):
-    """Score checkpoints (default: the shipped one) on the test split beside baselines."""
+@click.option("--runs", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="Unprimed seeds, and primed primers, per style for the listener figures.")
+@click.option("--bars", default=64, show_default=True, type=click.IntRange(4, 1024),
+              help="Length of each unprimed and primed run, in bars.")
+@click.option("--min-beats", default=10, show_default=True, type=click.IntRange(1, 10000),
+              help="Real test beats a style needs to be judged in the listener figures.")
+def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed, runs, bars, min_beats):
+    """Score checkpoints (default: the shipped one) on the test split beside baselines, and
+    judge how they play (unprimed and primed, per style) against the real test beats."""
+    import sys
     from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
     from drumd.engine.evaluate import run_eval
-    from drumd.engine.report import teacher_forced_table, free_running_tables
+    from drumd.engine.report import console_tables
     try:
         m = run_eval(checkpoints, Path(out), Path(data) if data else None, primers, temperatures,
-                     samples, seed)
+                     samples, seed, progress=sys.stderr.isatty(), runs=runs, listen_bars=bars,
+                     min_beats=min_beats)
     except (CheckpointError, DataError, ValueError) as e:
         raise click.ClickException(str(e))
-    click.echo("\n".join(teacher_forced_table(m) + free_running_tables(m)))
+    click.echo("\n".join(console_tables(m)))
     click.echo(f"report: {Path(out) / 'report.md'} ({m['seconds']:.0f} s)")
 
 

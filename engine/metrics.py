@@ -1,5 +1,6 @@
 """Scores shared by the model and the baselines: teacher-forced event/expression scores
-accumulated chunk by chunk, and the overlap/divergence of two sets of feature values.
+accumulated chunk by chunk, the overlap/divergence of two sets of feature values, and the
+classifier two-sample test of two sets of windows.
 
 Per-class hits are decided from the event distribution's *marginals* (class c is predicted
 to hit when P(bit c) > 0.5): the per-class Bayes decision. The argmax event is scored too
@@ -112,3 +113,125 @@ def compare_distributions(real, generated, min_bandwidth: float, points: int = 2
     tiny = 1e-12
     kl = float((p * np.log((p + tiny) / (q + tiny))).sum() * dx)
     return {"oa": min(oa, 1.0), "kl": max(kl, 0.0)}
+
+
+C2ST_LOGISTIC_L2 = 1e-2   # ridge penalty of the logistic regression (standardised features)
+C2ST_MLP_HIDDEN = 32
+C2ST_MLP_EPOCHS = 150     # full-batch AdamW steps
+
+
+def c2st(real, generated, real_groups=None, generated_groups=None, folds: int = 5,
+         seed: int = 0) -> dict:
+    """Classifier two-sample test (Lopez-Paz & Oquab, "Revisiting Classifier Two-Sample Tests",
+    ICLR 2017): how well a classifier tells the two samples apart on data it was not fitted on.
+
+    real, generated: (n, ...) and (m, ...) arrays of windows (flattened to feature vectors).
+    *_groups: (n,) / (m,) ids of the source each window comes from (a run, a file, a set of
+    files playing one groove); windows of one group are never split between fitting and
+    testing (else a classifier recognising a source's own groove would score above chance even
+    between samples of one distribution). None: every window is its own group.
+
+    The larger sample is subsampled (seeded) to the size of the smaller, so chance is 0.5.
+    Folds are grouped and stratified: each class's groups are dealt to the folds, largest
+    first, each to the fold holding fewest windows of that class; with fewer than `folds`
+    groups in a class, folds = that number (at least 2, else windows are folded one by one).
+    Two classifiers on standardised features (statistics of the fitting folds): an L2
+    logistic regression (LBFGS) and a one-hidden-layer MLP (AdamW); each is scored by its
+    held-out accuracy over all windows, and the stronger one's is the test's result (the
+    larger of two estimates: a little above 0.5 on average when the samples do not differ).
+
+    Returns {"accuracy": 0.5 = cannot tell ... 1 = always tells, "classifier": which one,
+    "logistic", "mlp": each one's accuracy, "windows_per_class", "folds", "grouped"};
+    accuracy None when a sample has fewer than 2 windows.
+    """
+    import torch  # only the test needs it
+    flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1) if len(a) else np.zeros((0, 1), np.float32)
+    real, generated = flat(real), flat(generated)
+    rg = np.arange(len(real)) if real_groups is None else np.asarray(real_groups)
+    gg = np.arange(len(generated)) if generated_groups is None else np.asarray(generated_groups)
+    rng = np.random.default_rng(seed)
+    k = min(len(real), len(generated))
+    out = {"accuracy": None, "classifier": None, "logistic": None, "mlp": None,
+           "windows_per_class": int(k), "folds": 0, "grouped": False}
+    if k < 2:
+        return out
+    ri = np.sort(rng.choice(len(real), k, replace=False))
+    gi = np.sort(rng.choice(len(generated), k, replace=False))
+    x = np.concatenate([real[ri], generated[gi]])
+    y = np.concatenate([np.zeros(k), np.ones(k)]).astype(np.float32)
+    groups = [rg[ri], gg[gi]]
+    n_groups = min(len(np.unique(g)) for g in groups)
+    grouped = n_groups >= 2
+    if not grouped:
+        groups = [np.arange(k), np.arange(k)]
+    folds = max(2, min(folds, n_groups if grouped else k))
+    fold = np.concatenate([_deal(g, folds, rng) for g in groups])
+    correct = {"logistic": 0, "mlp": 0}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small problems: extra threads only contend with other work
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for f in range(folds):
+                test, fit = fold == f, fold != f
+                if not test.any() or len(np.unique(y[fit])) < 2:
+                    continue
+                mu, sd = x[fit].mean(0), x[fit].std(0)
+                sd[sd < 1e-6] = 1.0
+                xf = torch.from_numpy((x[fit] - mu) / sd)
+                xt = torch.from_numpy((x[test] - mu) / sd)
+                yf = torch.from_numpy(y[fit])
+                for name, fit_fn in (("logistic", _fit_logistic), ("mlp", _fit_mlp)):
+                    model = fit_fn(xf, yf)
+                    with torch.no_grad():
+                        pred = (model(xt).squeeze(-1) > 0).numpy()
+                    correct[name] += int((pred == (y[test] > 0.5)).sum())
+    finally:
+        torch.set_num_threads(threads)
+    acc = {name: c / (2 * k) for name, c in correct.items()}
+    best = max(acc, key=acc.get)
+    return {**out, "accuracy": acc[best], "classifier": best, **acc, "folds": folds, "grouped": grouped}
+
+
+def _deal(groups: np.ndarray, folds: int, rng) -> np.ndarray:
+    """Fold of every window: whole groups, largest first (ties in random order), each to the
+    fold with the fewest windows so far."""
+    ids, sizes = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(ids))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    load = np.zeros(folds)
+    fold_of = {}
+    for i in order:
+        f = int(np.argmin(load))
+        fold_of[ids[i]] = f
+        load[f] += sizes[i]
+    return np.array([fold_of[g] for g in groups], np.int64)
+
+
+def _fit_logistic(x, y):
+    import torch
+    model = torch.nn.Linear(x.shape[1], 1)
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(-1), y)
+        loss = loss + 0.5 * C2ST_LOGISTIC_L2 * model.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return model
+
+
+def _fit_mlp(x, y):
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], C2ST_MLP_HIDDEN), torch.nn.ReLU(),
+                                torch.nn.Dropout(0.2), torch.nn.Linear(C2ST_MLP_HIDDEN, 1))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
+    for _ in range(C2ST_MLP_EPOCHS):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(model(x).squeeze(-1), y).backward()
+        opt.step()
+    model.eval()
+    return model

@@ -17,6 +17,8 @@ from drumd.engine.groove_stats import STEPS_PER_BAR, groove_features  # noqa: E4
 from drumd.engine.report import atomic_write  # noqa: E402
 
 PIANO_ROLLS = 3  # primers shown per checkpoint
+LISTENER_STYLES = 3  # styles shown in the listener piano rolls
+ROLL_BARS = 8        # bars of each listener piano roll
 
 
 def _save(fig, path: Path) -> str:
@@ -94,26 +96,65 @@ def piano_rolls(picks, real, generated: dict, label: str, primer_bars: int, path
     fig, axes = plt.subplots(rows, n, figsize=(5 * n, 1.7 * rows), squeeze=False)
     for j in range(n):
         p, s = picks[j]
-        primer = p.velocity[s:s + primer_bars * STEPS_PER_BAR].T
+        primer = p.velocity[s:s + primer_bars * STEPS_PER_BAR]
         for i, (name, clip) in enumerate([("real", real[j])] + [(t, g[j][0]) for t, g in sets.items()]):
-            roll = np.concatenate([primer, clip.velocity.T], axis=1)
-            ax = axes[i, j]
-            ax.imshow(roll, aspect="auto", origin="lower", cmap="Greys", vmin=-30, vmax=127,
-                      interpolation="nearest")
-            ax.axvline(primer.shape[1] - 0.5, color="tab:red", lw=1)
-            ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES if j == 0 else [], fontsize=6)
-            ax.set_xticks(np.arange(0, roll.shape[1], 16))
-            ax.tick_params(labelbottom=False)
-            ax.set_title(f"{name}: {Path(p.name).stem} ({p.style})" if i == 0 else name, fontsize=8)
+            _roll(axes[i, j], np.concatenate([primer, clip.velocity]), len(primer), j == 0,
+                  f"{name}: {Path(p.name).stem} ({p.style})" if i == 0 else name)
     return _save(fig, path)
 
 
-def write_all(out: Path, m: dict, picks, real, generated: dict, logs: dict) -> list[str]:
+def _roll(ax, velocity: np.ndarray, divider: int, names: bool, title: str) -> None:
+    """One piano roll: velocity (T, 9) as grey levels, bar lines as ticks, a red line before
+    step `divider` (the end of a primer; 0: none)."""
+    ax.imshow(velocity.T, aspect="auto", origin="lower", cmap="Greys", vmin=-30, vmax=127,
+              interpolation="nearest")
+    if divider:
+        ax.axvline(divider - 0.5, color="tab:red", lw=1)
+    ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES if names else [], fontsize=6)
+    ax.set_xticks(np.arange(0, len(velocity), STEPS_PER_BAR))
+    ax.tick_params(labelbottom=False)
+    ax.set_title(title, fontsize=8)
+
+
+def listener_rolls(played: dict, beats: dict, path: Path) -> str | None:
+    """Per style (the first LISTENER_STYLES judged): a real test beat, the first unprimed run's
+    first and last ROLL_BARS bars, and the first primed run (its primer, a red line, then its
+    first bars)."""
+    styles = [s for s in played["unprimed"] if beats.get(s)][:LISTENER_STYLES]
+    if not styles:
+        return None
+    span = ROLL_BARS * STEPS_PER_BAR
+    fig, axes = plt.subplots(len(styles), 4, figsize=(20, 1.9 * len(styles)), squeeze=False)
+    for i, s in enumerate(styles):
+        real = max(beats[s], key=len)
+        run = played["unprimed"][s][0]
+        n_bars = len(run) // STEPS_PER_BAR
+        cells = [(real.velocity[:span], 0, f"{s}: real, {Path(real.name).stem}, bars 1-{ROLL_BARS}"),
+                 (run.velocity[:span], 0, f"{s}: unprimed, bars 1-{ROLL_BARS}"),
+                 (run.velocity[-span:], 0,
+                  f"{s}: unprimed, bars {max(n_bars - ROLL_BARS, 0) + 1}-{n_bars}")]
+        if played["primed"].get(s):
+            primer = played["primers"][s][0]
+            cont = played["primed"][s][0].velocity[:span - len(primer)]
+            cells.append((np.concatenate([primer.velocity, cont]), len(primer),
+                          f"{s}: primed ({Path(primer.name).stem}), primer | continuation"))
+        for j in range(4):
+            if j < len(cells):
+                _roll(axes[i, j], *cells[j][:2], j == 0, cells[j][2])
+            else:
+                axes[i, j].axis("off")
+    return _save(fig, path)
+
+
+def write_all(out: Path, m: dict, picks, real, generated: dict, logs: dict, listened: dict,
+              beats: dict) -> list[str]:
+    """Every figure; listened: {checkpoint label: listener_runs(...)}, beats: {style: real beats}."""
     files = [nll_bars(m, out / "nll.png"), learning_curves(logs, out / "learning_curves.png"),
              class_density(real, generated, out / "class_density.png"),
              expression_histograms(real, generated, out / "expression.png")]
     for label in m["checkpoints"]:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+        files.append(listener_rolls(listened[label], beats, out / f"listener_{slug}.png"))
         files.append(piano_rolls(picks, real, generated, label, m["settings"]["primer_bars"], out / f"pianoroll_{slug}.png"))
     return [f for f in files if f]
 

@@ -35,10 +35,21 @@ def _table(header, rows) -> list[str]:
     return out + [""]
 
 
+# Baselines' column order: the strongest beside the model (repeat-1-bar holds the velocity MAE
+# the model's is judged against), the others after.
+BASELINE_ORDER = ("bar-context", "repeat-1-bar", "repeat-2-bars", "4-gram", "3-gram", "2-gram", "unigram")
+
+
+def _baselines(m: dict) -> dict:
+    b = m["baselines"]
+    return {k: b[k] for k in sorted(b, key=lambda k: (BASELINE_ORDER.index(k) if k in BASELINE_ORDER
+                                                      else len(BASELINE_ORDER)))}
+
+
 def teacher_forced_table(m: dict) -> list[str]:
     """One column per checkpoint, then the baselines once."""
     systems = {k: v["teacher_forced"] for k, v in m["checkpoints"].items()}
-    systems.update({k: v["test"] for k, v in m["baselines"].items()})
+    systems.update({k: v["test"] for k, v in _baselines(m).items()})
     params = {k: f"{v['param']:g}" for k, v in m["baselines"].items()}
     rows = [
         ["NLL (nats/step)"] + [f"{s['nll']:.3f}" for s in systems.values()],
@@ -56,6 +67,10 @@ def teacher_forced_table(m: dict) -> list[str]:
 
 
 FREE_ROWS = (  # (key, label, format, scale, suffix)
+    ("hits_per_bar", "hits per bar", ".1f", 1, ""),
+    ("backbeat_all", "bars with snare on 2 and 4 (all primers)", ".1f", 100, " %"),
+    ("velocity_r", "velocity r with one bar earlier", ".2f", 1, ""),
+    ("timing_r", "timing r with one bar earlier", ".2f", 1, ""),
     ("kick_on_beat", "kick hits on a beat", ".1f", 100, " %"),
     ("kick_on_8th", "kick hits on an 8th", ".1f", 100, " %"),
     ("snare_on_beat", "snare hits on a beat", ".1f", 100, " %"),
@@ -76,8 +91,61 @@ GROOVE_ROWS = (("hits_per_bar", "hits per bar"), ("class_density", "per-class de
                ("velocity", "velocity"), ("offset", "timing offset"))
 
 
+LISTENER_COLUMNS = (  # (key, label, format, scale, suffix)
+    ("hits_per_bar", "hits per bar", ".1f", 1, ""),
+    ("backbeat", "backbeat", ".0f", 100, " %"),
+    ("velocity_r", "velocity r", ".2f", 1, ""),
+    ("timing_r", "timing r", ".2f", 1, ""),
+    ("drift", "drift", ".2f", 1, ""),
+    ("c2st_accuracy", "C2ST accuracy", ".2f", 1, ""),
+)
+
+
+def listener_tables(m: dict) -> list[str]:
+    """Per checkpoint: per style and overall, real / unprimed / primed in every cell."""
+    rb = m["real_beats"]
+    out = []
+    for label, c in m["checkpoints"].items():
+        fr = c["free_running"]
+        rows = []
+        for s in fr["unprimed"]["styles"]:
+            rows.append([f"{s} ({rb['styles'][s]['files']})"] + [
+                " / ".join(_fmt(x.get(k), f, sc, suf) if x is not None else "—"
+                           for x in (rb["styles"][s], fr["unprimed"]["styles"][s],
+                                     fr["primed"]["styles"].get(s)))
+                for k, _, f, sc, suf in LISTENER_COLUMNS])
+        rows.append(["**overall**"] + [
+            " / ".join(_fmt(x.get(k), f, sc, suf) for x in (fr.get("real", rb), fr["unprimed"], fr["primed"]))
+            for k, _, f, sc, suf in LISTENER_COLUMNS])
+        out += [f"`{label}`: real / unprimed / primed", ""]
+        out += _table(["style (test beats)"] + [col[1] for col in LISTENER_COLUMNS], rows)
+        missing = fr["unprimed"].get("not_in_checkpoint")
+        if missing:
+            out += [f"Not played (the checkpoint does not know the style): {', '.join(missing)}.", ""]
+    return out
+
+
+TARGET_FORMATS = {"backbeat": (".0f", 100, " %"), "hits_per_bar": (".1f", 1, ""), "velocity_mae": (".1f", 1, ""),
+                  "nll": (".3f", 1, "")}
+
+
+def targets_tables(m: dict) -> list[str]:
+    out = []
+    for label, c in m["checkpoints"].items():
+        t = c["targets"]
+        rows = [[x["target"], x["style"], _fmt(x["value"], *TARGET_FORMATS.get(x["metric"], (".2f", 1, ""))),
+                 x["need"],
+                 {True: "pass", False: "**fail**", None: "n/a"}[x["pass"]]] for x in t]
+        judged = [x for x in t if x["pass"] is not None]
+        out += [f"`{label}`: {sum(x['pass'] for x in judged)} of {len(judged)} targets met "
+                f"(unprimed play unless marked).", ""]
+        out += _table(["target", "style", "value", "needs", "result"], rows)
+    return out
+
+
 def free_running_tables(m: dict) -> list[str]:
-    cols = {f"{k} T={t}": fr for k, v in m["checkpoints"].items() for t, fr in v["free_running"].items()}
+    cols = {f"{k} T={t}": fr for k, v in m["checkpoints"].items()
+            for t, fr in v["free_running"]["temperature"].items()}
     real = m["real"]
     rows = [[label] + [_fmt(real.get(key), f, s, suf)] + [_fmt(c.get(key), f, s, suf) for c in cols.values()]
             for key, label, f, s, suf in FREE_ROWS]
@@ -108,7 +176,47 @@ def markdown(m: dict) -> str:
               "means, or the hit one/two bars back). Baselines are fitted on train, their one "
               "smoothing parameter tuned on validation.", ""]
     lines += teacher_forced_table(m)
-    lines += ["## Free-running", "",
+    ls, rb = s["listener"], m["real_beats"]
+    others = [f"{k} ({n})" for k, n in rb["test_beats"].items() if k not in rb["qualifying"]]
+    lines += ["## What a listener hears: default controls (temperature 1)", "",
+              f"Styles with at least {ls['min_beats']} real test beats (not fills) are judged: "
+              f"{', '.join(rb['qualifying']) or 'none'}"
+              + (f"; not judged (too few test beats): {', '.join(others)}." if others else "."), "",
+              f"- **unprimed**: `generate(ckpt, {ls['bars']}, style=S, primer=())` at the median tempo of "
+              f"the style's test beats, {ls['runs_per_style']} seeds per style, all {ls['bars']} bars measured.",
+              f"- **primed**: 2 bar-aligned bars of a real test beat of the style as primer "
+              f"({ls['runs_per_style']} per style, files in seeded random order), its {ls['bars']}-bar "
+              "continuation measured (the primer is not).",
+              "- **real**: the style's test-split beats, whole bars.",
+              "",
+              "Definitions (engine/groove_stats.py): **hits per bar**: hits (a class on a 16th) per whole 4/4 "
+              "bar. **backbeat**: share of bars with snare on steps 4 and 12 (beats 2 and 4). "
+              "**velocity r** / **timing r**: Pearson r, pooled over all hits whose drum also hit on the same "
+              "16th one bar earlier, of the two velocities / offsets. **drift**: the groove similarity to the "
+              "style of the last quarter of a run over that of its first quarter (bars "
+              f"{ls['bars'] * 3 // 4 + 1}–{ls['bars']} over 1–{ls['bars'] // 4}); similarity = weighted "
+              "Jaccard, sum(min)/sum(max), of the quarter's hit rate per (16th, drum) and the same of the "
+              "style's training beats; 1.0 = no drift. Real drift: over real beats of at least "
+              f"{ls['real_drift_min_bars']} bars (their own length, not {ls['bars']} bars); n/a where a "
+              "style has none. **C2ST accuracy** (Lopez-Paz & Oquab 2017): held-out accuracy of a "
+              f"classifier telling {ls['c2st_window_bars']}-bar windows (hits, velocities, offsets; hop 1 bar) "
+              "of the runs from those of the style's real test beats; classes balanced, "
+              f"{ls['c2st_folds']}-fold grouped by file/run, the stronger of a logistic regression and a "
+              "small MLP, each on the window folded over its bars (groove_stats.window_features); 0.5 = "
+              "cannot tell. Folds never split a source: a run, a real drummer's session, or one composed "
+              "groove of the GMD's eval session (played there by four drummers). In the real column: real "
+              "beats against other real beats (each style's sources dealt in random halves; the mean of "
+              "a few splits), the test's own noise at this sample size. **overall**: mean over "
+              "the judged styles (C2ST: one test over all of them, each style balanced).", ""]
+    lines += listener_tables(m)
+    null = rb.get("c2st", {}).get("splits") or []
+    if null:
+        lines += [f"C2ST noise: real against real gave {', '.join(f'{a:.2f}' for a in null)} over "
+                  f"{len(null)} random splits (chance 0.5): differences in C2ST accuracy smaller than "
+                  "that spread are not resolved by this test set.", ""]
+    lines += ["### Targets (issue 12)", ""]
+    lines += targets_tables(m)
+    lines += ["## Temperature comparison", "",
               f"{s['primers']} primers of {s['primer_bars']} bars from test files (seed {s['seed']}), "
               f"{s['samples_per_primer']} samples of {s['bars']} bars each per temperature, against "
               f"the {s['bars']} bars the drummer really played next ({m['real']['backbeat_primers']} "
@@ -119,3 +227,10 @@ def markdown(m: dict) -> str:
               f"velocity std {_fmt(tf['velocity_std'])}.", "", "## Figures", ""]
     lines += [f"![{f}]({f})" for f in m.get("figures", [])]
     return "\n".join(lines) + "\n"
+
+
+def console_tables(m: dict) -> list[str]:
+    """What `drumd eval` prints: the report's tables without the prose."""
+    return (teacher_forced_table(m) + ["Listener figures (real / unprimed / primed):", ""]
+            + listener_tables(m) + targets_tables(m) + ["Temperature comparison:", ""]
+            + free_running_tables(m))

@@ -40,28 +40,51 @@ def test_model_nll_agrees_with_training(setup):
 def test_eval_cli_writes_report_metrics_and_plots(setup):
     mini, best, root = setup
     out = root / "out"
+    # Little work: 3 primers x 2 samples x 8 bars per temperature; listener runs of 8 bars, 2 per
+    # style, for the styles with 2+ test beats (the mini split's funk and soul; soul is not in
+    # the tiny model, trained on jazz and funk fills).
     args = ["eval", str(best), str(best), "--out", str(out), "--data", str(mini), "--primers", "3",
-            "--samples", "2", "--temperature", "0.8", "--temperature", "1.0", "--seed", "1"]
+            "--samples", "2", "--temperature", "0.8", "--temperature", "1.0", "--seed", "1",
+            "--runs", "2", "--bars", "8", "--min-beats", "2"]
     r = CliRunner().invoke(drumd, args)
     assert r.exit_code == 0, r.output
     m = json.loads((out / "metrics.json").read_text())
-    assert set(m["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram", "repeat-1-bar", "repeat-2-bars"}
+    assert set(m["baselines"]) == {"unigram", "2-gram", "3-gram", "4-gram", "repeat-1-bar", "repeat-2-bars",
+                                   "bar-context"}
     assert len(m["checkpoints"]) == 2  # the same file twice: two columns, distinct names
+    rb = m["real_beats"]
+    assert rb["qualifying"] == ["funk", "soul"] and rb["test_beats"]["pop"] == 1
+    assert rb["styles"]["funk"]["files"] == 2 and rb["styles"]["funk"]["hits_per_bar"] > 0
     for c in m["checkpoints"].values():
         tf = c["teacher_forced"]
         assert 0 < tf["nll"] < np.log(512) + 1 and 0 <= tf["accuracy"] <= 1
-        assert set(c["free_running"]) == {"0.8", "1"}
-        fr = c["free_running"]["1"]
-        assert 0 <= fr["empty_bars"] <= 1 and 0 <= fr["vs_real"]["velocity"]["oa"] <= 1
-        assert fr["human_feel_ratio"]["velocity_std"] > 0 and fr["diversity"] >= 0
+        fr = c["free_running"]
+        assert set(fr) == {"unprimed", "primed", "temperature", "real"}
+        assert set(fr["temperature"]) == {"0.8", "1"}
+        t1 = fr["temperature"]["1"]
+        assert 0 <= t1["empty_bars"] <= 1 and 0 <= t1["vs_real"]["velocity"]["oa"] <= 1
+        assert t1["human_feel_ratio"]["velocity_std"] > 0 and t1["diversity"] >= 0 and t1["hits_per_bar"] >= 0
+        for cond in ("unprimed", "primed"):
+            f = fr[cond]
+            assert set(f["styles"]) == {"funk"} and f["runs_per_style"] == 2 and f["bars"] == 8
+            assert 0 <= f["c2st_accuracy"] <= 1 and f["c2st"]["windows_per_class"] == 10  # 2 runs x 5
+            funk = f["styles"]["funk"]
+            assert funk["clips"] == 2 and funk["bars"] == 16 and 0 <= funk["backbeat"] <= 1
+        assert fr["unprimed"]["not_in_checkpoint"] == ["soul"]
+        assert fr["real"]["hits_per_bar"] == rb["styles"]["funk"]["hits_per_bar"]  # overall: the styles played
+        names = {(t["metric"], t["style"]) for t in c["targets"]}
+        assert {("hits_per_bar", "funk"), ("drift", "funk"), ("c2st_accuracy", "all"), ("velocity_mae", "all")} <= names
+        assert all(t["pass"] in (True, False, None) for t in c["targets"])
     for b in m["baselines"].values():
         assert 0 < b["test"]["nll"] < np.log(512) + 1
     report = (out / "report.md").read_text()
     assert "| NLL (nats/step) |" in report and "3-gram" in report and "velocity std / real" in report
+    assert "bar-context" in report and "### Targets (issue 12)" in report and "| funk (2) |" in report
     for f in m["figures"]:
         assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {"nll.png", "learning_curves.png", "class_density.png", "expression.png"} <= set(m["figures"])
-    assert "NLL (nats/step)" in r.output
+    assert sum(f.startswith("listener_") for f in m["figures"]) == 2
+    assert "NLL (nats/step)" in r.output and "C2ST accuracy" in r.output
 
 
 def test_eval_cli_reports_a_bad_checkpoint(setup, tmp_path):
