@@ -39,8 +39,9 @@ def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> di
     from the beats (not fills) of `perfs` (the training split), at most PER_STYLE per style.
 
     One steady clip per file (drawn with `seed`), then the style's more typical half is kept
-    (at most PER_STYLE): the clips with the smallest mean Hamming distance (class-steps) to the
-    style's other clips, a medoid ranking. A style's bank is thus its core grooves (a soul
+    (at most PER_STYLE): the clips with the smallest mean Jaccard distance between their hit
+    sets (class-steps) and the style's other clips, a medoid ranking (Jaccard, not Hamming: a
+    Hamming medoid favours sparse clips, as few hits differ from anything by little). A style's bank is thus its core grooves (a soul
     bank has its backbeat, not the half-time feel one drummer played), each from another file. A style with no steady clip at all takes
     its unsteady ones; a style with no 2-bar groove at all is left out.
     """
@@ -59,7 +60,9 @@ def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> di
         if not clips:
             continue
         bits = np.stack([event_bits(p.events[s:s + WARMUP_STEPS]).ravel() for p, s in clips])
-        distance = np.abs(bits[:, None, :] - bits[None, :, :]).sum(-1).mean(1)
+        both = bits @ bits.T
+        either = bits.sum(1)[:, None] + bits.sum(1)[None, :] - both
+        distance = (1.0 - both / np.maximum(either, 1)).mean(1)  # Jaccard: sparse is not typical
         keep = min(PER_STYLE, (len(clips) + 1) // 2)  # the more typical half, at most PER_STYLE
         chosen = [clips[i] for i in sorted(np.argsort(distance, kind="stable")[:keep])]
         sl = [slice(s, s + WARMUP_STEPS) for _, s in chosen]
