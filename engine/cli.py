@@ -48,12 +48,17 @@ def train(config, data, out, sets, resume):
 @click.option("--density", default=0.0, show_default=True, type=float, help="Logit bias per hit: >0 busier.")
 @click.option("--quantize", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="0 = the model's timing, 1 = on the grid.")
-@click.option("--fill", is_flag=True, help="Ask for fills.")
+@click.option("--fill", is_flag=True, help="Fills all through (for fill-only files).")
+@click.option("--variation", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="0 = keeps its groove bar after bar, 1 = free to wander.")
+@click.option("--fill-every", default=8, show_default=True, type=click.IntRange(0, 64), metavar="BARS",
+              help="A fill at the end of every BARS bars (song bars, counted from the primer's "
+                   "start), into a crash on the next downbeat; 0 = never.")
 @click.option("--map", "out_map", default="gm", show_default=True, help="Drum map of the output file.")
 @click.option("--include-primer", is_flag=True, help="Write the primer before the continuation.")
 @click.option("--seed", type=int)
 def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature, top_p, density,
-             quantize, fill, out_map, include_primer, seed):
+             quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.data import DataError
@@ -76,7 +81,8 @@ def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature,
         click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "
                    "(its bars are kept, the continuation is in 4/4)", err=True)
     bpm = bpm or (p.bpm if p else None) or 120.0
-    controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill)
+    controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill,
+                        variation=variation, fill_every=fill_every)
     # the continuation starts on the bar line after the primer (its first step = a carried downbeat hit)
     meters = ((0, *meter), (len(steps), 4, 4)) if include_primer and steps and meter != (4, 4) else ((0, 4, 4),)
     for s in styles:
