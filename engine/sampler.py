@@ -12,12 +12,15 @@ Time and memory per step are constant: the state is the LSTM state plus a 32-ste
 What makes it play like a drummer, besides the model:
   warm-up     without a primer, two real bars of the style (engine/warmup.py, shipped in the
               checkpoint) are fed first, silently: it starts mid-song, not at a file's start
-  groove      the two bars before the first sampled step are the groove's home; each step's
-              event distribution is tilted towards the home bar's hits at that 16th by
-              (1 - variation) * HOME_NATS nats per drum that differs, so it varies around its
-              groove instead of wandering off it over minutes (variation 1: untilted); and a
-              drum the home groove also hits there has its velocity tilted towards the home's
-              by (1 - variation) * HOME_VELOCITY_NATS nats per bin, so its accents recur
+  groove      the two bars before the first sampled step are the groove's home. Each step's
+              event distribution is tilted towards the home's skeleton (its kick and snare) at
+              that 16th: leaving out a home hit costs up to (1 - variation) * HOME_NATS nats,
+              by its velocity (a backbeat is kept, a ghost note may go), adding a kick or snare
+              costs HOME_ADD of that. So it varies around its groove as drummers do (about 8
+              changed drum-16ths a bar, 10 in the test beats) instead of wandering off it over
+              minutes (variation 1: untilted). A drum the home also hits there has its velocity
+              tilted towards the home's by (1 - variation) * HOME_VELOCITY_NATS nats per bin,
+              so its accents recur
               (timing is left to the model: tilting it towards the home's lowered its bar-to-bar
               correlation, measured)
   phrases     the last FILL_STEPS of every `fill_every`-th bar are played with the fill flag,
@@ -44,7 +47,15 @@ EVENT_BITS = event_bits(np.arange(NUM_EVENTS)).astype(bool)  # (512, 9)
 EVENT_BITS_F = EVENT_BITS.astype(np.float32)
 STEPS_PER_BAR = 16
 HOME_STEPS = 2 * STEPS_PER_BAR  # the groove's home: two bars
-HOME_NATS = 6.0    # event tilt per differing drum at variation 0
+# The home groove's skeleton: kick and snare (hats, cymbals and toms vary as the model likes).
+SKELETON = np.isin(np.arange(NUM_CLASSES), [CLASS_NAMES.index("kick"), CLASS_NAMES.index("snare")])
+HOME_NATS = 6.0    # at variation 0: the tilt against dropping a full-velocity skeleton hit
+HOME_DROP_PER_VELOCITY = 1.2 / 127  # a dropped hit weighs velocity * this, at most 1: ghosts come and go
+HOME_ADD = 0.15    # an added kick or snare weighs this much of HOME_NATS: fills, pickups, ghosts
+# Expression is sampled cooler than the hits: at 1.0 a drum's velocity changed by 24 MIDI units
+# bar to bar at the same 16th against the drummers' 13.6 (test beats); at 0.5, by 13.1.
+VELOCITY_TEMPERATURE = 0.5
+OFFSET_TEMPERATURE = 0.8
 HOME_VELOCITY_NATS = 1.0  # velocity tilt per bin away from the home groove's, at variation 0
 FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats
 CRASH = CLASS_NAMES.index("crash")
@@ -69,11 +80,14 @@ class Home:
     """The groove's home: two bars, row i = song position i mod 32."""
     bits: np.ndarray          # (32, 9) float 0/1: which drums hit
     velocity_bin: np.ndarray  # (32, 9) int: their velocity bins, -1 where no hit
-
+    drop_weight: np.ndarray   # (32, 9) what leaving out each hit weighs (skeleton hits only)
+    add_weight: np.ndarray    # (32, 9) what adding a hit where the home has none weighs
     @classmethod
     def of(cls, events: np.ndarray, velocity: np.ndarray) -> "Home":
         bits = EVENT_BITS_F[np.asarray(events, np.int64)]
-        return cls(bits, np.where(bits > 0, velocity_to_bin(np.maximum(velocity, 1)), -1))
+        drop = bits * SKELETON * np.minimum(np.asarray(velocity, np.float32) * HOME_DROP_PER_VELOCITY, 1.0)
+        add = (1.0 - bits) * SKELETON * HOME_ADD
+        return cls(bits, np.where(bits > 0, velocity_to_bin(np.maximum(velocity, 1)), -1), drop, add)
 
 
 def tilted(logits: np.ndarray, home_bin: np.ndarray, nats: float) -> np.ndarray:
@@ -314,8 +328,9 @@ class Sampler:
             logits = logits + c.density * HITS_PER_EVENT
         keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
         if keep:
-            a = self.home.bits[self.position % HOME_STEPS]
-            differing = HITS_PER_EVENT + a.sum() - 2.0 * (EVENT_BITS_F @ a)
+            i = self.position % HOME_STEPS
+            a = self.home.bits[i]
+            differing = (1.0 - EVENT_BITS_F) @ self.home.drop_weight[i] + EVENT_BITS_F @ self.home.add_weight[i]
             logits = logits - keep * HOME_NATS * differing
         if crash and CRASH not in c.mute:
             logits = np.where(EVENT_BITS[:, CRASH], logits, -np.inf)
@@ -335,8 +350,9 @@ class Sampler:
                             keep * HOME_VELOCITY_NATS)
             t = min(max(c.temperature, 0.5), 1.5)  # keep dynamics and feel human at any temperature
             jit = self.rng.random((2, len(k)))
-            vel[k] = bin_to_velocity(_sample_rows(vl[k], t, u[1:1 + len(k)]), jit[0])
-            off[k] = bin_to_offset(_sample_rows(ol[k], t, u[1 + NUM_CLASSES:1 + NUM_CLASSES + len(k)]), jit[1])
+            vel[k] = bin_to_velocity(_sample_rows(vl[k], t * VELOCITY_TEMPERATURE, u[1:1 + len(k)]), jit[0])
+            off[k] = bin_to_offset(_sample_rows(ol[k], t * OFFSET_TEMPERATURE,
+                                                u[1 + NUM_CLASSES:1 + NUM_CLASSES + len(k)]), jit[1])
         return event, vel, off
 
 
