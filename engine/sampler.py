@@ -20,9 +20,8 @@ What makes it play like a drummer, besides the model:
               changed drum-16ths a bar, 10 in the test beats) instead of wandering off it over
               minutes (variation 1: untilted). A drum the home also hits there has its velocity
               tilted towards the home's by (1 - variation) * HOME_VELOCITY_NATS nats per bin,
-              so its accents recur
-              (timing is left to the model: tilting it towards the home's lowered its bar-to-bar
-              correlation, measured)
+              so its accents recur (timing is left to the model: tilting it likewise lowered
+              its bar-to-bar correlation, measured)
   phrases     the last FILL_STEPS of every `fill_every`-th bar are played with the fill flag,
               and a fill is followed by a crash on the next downbeat, as a drummer marks the form
   temperature changes how adventurous the choice of hits is, not how many: the distribution is
@@ -82,6 +81,7 @@ class Home:
     velocity_bin: np.ndarray  # (32, 9) int: their velocity bins, -1 where no hit
     drop_weight: np.ndarray   # (32, 9) what leaving out each hit weighs (skeleton hits only)
     add_weight: np.ndarray    # (32, 9) what adding a hit where the home has none weighs
+
     @classmethod
     def of(cls, events: np.ndarray, velocity: np.ndarray) -> "Home":
         bits = EVENT_BITS_F[np.asarray(events, np.int64)]
@@ -256,12 +256,9 @@ class Sampler:
 
     def _warmup(self, style: str, step_index: int) -> list[Step]:
         """Two bars of a real groove of `style` in the bar phase of step_index, or []."""
-        clips = self.bank.get(style)
+        clips, i = self._warmup_clip(style)
         if clips is None:
             return []
-        if style not in self._warmup_pick:
-            self._warmup_pick[style] = int(self.rng.integers(len(clips["events"])))
-        i = self._warmup_pick[style]
         start = step_index - WARMUP_STEPS
         rows = [(start + j) % WARMUP_STEPS for j in range(WARMUP_STEPS)]
         return [Step(tuple(Hit(CLASS_PITCH[c], int(clips["velocity"][i, r, c]), float(clips["offset"][i, r, c]))
@@ -301,14 +298,19 @@ class Sampler:
         events[at], velocity[at] = self.history.events[rows], self.history.velocity[rows]
         return Home.of(events, velocity)
 
-    def _bank_home(self, style: str):
+    def _bank_home(self, style: str) -> "Home | None":
+        """The style's warm-up groove as the home (None: taken from what it plays, two bars on)."""
+        clips, i = self._warmup_clip(style)
+        return None if clips is None else Home.of(clips["events"][i], clips["velocity"][i])
+
+    def _warmup_clip(self, style: str):
+        """(the style's bank, the index of this Sampler's groove in it), or (None, None)."""
         clips = self.bank.get(style)
         if clips is None:
-            return None  # taken from what it plays, two bars on
+            return None, None
         if style not in self._warmup_pick:
             self._warmup_pick[style] = int(self.rng.integers(len(clips["events"])))
-        i = self._warmup_pick[style]
-        return Home.of(clips["events"][i], clips["velocity"][i])
+        return clips, self._warmup_pick[style]
 
     def amend_last(self, hits) -> None:
         """Merge hits a player made during the step just returned into what the model saw,
@@ -329,7 +331,6 @@ class Sampler:
         keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
         if keep:
             i = self.position % HOME_STEPS
-            a = self.home.bits[i]
             differing = (1.0 - EVENT_BITS_F) @ self.home.drop_weight[i] + EVENT_BITS_F @ self.home.add_weight[i]
             logits = logits - keep * HOME_NATS * differing
         if crash and CRASH not in c.mute:

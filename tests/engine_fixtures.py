@@ -5,7 +5,10 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from drumd.engine.encoding import NUM_CLASSES, Performance
 
 GMD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gmd" / "groove"
 
@@ -37,3 +40,25 @@ def make_mini_gmd(dest: Path, per_split: int = 6) -> Path:
 
 
 TINY_MODEL = {"hidden": 32, "layers": 1, "event_embed": 8, "head_hidden": 16}
+
+
+KICK, SNARE, HAT = 1, 2, 4  # event bits of hand-made grooves
+
+
+def clip(events, velocity=100, offset=0.0) -> Performance:
+    """A Performance of events; velocity/offset: a number, or (T, 9) arrays (kept where hits)."""
+    events = np.asarray(events, np.int16)
+    bits = ((events[:, None] >> np.arange(NUM_CLASSES)) & 1).astype(bool)
+    vel = np.broadcast_to(np.asarray(velocity, np.float64), bits.shape) * bits
+    off = np.broadcast_to(np.asarray(offset, np.float64), bits.shape) * bits
+    return Performance(events, vel.astype(np.uint8), off.astype(np.float32))
+
+
+def rock_bar() -> list[int]:
+    """One bar of events: hats on every 16th, kick on 1 and 3, snare on 2 and 4."""
+    bar = [HAT] * 16
+    for s in (0, 8):
+        bar[s] |= KICK
+    for s in (4, 12):
+        bar[s] |= SNARE
+    return bar

@@ -2,27 +2,12 @@
 import numpy as np
 import pytest
 
-from drumd.engine.encoding import NUM_CLASSES, NUM_EVENTS, Performance
+from drumd.engine.encoding import NUM_EVENTS
 from drumd.engine.groove_stats import (bar_autocorrelation, beat_keeping, collapse, diversity,
                                        groove_features, has_backbeat, syncopation)
 from drumd.engine.metrics import TeacherForcedScore, compare_distributions, precision_recall_f1
 
-KICK, SNARE, HAT = 1, 2, 4  # event bits
-
-
-def clip(events, velocity=100):
-    events = np.asarray(events, np.int16)
-    bits = (events[:, None] >> np.arange(NUM_CLASSES)) & 1
-    return Performance(events, (bits * velocity).astype(np.uint8), np.zeros(bits.shape, np.float32))
-
-
-def rock_bar():
-    bar = [HAT] * 16
-    for s in (0, 8):
-        bar[s] |= KICK
-    for s in (4, 12):
-        bar[s] |= SNARE
-    return bar
+from engine_fixtures import HAT, KICK, SNARE, clip, rock_bar
 
 
 def test_scores_count_hits_by_hand():

@@ -2,32 +2,15 @@
 import numpy as np
 import pytest
 
-from drumd.engine.encoding import NUM_CLASSES, Performance
+from drumd.engine.encoding import NUM_CLASSES
 from drumd.engine.groove_stats import (backbeat_share, bar_lag_pairs, bar_lag_r, drift, groove_similarity,
                                        groove_template, hits_per_bar, listener_stats, window_features,
                                        windows)
 from drumd.engine.metrics import _deal, c2st
 
-KICK, SNARE, HAT = 1, 2, 4  # event bits
+from engine_fixtures import HAT, KICK, SNARE, clip, rock_bar
+
 K, S, H = 0, 1, 2           # class indices
-
-
-def clip(events, velocity=100, offset=0.0):
-    """A Performance of events; velocity/offset: a number, or (T, 9) arrays (kept where hits)."""
-    events = np.asarray(events, np.int16)
-    bits = ((events[:, None] >> np.arange(NUM_CLASSES)) & 1).astype(bool)
-    vel = np.broadcast_to(np.asarray(velocity, np.float64), bits.shape) * bits
-    off = np.broadcast_to(np.asarray(offset, np.float64), bits.shape) * bits
-    return Performance(events, vel.astype(np.uint8), off.astype(np.float32))
-
-
-def rock_bar():
-    bar = [HAT] * 16
-    for s in (0, 8):
-        bar[s] |= KICK
-    for s in (4, 12):
-        bar[s] |= SNARE
-    return bar
 
 
 def repeated(bars: int, rng):
