@@ -78,6 +78,8 @@ def bench_training(steps=20):
     x = StepInputs(
         prev_event=torch.randint(0, 513, (B, T), generator=g), prev_velocity=torch.rand(B, T, 9),
         prev_offset=torch.rand(B, T, 9) - 0.5, lookback=torch.randint(0, 2, (B, T, 18)).float(),
+        lookback_velocity=torch.rand(B, T, 18), lookback_offset=torch.rand(B, T, 18) - 0.5,
+        level=torch.rand(B, T, 1),
         position=torch.randint(0, 2, (B, T, 6)).float() * 2 - 1, density=torch.rand(B, T, 1),
         style=torch.randint(0, 18, (B, T)), fill=torch.zeros(B, T, 1), tempo=torch.randint(0, 8, (B, T)))
     ev = torch.randint(0, 512, (B, T), generator=g)
