@@ -266,3 +266,23 @@ def test_session_on_the_internal_clock_plays_the_grid_and_cleans_up(tmp_path):
     assert len(ticks) >= 6 * len(ons) - 6
     assert s.late_steps == 0 and s.error is None
     assert len(mido.MidiFile(tmp_path / "s.mid").tracks[1]) > 2 * len(ons)
+
+
+def test_variation_and_fill_every_by_cc_flag_and_config(tmp_path):
+    c = LiveControls(STYLES, "rock")
+    assert (c.for_step(False).variation, c.for_step(False).fill_every) == (0.5, 8)
+    assert c.control_change(31, 0) == "variation" and c.for_step(False).variation == 0.0
+    c.control_change(31, 127)
+    assert c.for_step(False).variation == 1.0
+    assert c.control_change(85, 0) == "fill_every" and c.for_step(False).fill_every == 0
+    c.control_change(85, 127)
+    assert c.for_step(False).fill_every == 32
+    c.control_change(85, 64)
+    assert c.for_step(False).fill_every == 8
+    cfg = tmp_path / "drumd.yaml"
+    cfg.write_text("variation: 0.2\nfill_every: 4\n")
+    settings = config.resolve(str(cfg), {"fill_every": 16})
+    assert (settings["variation"], settings["fill_every"]) == (0.2, 16)
+    cfg.write_text("variation: 2\n")
+    with pytest.raises(config.ConfigError, match=r"drumd.yaml:1: variation"):
+        config.load(cfg)

@@ -243,3 +243,30 @@ def test_player_in_a_vendor_map_through_call_and_response(jack, transport, drumd
         assert answer, "drumd did not answer"
         assert min(answer) >= t0 + 15.5 * step and max(answer) < t0 + 32.5 * step
         assert paired(events) == {}
+
+
+def sixteenths(events, tick_period):
+    """The 16th (counted from Start, as drumd counts them) nearest each note-on: {k: [notes]}."""
+    start = next(t for t, m in events if m[0] == 0xFA)
+    out = {}
+    for t, m in note_ons(events):
+        out.setdefault(int(round((t - start) / (6 * tick_period))), []).append(m[1])
+    return out
+
+
+def test_phrase_fills_lead_into_a_crash_through_jack(jack, transport, drumd_checkpoint):
+    """--fill-every 2 through the real stack: the downbeat after every second bar has a crash."""
+    bpm = 240.0  # a bar a second
+    mark = jack.log_mark()
+    daw = Daw(jack, transport, bpm=bpm, force_bpm=True)
+    listener = Listener("fill-rec")
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "external",
+                  "--quantize", "1", "--fill-every", "2", "--seed", "3", client="drumd-fill")
+    events, out = roll(jack, daw, drumd, listener, 7.5)
+    tick = 60 / (bpm * 24)
+    with judged(jack, mark):  # a note moved by an xrun would land on another 16th
+        at = sixteenths(events, tick)
+        heard = max(at) if at else 0
+        downbeats = [k for k in (32, 64, 96) if k < heard - 4]
+        assert len(downbeats) >= 2, (heard, out)
+        assert all(49 in at.get(k, []) for k in downbeats), {k: at.get(k) for k in downbeats}
