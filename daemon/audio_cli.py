@@ -10,34 +10,48 @@ import wave
 from pathlib import Path
 
 import click
-import mido
 import numpy as np
 
 from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.atomicfile import OutputPathError, check_output_path
+from drumd.mappings.midifile import MidiFileError, read_drum_notes
 
 from .synth import VoiceMixer
 
 # (seconds, GM pitch, velocity)
 TimedHit = tuple[float, int, int]
+MAX_RENDER_SECONDS = 20 * 60  # the whole render is held in memory (about 4 MB a second at 48 kHz)
 
 
 def midi_hits(path, channel: int = 10, drum_map=None) -> list[TimedHit]:
     """Note-ons of one MIDI channel (1-16) as GM hits, timed through the file's tempo map.
 
-    `drum_map` (a drumd.mappings DrumMap) translates vendor notes to GM, with the channel's
-    last hi-hat pedal CC4 deciding open/closed; notes it has no GM meaning for are dropped.
+    Read by drumd.mappings.midifile.read_drum_notes (the one reader of drum hits): tracks
+    merged by tick, a hi-hat pedal CC4 at a note's tick applies to it. `drum_map` (a
+    drumd.mappings DrumMap) translates vendor notes to GM, with the channel's last hi-hat
+    pedal CC4 deciding open/closed; notes it has no GM meaning for are dropped.
+    Raises MidiFileError naming the file.
     """
-    hits, t, cc4 = [], 0.0, None
-    for msg in mido.MidiFile(path):  # merged tracks, delta times already in seconds
-        t += msg.time
-        if msg.is_meta or getattr(msg, "channel", None) != channel - 1:
-            continue
-        if msg.type == "control_change" and msg.control == 4:
-            cc4 = msg.value
-        elif msg.type == "note_on" and msg.velocity > 0:
-            pitch = drum_map.to_gm(msg.note, cc4) if drum_map is not None else msg.note
-            if pitch is not None:
-                hits.append((t, pitch, msg.velocity))
+    f = read_drum_notes(path, channel)
+    hits = []
+    for n, t in zip(f.notes, f.seconds([n.tick for n in f.notes])):
+        pitch = drum_map.to_gm(n.note, n.cc4) if drum_map is not None else n.note
+        if pitch is not None:
+            hits.append((t, pitch, n.velocity))
+    return hits
+
+
+def _file_hits(midi_file, channel, map_name, max_seconds=None) -> list[TimedHit]:
+    """midi_hits for a command: every problem with the file is one line naming it."""
+    try:
+        hits = midi_hits(midi_file, channel, _drum_map(map_name))
+    except MidiFileError as e:
+        raise click.ClickException(str(e)) from None
+    if not hits:
+        raise click.ClickException(f"{midi_file}: no notes on channel {channel}")
+    if max_seconds is not None and hits[-1][0] > max_seconds:
+        raise click.ClickException(f"{midi_file}: its last hit is at {hits[-1][0] / 60:,.0f} minutes; "
+                                   f"drumd renders up to {max_seconds // 60} minutes")
     return hits
 
 
@@ -128,11 +142,15 @@ _map = click.option("--map", "map_name", metavar="NAME",
 @click.option("--bits", type=click.Choice(["16", "24"]), default="16", show_default=True)
 def render(midi_file, wav_file, channel, map_name, rate, bits):
     """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth."""
-    hits = midi_hits(midi_file, channel, _drum_map(map_name))
-    if not hits:
-        raise click.ClickException(f"{midi_file}: no notes on channel {channel}")
-    audio = render_hits(hits, rate)
-    write_wav(wav_file, audio, rate, int(bits))
+    hits = _file_hits(midi_file, channel, map_name, MAX_RENDER_SECONDS)
+    try:
+        check_output_path(wav_file)
+        audio = render_hits(hits, rate)
+        write_wav(wav_file, audio, rate, int(bits))
+    except OutputPathError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"{wav_file}: cannot write ({e.strerror or e})") from None
     click.echo(f"{wav_file}: {len(hits)} hits, {len(audio) / rate:.1f} s")
 
 
@@ -152,7 +170,7 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
     to MIDI_FILE.
     """
     if midi_file:
-        hits = midi_hits(midi_file, channel, _drum_map(map_name))
+        hits = _file_hits(midi_file, channel, map_name)
     else:
         click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
         hits = groove_hits(style, bpm, bars, seed)

@@ -95,8 +95,11 @@ def run(settings: dict) -> int:
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.sampler import Sampler
     from drumd.mappings import MapError
+    from drumd.mappings.atomicfile import OutputPathError, check_output_path
 
     try:
+        if settings["record"]:  # checked now: the take is written when drumd stops
+            check_output_path(settings["record"])
         ckpt = load_checkpoint(settings["checkpoint"])
         if settings["style"] not in ckpt.styles:
             raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "
@@ -112,7 +115,7 @@ def run(settings: dict) -> int:
                                    settings["connect_in"], inbox)
         out_port = ports.Port("out", api, out_client, settings["out_port"] or out_name,
                               settings["connect_out"])
-    except (CheckpointError, MapError, ValueError, ports.PortError) as e:
+    except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
         raise click.ClickException(str(e)) from None
 
     try:

@@ -40,6 +40,8 @@ def train(config, data, out, sets, resume):
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Default: the shipped model.")
 @click.option("--primer", type=click.Path(exists=True, dir_okay=False), help="A drum .mid to continue.")
 @click.option("--primer-map", default="gm", show_default=True, help="Drum map of the primer file.")
+@click.option("--primer-channel", default=10, show_default=True, type=click.IntRange(1, 16),
+              help="MIDI channel of the primer's drums.")
 @click.option("--style", default=None, help="Style name, or 'all' for one file per style into the folder OUT.")
 @click.option("--bars", default=8, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--bpm", type=float, help="Tempo (default: the primer's, else 120).")
@@ -57,25 +59,34 @@ def train(config, data, out, sets, resume):
 @click.option("--map", "out_map", default="gm", show_default=True, help="Drum map of the output file.")
 @click.option("--include-primer", is_flag=True, help="Write the primer before the continuation.")
 @click.option("--seed", type=int)
-def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature, top_p, density,
+def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, bpm, temperature, top_p, density,
              quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.data import DataError
     from drumd.engine.generate import generate as gen
     from drumd.engine.midifile import read_primer, write_steps
+    from drumd.engine.encoding import Step
     from drumd.engine.sampler import Controls
     from drumd.mappings import MapError, load_map
+    from drumd.mappings.atomicfile import OutputPathError, check_output_path
     try:
+        # OUT: a file, or with --style all a folder (created if missing, but not its parent)
+        check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
         ckpt = load_checkpoint(checkpoint)
         load_map(out_map)
-        p = read_primer(Path(primer), primer_map) if primer else None
+        p = (read_primer(Path(primer), primer_map, primer_channel, "--primer-channel")
+             if primer else None)
         styles = ckpt.styles if style == "all" else [style]
         for s in styles:
             if s is not None:
                 ckpt.style_index(s)
-    except (CheckpointError, DataError, MapError) as e:
+        if style == "all":
+            Path(out).mkdir(exist_ok=True)
+    except (CheckpointError, DataError, MapError, OutputPathError) as e:
         raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(f"{out}: cannot create the folder ({e.strerror or e})")
     steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, 16, (4, 4))
     if meter != (4, 4):
         click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "
@@ -89,7 +100,13 @@ def generate(out, checkpoint, primer, primer_map, style, bars, bpm, temperature,
         path = Path(out) / f"{s}.mid" if style == "all" else Path(out)
         result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed,
                      carry=carry, steps_per_bar=per_bar)
-        n = write_steps(path, (steps if include_primer else []) + result, bpm, out_map, meters=meters)
+        # the primer from the file's own notes (flams and drags whole), not its quantized steps
+        try:
+            n = write_steps(path, ([Step()] * len(steps) if include_primer else []) + result, bpm,
+                            out_map, meters=meters, notes=p.notes if include_primer and p else ())
+        except OSError as e:
+            raise click.ClickException(str(e) if isinstance(e, OutputPathError)
+                                       else f"{path}: cannot write ({e.strerror or e})")
         primed = (f", after {len(steps) // per_bar} primer bars" + (" and its next downbeat" if carry else "")
                   if p else "")
         click.echo(f"{path}: {bars} bars{primed}, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-import mido
 import numpy as np
 
 from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.midifile import MidiFileError, read_drum_notes
 from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
 
 SPLITS = ("train", "validation", "test")
@@ -54,41 +54,31 @@ class FileGrid(NamedTuple):
     denominator: int = 4
 
 
-def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid: bool = False):
-    """(time in 16th steps, GM pitch, velocity) for each drum note-on of a MIDI file.
+def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid: bool = False,
+                channel: int = 10, channel_option: str = "--channel"):
+    """(time in 16th steps, GM pitch, velocity) for each drum note-on of a MIDI file's drum
+    channel (1-16; 10 by default, where the Groove MIDI Dataset has its drums).
 
-    Times come from ticks (exact, tempo-independent). to_gm(note, cc4) translates the
-    file's drum map; the last CC4 (hi-hat pedal) value on the channel is passed along.
+    Read through drumd.mappings.midifile.read_drum_notes (the one reader of drum hits). Times
+    come from ticks (exact, tempo-independent). to_gm(note, cc4) translates the file's drum
+    map; the channel's last CC4 (hi-hat pedal) value at the note is passed along.
     Returns (onsets, bpm of the first tempo event), and with grid=True (onsets, bpm, FileGrid).
+    Raises DataError naming the file for anything read_drum_notes refuses.
     """
     try:
-        mid = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError) as e:
-        raise DataError(f"{path}: not a readable MIDI file ({e})") from e
-    if mid.ticks_per_beat <= 0:
-        raise DataError(f"{path}: not a readable MIDI file (ticks per beat {mid.ticks_per_beat})")
-    step_ticks = mid.ticks_per_beat / 4
-    onsets, bpm, cc4 = [], None, {}
-    end, meter = 0, None  # meter: (tick, numerator, denominator) of the first time signature
-    for track in mid.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "set_tempo" and bpm is None:
-                bpm = mido.tempo2bpm(msg.tempo)
-            elif msg.type == "time_signature" and (meter is None or tick < meter[0]):
-                meter = (tick, msg.numerator, msg.denominator)
-            elif msg.type == "control_change" and msg.control == 4:
-                cc4[msg.channel] = msg.value
-            elif msg.type == "note_on" and msg.velocity > 0:
-                gm = to_gm(msg.note, cc4.get(msg.channel))
-                if gm is not None:
-                    onsets.append((tick / step_ticks, gm, msg.velocity))
-        end = max(end, tick)  # the track's end_of_track (or its last event)
+        f = read_drum_notes(path, channel, channel_option)
+    except MidiFileError as e:
+        raise DataError(str(e)) from None
+    step_ticks = f.ticks_per_beat / 4
+    onsets = []
+    for n in f.notes:
+        gm = to_gm(n.note, n.cc4)
+        if gm is not None:
+            onsets.append((n.tick / step_ticks, gm, n.velocity))
     onsets.sort()
     if not grid:
-        return onsets, bpm or 120.0
-    return onsets, bpm or 120.0, FileGrid(mid.ticks_per_beat, end, *(meter[1:] if meter else (4, 4)))
+        return onsets, f.bpm
+    return onsets, f.bpm, FileGrid(f.ticks_per_beat, f.end_tick, *f.meter)
 
 
 def roland_to_gm() -> Callable[[int, int | None], int | None]:
@@ -133,8 +123,11 @@ def checksum(records: list[Record]) -> str:
 
 
 def _cache_dir() -> Path:
+    """drumd's cache folder ($XDG_CACHE_HOME/drumd or ~/.cache/drumd), created if missing."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "drumd"
+    path = Path(base) / "drumd"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def load_dataset(data_dir: Path | None = None, progress: bool = False) -> tuple[dict, str]:

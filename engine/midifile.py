@@ -33,13 +33,17 @@ class Primer:
     bpm: float
     steps_per_bar: int       # 16ths per bar of the file's meter
     meter: tuple[int, int] = (4, 4)
+    # the file's own hits in those bars, (time in steps, GM pitch, velocity): flams and drags
+    # whole, pitches the model has no class for kept (write them back with write_steps(notes=))
+    notes: tuple[tuple[float, int, int], ...] = ()
 
     @property
     def bars(self) -> int:
         return len(self.steps) // self.steps_per_bar
 
 
-def read_primer(path: Path, map_name: str = "gm") -> Primer:
+def read_primer(path: Path, map_name: str = "gm", channel: int = 10,
+                channel_option: str = "--channel") -> Primer:
     """A drum MIDI file in `map_name` as whole bars of GM Steps, measured from its own bar lines.
 
     Bar lines: tick 0 is one; a bar is numerator * 16 / denominator 16ths of the first
@@ -61,12 +65,14 @@ def read_primer(path: Path, map_name: str = "gm") -> Primer:
     on bar 3's downbeat it is 32 steps and the crash; ending at 48 with no hit after step
     32 it is 48 steps (3 bars, the last one a crash and rests), as drumd writes such a file.
 
-    Raises DataError (naming the file) for an unreadable file or a meter whose bar is not a
-    whole number of 16ths.
+    Drums are read from `channel` (1-16). Raises DataError (naming the file) for an unreadable
+    file, a file with no notes on that channel but notes on others, or a meter whose bar is
+    not a whole number of 16ths.
     """
     from drumd.mappings import load_map
     m = load_map(map_name)
-    onsets, bpm, grid = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4), grid=True)
+    onsets, bpm, grid = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4), grid=True,
+                                    channel=channel, channel_option=channel_option)
     per_bar = Fraction(16 * grid.numerator, grid.denominator)
     if per_bar <= 0 or per_bar.denominator != 1:
         raise DataError(f"{path}: time signature {grid.numerator}/{grid.denominator}: "
@@ -81,16 +87,19 @@ def read_primer(path: Path, map_name: str = "gm") -> Primer:
     n = n_bars * per_bar
     carry = steps[n] if n < len(steps) and steps[n].hits else None
     body = steps[:n] + [Step()] * max(0, n - len(steps))
-    return Primer(body, carry, bpm, per_bar, (grid.numerator, grid.denominator))
+    notes = tuple(o for o in onsets if 0 <= math.floor(o[0] + 0.5) < n)  # as quantize_hits steps them
+    return Primer(body, carry, bpm, per_bar, (grid.numerator, grid.denominator), notes)
 
 
 def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
                 channel: int = 10, gate_steps: float = 0.5,
-                meters: tuple[tuple[int, int, int], ...] = ((0, 4, 4),)) -> int:
+                meters: tuple[tuple[int, int, int], ...] = ((0, 4, 4),),
+                notes: tuple[tuple[float, int, int], ...] = ()) -> int:
     """Write Steps as a type-0 MIDI file in a vendor map; returns the number of notes written.
 
-    Step 0 is at tick 0. `meters`: (step, numerator, denominator) of each time signature, the
-    first at step 0 (a 3/4 primer before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
+    Step 0 is at tick 0. `notes`: hits written as they are, (time in steps, GM pitch,
+    velocity), beside the steps (a primer's own notes: Primer.notes). `meters`: (step,
+    numerator, denominator) of each time signature, the first at step 0 (a 3/4 primer before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
     Atomic: the file appears complete or not at all. Hits the map cannot play are skipped.
     """
     from drumd.mappings import load_map
@@ -98,16 +107,16 @@ def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
     events = [(at * STEP_TICKS, -1, mido.MetaMessage("time_signature", numerator=num, denominator=den))
               for at, num, den in meters[1:]]  # (tick, order, message); note-offs before note-ons
     n_notes = 0
-    for t, step in enumerate(steps):
-        for h in step.hits:
-            note = m.from_gm(h.pitch)
-            if note is None:
-                continue
-            on = max(0, round((t + h.offset) * STEP_TICKS))
-            off = on + max(1, round(gate_steps * STEP_TICKS))
-            events.append((on, 1, mido.Message("note_on", channel=channel - 1, note=note, velocity=h.velocity)))
-            events.append((off, 0, mido.Message("note_off", channel=channel - 1, note=note, velocity=0)))
-            n_notes += 1
+    hits = [(t + h.offset, h.pitch, h.velocity) for t, step in enumerate(steps) for h in step.hits]
+    for at, pitch, velocity in list(notes) + hits:
+        note = m.from_gm(pitch)
+        if note is None:
+            continue
+        on = max(0, round(at * STEP_TICKS))
+        off = on + max(1, round(gate_steps * STEP_TICKS))
+        events.append((on, 1, mido.Message("note_on", channel=channel - 1, note=note, velocity=velocity)))
+        events.append((off, 0, mido.Message("note_off", channel=channel - 1, note=note, velocity=0)))
+        n_notes += 1
     events.sort(key=lambda e: (e[0], e[1]))
     track = mido.MidiTrack([
         mido.MetaMessage("track_name", name="drumd", time=0),

@@ -1,6 +1,10 @@
 """Writing a user's files so they appear whole or not at all (recordings, checkpoints, maps,
 renders, reports): a temporary file in the same folder, fsync, then os.replace. A failed write
-leaves the old file as it was. The one home of this for every layer (mappings is the lowest)."""
+leaves the old file as it was. The one home of this for every layer (mappings is the lowest).
+
+Folders are never created here: an output path that is a folder, or whose folder does not
+exist, is an OutputPathError naming it. Callers that own a folder (the cache, a training run,
+`drumd eval --out`) create it themselves."""
 from __future__ import annotations
 
 import os
@@ -9,12 +13,41 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class OutputPathError(OSError):
+    """An output path drumd will not write: a folder, or in a folder that does not exist.
+    str() is one line naming the path and the reason."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else "unusable output path"
+
+
+def output_path_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be written as a file (None: it can be tried)."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path}: is a folder; expected a file name"
+    parent = path.parent
+    if not parent.is_dir():
+        if parent.exists():
+            return f"{path}: {parent} is not a folder"
+        return f"{path}: folder {parent} does not exist (create it first; drumd does not)"
+    return None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """`path` as a Path, or OutputPathError if it is a folder or its folder is missing."""
+    problem = output_path_problem(path)
+    if problem:
+        raise OutputPathError(problem)
+    return Path(path)
+
+
 @contextmanager
 def atomic_open(path: str | Path):
     """Open `path` for writing (binary). The file replaces `path` only if the block ends
-    without an exception. A new file gets the usual umask permissions; an existing file keeps its own."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    without an exception. A new file gets the usual umask permissions; an existing file keeps its own.
+    Raises OutputPathError if `path` is a folder or its folder does not exist (never creates one)."""
+    path = check_output_path(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         mode = path.stat().st_mode & 0o7777

@@ -180,9 +180,13 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
     if src.is_dir():
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="remap", unit="file", disable=None)
+    if src.is_dir() and not in_place and not dst.parent.is_dir():
+        raise click.ClickException(f"{dst}: folder {dst.parent} does not exist (create it first; "
+                                   "drumd does not)")
     for s, d in jobs:
         try:
-            d.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():  # OUT mirrors IN's tree: its folders are drumd's to make
+                d.parent.mkdir(parents=True, exist_ok=True)
             remap_file(s, d, tr, channels, stats)
         except (MidiFileError, OSError) as e:
             if not src.is_dir():

@@ -1,27 +1,195 @@
-"""Remapping the drum notes of standard MIDI files, tick for tick.
+"""Standard MIDI files: the one reader of drum hits, and remapping drum notes tick for tick.
 
-Only note numbers change: messages keep their type, velocity, channel and absolute tick;
-meta events, sysex, controllers and other channels pass through untouched. Dropped notes
+Reading (`read_midi`, `read_drum_notes`) is shared by every command that reads MIDI: training
+data and primers (engine), `render` and `audition` (daemon), `remap` (here). A file that cannot
+be read is a MidiFileError naming the file and the reason, never a traceback.
+
+Remapping: only note numbers change: messages keep their type, velocity, channel and absolute
+tick; meta events, sysex, controllers and other channels pass through untouched. Dropped notes
 give their delta time to the next message so nothing else moves.
 """
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict, deque
+import io
+import struct
+from collections import Counter, defaultdict, deque
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
 
 from drumd.mappings.translate import DROP, Translator
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.atomicfile import OutputPathError, atomic_open
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
+MAX_STEPS = 100_000  # 16ths (about 3.5 hours at 120 BPM): longer files are refused, not read
+NOTE_MESSAGES = frozenset({"note_on", "note_off", "polytouch"})
+
+
 class MidiFileError(Exception):
     """A MIDI file that cannot be read or written; the message names the file."""
+
+
+def _header_problem(data: bytes) -> str | None:
+    """Why `data` is not a Standard MIDI File we can parse, from its header alone (None: fine)."""
+    if not data:
+        return "the file is empty (0 bytes)"
+    if not data.startswith(b"MThd"):
+        head = data[:16]
+        looks_text = all(32 <= b < 127 or b in b"\t\r\n" for b in head)
+        what = "text" if looks_text else "other data"
+        return (f"it starts with {what} ({head[:8]!r}), not the 'MThd' header of a Standard "
+                "MIDI File")
+    if len(data) < 14:
+        return f"cut short: {len(data)} bytes, less than a MIDI file header (truncated?)"
+    fmt, _, division = struct.unpack(">HHH", data[8:14])
+    if fmt > 2:
+        return f"MIDI file type {fmt} (the standard has types 0, 1 and 2)"
+    if division == 0:
+        return "0 ticks per quarter note in the header"
+    return None
+
+
+def read_midi(path: str | Path) -> mido.MidiFile:
+    """Parse a Standard MIDI File. Raises MidiFileError (naming the file and the reason) for
+    anything mido cannot read: empty, truncated, not MIDI, running status at a track's start."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise MidiFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    problem = _header_problem(data)
+    if problem:
+        raise MidiFileError(f"{path}: not a readable MIDI file: {problem}")
+    try:
+        return mido.MidiFile(file=io.BytesIO(data))
+    except EOFError:
+        raise MidiFileError(f"{path}: not a readable MIDI file: it ends in the middle of a track "
+                            "(truncated, or a wrong length in a chunk header)") from None
+    except OSError as e:
+        why = str(e)
+        if "running status" in why:
+            why = ("a track starts with running status (data bytes before any status byte), "
+                   "which the MIDI file standard does not allow")
+        elif "MTrk" in why:
+            why = "a track does not start with 'MTrk' (a damaged file, or a wrong chunk length)"
+        raise MidiFileError(f"{path}: not a readable MIDI file: {why}") from None
+    except (ValueError, KeyError, IndexError, TypeError, struct.error) as e:
+        raise MidiFileError(f"{path}: not a readable MIDI file: {e or type(e).__name__}") from None
+
+
+def _rank(msg) -> int:
+    """Order at equal ticks: notes after everything else (a hi-hat pedal CC4 at the note's tick
+    applies to it, even on another track)."""
+    return 1 if msg.type in NOTE_MESSAGES else 0
+
+
+def _keyed(track, offset: int = 0) -> Iterator[tuple[int, int, int, mido.Message]]:
+    """(absolute tick, rank, seq, message) of one track. Within a track the file's order is
+    kept: the rank never goes down within one tick, so a CC written after a note at the same
+    tick of the same track stays after it."""
+    tick, last_tick, rank = offset, None, 0
+    for seq, msg in enumerate(track):
+        tick += msg.time
+        if tick != last_tick:
+            last_tick, rank = tick, 0
+        rank = max(rank, _rank(msg))
+        yield tick, rank, seq, msg
+
+
+@dataclass(frozen=True)
+class DrumNote:
+    tick: int
+    note: int
+    velocity: int
+    cc4: int | None  # the channel's last hi-hat pedal (CC4) value, None before any
+
+
+@dataclass
+class DrumNotes:
+    """The note-ons of one channel of a MIDI file, in playing order (see read_drum_notes)."""
+    path: Path
+    channel: int                  # 1-16
+    ticks_per_beat: int
+    notes: list[DrumNote]
+    end_tick: int                 # the last end_of_track (max over tracks)
+    tempos: list[tuple[int, int]] = field(default_factory=list)  # (tick, microseconds per beat)
+    meter: tuple[int, int] = (4, 4)  # the first time signature
+
+    @property
+    def bpm(self) -> float:
+        """The first tempo of the file (120 without one)."""
+        return mido.tempo2bpm(self.tempos[0][1]) if self.tempos else 120.0
+
+    def seconds(self, ticks: list[int]) -> list[float]:
+        """Times in seconds of ascending ticks, through the file's tempo map."""
+        out, tempos = [], self.tempos
+        i, seg_tick, seg_s, tempo = 0, 0, 0.0, 500_000
+        for tick in ticks:
+            while i < len(tempos) and tempos[i][0] <= tick:
+                seg_s += (tempos[i][0] - seg_tick) * tempo / 1e6 / self.ticks_per_beat
+                seg_tick, tempo = tempos[i][0], tempos[i][1]
+                i += 1
+            out.append(seg_s + (tick - seg_tick) * tempo / 1e6 / self.ticks_per_beat)
+        return out
+
+
+def read_drum_notes(path: str | Path, channel: int = 10,
+                    channel_option: str = "--channel") -> DrumNotes:
+    """The drum note-ons of one channel (1-16; 10 by default) of a MIDI file.
+
+    All tracks are merged by absolute tick (type 2: its patterns one after another); at equal
+    ticks a hi-hat pedal CC4 comes before the notes, even from another track, so each note
+    carries the pedal value it is played with. Time and memory depend on the file's size,
+    not its length in ticks; a file over MAX_STEPS 16ths long is refused.
+
+    Raises MidiFileError naming the file: unreadable (see read_midi), SMPTE time division, too
+    long, or no notes on `channel` while other channels have some (the error lists them and
+    suggests `channel_option` with the busiest).
+    """
+    path = Path(path)
+    mid = read_midi(path)
+    tpb = mid.ticks_per_beat
+    if tpb < 0:  # mido reads the division as signed: SMPTE frames
+        fps, per_frame = -(tpb >> 8), tpb & 0xFF
+        raise MidiFileError(f"{path}: timed in SMPTE frames ({fps} per second, {per_frame} ticks "
+                            "per frame), not in beats; drumd reads files with a beat-based time "
+                            "division (save it from your DAW with PPQ timing)")
+    offsets, end = [], 0
+    for track in mid.tracks:
+        offsets.append(end if mid.type == 2 else 0)
+        length = sum(msg.time for msg in track)
+        end = max(end, offsets[-1] + length) if mid.type != 2 else offsets[-1] + length
+    if end * 4 > MAX_STEPS * tpb:
+        raise MidiFileError(f"{path}: {end * 4 // tpb:,} 16th notes long (over {MAX_STEPS:,}, "
+                            "about 3.5 hours at 120 BPM); drumd reads shorter drum files")
+    ch = channel - 1
+    notes, elsewhere, tempos, meter, cc4 = [], Counter(), [], None, None
+    streams = [(((tick, rank, i, seq), msg) for tick, rank, seq, msg in _keyed(t, off))
+               for i, (t, off) in enumerate(zip(mid.tracks, offsets))]
+    for (tick, *_), msg in heapq.merge(*streams, key=lambda e: e[0]):
+        kind = msg.type
+        if kind == "set_tempo":
+            tempos.append((tick, msg.tempo))
+        elif kind == "time_signature" and meter is None:
+            meter = (msg.numerator, msg.denominator)
+        elif kind == "note_on" and msg.velocity > 0:
+            if msg.channel == ch:
+                notes.append(DrumNote(tick, msg.note, msg.velocity, cc4))
+            else:
+                elsewhere[msg.channel + 1] += 1
+        elif kind == "control_change" and msg.control == 4 and msg.channel == ch:
+            cc4 = msg.value
+    if not notes and elsewhere:
+        found = ", ".join(f"{c} ({n})" for c, n in sorted(elsewhere.items()))
+        best = max(elsewhere, key=lambda c: (elsewhere[c], c == 10))
+        raise MidiFileError(f"{path}: no notes on channel {channel}; notes on channel {found}: "
+                            f"use {channel_option} {best}")
+    return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4))
 
 
 @dataclass
@@ -40,15 +208,15 @@ class _ChannelState:
         self.sounding: defaultdict[tuple[int, int], deque[int]] = defaultdict(deque)
 
 
-def _merged(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, int, mido.Message]]:
-    """(absolute tick, track index, message) of several tracks in playing order."""
+def _merged(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, int, int, mido.Message]]:
+    """(absolute tick, track index, index in its track, message) of several tracks in playing
+    order: by tick, then CCs and other messages before notes (as read_drum_notes)."""
     def timed(i, track):
-        tick = 0
-        for seq, msg in enumerate(track):
-            tick += msg.time
-            yield tick, i, seq, msg
-    for tick, i, _, msg in heapq.merge(*(timed(i, t) for i, t in enumerate(tracks))):
-        yield tick, i, msg
+        for tick, rank, seq, msg in _keyed(track):
+            yield tick, rank, i, seq, msg
+    for tick, _, i, seq, msg in heapq.merge(*(timed(i, t) for i, t in enumerate(tracks)),
+                                            key=lambda e: e[:4]):
+        yield tick, i, seq, msg
 
 
 def _remap_message(msg, tr: Translator, state: _ChannelState, stats: RemapStats) -> int | None:
@@ -77,10 +245,10 @@ def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | N
     # in time order; type 2 tracks are independent patterns.
     groups = ([[i] for i in range(len(mid.tracks))] if mid.type == 2
               else [list(range(len(mid.tracks)))])
-    timed_out: list[list[tuple[int, mido.Message]]] = [[] for _ in mid.tracks]
+    timed_out: list[list[tuple[int, int, mido.Message]]] = [[] for _ in mid.tracks]
     for group in groups:
         state = _ChannelState()
-        for tick, j, msg in _merged([mid.tracks[i] for i in group]):
+        for tick, j, seq, msg in _merged([mid.tracks[i] for i in group]):
             i = group[j]
             ch = None if msg.is_meta else getattr(msg, "channel", None)  # sysex has none
             if ch is not None and (channels is None or ch in channels):
@@ -91,22 +259,15 @@ def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | N
                     if out is None:
                         continue
                     msg = msg.copy(note=out)
-            timed_out[i].append((tick, msg))
+            timed_out[i].append((seq, tick, msg))
     out = mido.MidiFile(type=mid.type, ticks_per_beat=mid.ticks_per_beat, charset=mid.charset)
     for events in timed_out:
         track, last = mido.MidiTrack(), 0
-        for tick, msg in events:
+        for _, tick, msg in sorted(events, key=lambda e: e[0]):  # each track in its own order
             track.append(msg.copy(time=tick - last))
             last = tick
         out.tracks.append(track)
     return out
-
-
-def read_midi(path: Path) -> mido.MidiFile:
-    try:
-        return mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
-        raise MidiFileError(f"{path}: not a readable MIDI file ({e or type(e).__name__})") from e
 
 
 def write_atomic(mid: mido.MidiFile, path: Path) -> None:
@@ -116,6 +277,8 @@ def write_atomic(mid: mido.MidiFile, path: Path) -> None:
     try:
         with atomic_open(path) as f:
             mid.save(file=f)
+    except OutputPathError as e:
+        raise MidiFileError(str(e)) from None
     except OSError as e:
         raise MidiFileError(f"{path}: cannot write ({e.strerror or e})") from e
 

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from audio_jack import TPB, write_midi
 from drumd.daemon.audio_cli import midi_hits, render, render_hits, write_wav
+from drumd.mappings.midifile import MidiFileError
 
 SR = 48000
 
@@ -104,7 +105,8 @@ def test_only_the_drum_channel_is_read(tmp_path):
     write_midi(tmp_path / "a.mid", [(0, 36, 100)], channel=9)
     write_midi(tmp_path / "b.mid", [(0, 36, 100)], channel=0)
     assert len(midi_hits(tmp_path / "a.mid")) == 1
-    assert midi_hits(tmp_path / "b.mid") == []
+    with pytest.raises(MidiFileError, match=r"no notes on channel 10; notes on channel 1 \(1\): use --channel 1"):
+        midi_hits(tmp_path / "b.mid")  # examined, and the channel in use reported (issue #13)
     assert len(midi_hits(tmp_path / "b.mid", channel=1)) == 1
     result = CliRunner().invoke(render, [str(tmp_path / "b.mid"), str(tmp_path / "b.wav")])
     assert result.exit_code != 0 and "no notes on channel 10" in result.output
