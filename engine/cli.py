@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 import yaml
 
+MAX_PRIMER_BARS = 512
+
 
 @click.command()
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
@@ -87,6 +89,9 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
         raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException(f"{out}: cannot create the folder ({e.strerror or e})")
+    if p and p.bars > MAX_PRIMER_BARS:  # the model hears every primer step: about 1 s per 500 bars
+        raise click.ClickException(f"{primer}: a primer of {p.bars} bars; drumd continues primers "
+                                   f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
     steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, 16, (4, 4))
     if meter != (4, 4):
         click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "

@@ -46,9 +46,13 @@ def _header_problem(data: bytes) -> str | None:
                 "MIDI File")
     if len(data) < 14:
         return f"cut short: {len(data)} bytes, less than a MIDI file header (truncated?)"
-    fmt, _, division = struct.unpack(">HHH", data[8:14])
+    fmt, n_tracks, division = struct.unpack(">HHH", data[8:14])
     if fmt > 2:
         return f"MIDI file type {fmt} (the standard has types 0, 1 and 2)"
+    if n_tracks == 0:
+        return "its header says it has no tracks"
+    if fmt == 0 and n_tracks != 1:
+        return f"a type 0 file whose header says it has {n_tracks} tracks (type 0 has one)"
     if division == 0:
         return "0 ticks per quarter note in the header"
     return None
@@ -78,7 +82,8 @@ def read_midi(path: str | Path) -> mido.MidiFile:
         elif "MTrk" in why:
             why = "a track does not start with 'MTrk' (a damaged file, or a wrong chunk length)"
         raise MidiFileError(f"{path}: not a readable MIDI file: {why}") from None
-    except (ValueError, KeyError, IndexError, TypeError, struct.error) as e:
+    except Exception as e:  # noqa: BLE001 - mido on untrusted bytes: ValueError, KeyError,
+        # IndexError, KeySignatureError (a damaged meta event) and more; all mean the same here
         raise MidiFileError(f"{path}: not a readable MIDI file: {e or type(e).__name__}") from None
 
 
@@ -279,6 +284,8 @@ def write_atomic(mid: mido.MidiFile, path: Path) -> None:
             mid.save(file=f)
     except OutputPathError as e:
         raise MidiFileError(str(e)) from None
+    except ValueError as e:  # mido refuses to write what it read (nothing is written)
+        raise MidiFileError(f"{path}: cannot write this file back ({e})") from None
     except OSError as e:
         raise MidiFileError(f"{path}: cannot write ({e.strerror or e})") from e
 
