@@ -71,6 +71,20 @@ def save_checkpoint(path: Path, model: DrumLSTM, styles: list[str], meta: dict) 
         torch.save(payload, f)
 
 
+def _unreadable(raw: bytes, e: Exception) -> str:
+    """Why torch.load refused `raw`, as a whole sentence (torch's own text runs to paragraphs)."""
+    if not raw:
+        return "the file is empty."
+    if not raw.startswith(b"PK\x03\x04"):  # torch.save writes a zip archive
+        head = raw[:16]
+        what = "text" if all(32 <= b < 127 or b in b"\t\r\n" for b in head) else "other data"
+        return (f"it starts with {what} ({raw[:8]!r}), not the zip archive that torch.save "
+                "writes (a .pt file from `drumd train`).")
+    first = str(e).strip().split("\n")[0]
+    first = first.split(". ")[0].rstrip(".")  # torch's first sentence only
+    return f"a damaged or cut-off PyTorch file ({type(e).__name__}: {first})."
+
+
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """Load a checkpoint (None: the shipped one). Any problem is a CheckpointError naming the file."""
     path = Path(path) if path is not None else shipped_path()
@@ -81,8 +95,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     try:
         payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: not a drumd checkpoint (truncated or corrupt file? "
-                              f"{type(e).__name__}: {str(e)[:120]})") from e
+        raise CheckpointError(f"{path}: not a drumd checkpoint: {_unreadable(raw, e)}") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a drumd checkpoint (expected format {FORMAT!r})")
     if payload.get("format_version") != FORMAT_VERSION:

@@ -287,3 +287,22 @@ def test_style_all_makes_its_folder_but_not_its_parent(tmp_path, monkeypatch):
                                    "--bars", "1", "--seed", "1"])
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "grooves").glob("*.mid"))) >= 10
+
+
+def test_a_primer_over_512_bars_is_refused_quickly(tmp_path):
+    t = mido.MidiTrack([mido.Message("note_on", channel=9, note=KICK, velocity=100)])
+    t.append(mido.Message("note_on", channel=9, note=KICK, velocity=100, time=600 * 16 * STEP))
+    f = save(tmp_path / "long.mid", t, type=0)
+    r = CliRunner().invoke(drumd, ["generate", str(tmp_path / "x.mid"), "--primer", str(f)])
+    assert r.exit_code == 1 and "long.mid: a primer of 600 bars" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_text_file_as_checkpoint_is_one_whole_sentence(tmp_path):
+    f = tmp_path / "model.pt"
+    f.write_text("these are not weights\n")
+    r = CliRunner().invoke(drumd, ["generate", str(tmp_path / "x.mid"), "--checkpoint", str(f)])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert r.output.strip() == (f"Error: {f}: not a drumd checkpoint: it starts with text "
+                                "(b'these ar'), not the zip archive that torch.save writes "
+                                "(a .pt file from `drumd train`).")
