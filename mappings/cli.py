@@ -187,7 +187,7 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
         try:
             if src.is_dir():  # OUT mirrors IN's tree: its folders are drumd's to make
                 d.parent.mkdir(parents=True, exist_ok=True)
-            remap_file(s, d, tr, channels, stats)
+            remap_file(s, d, tr, channels, stats, require_notes=not src.is_dir())
         except (MidiFileError, OSError) as e:
             if not src.is_dir():
                 raise click.ClickException(str(e)) from None

@@ -106,6 +106,13 @@ def _keyed(track, offset: int = 0) -> Iterator[tuple[int, int, int, mido.Message
         yield tick, rank, seq, msg
 
 
+def _elsewhere_message(path, wanted: str, elsewhere: Counter, option: str) -> str:
+    """A file with no notes on the channel(s) `wanted` (1-16) and `elsewhere` {channel: notes}."""
+    found = ", ".join(f"{c} ({n})" for c, n in sorted(elsewhere.items()))
+    best = max(elsewhere, key=lambda c: (elsewhere[c], c == 10))
+    return f"{path}: no notes on channel {wanted}; notes on channel {found}: use {option} {best}"
+
+
 @dataclass(frozen=True)
 class DrumNote:
     tick: int
@@ -190,10 +197,7 @@ def read_drum_notes(path: str | Path, channel: int = 10,
         elif kind == "control_change" and msg.control == 4 and msg.channel == ch:
             cc4 = msg.value
     if not notes and elsewhere:
-        found = ", ".join(f"{c} ({n})" for c, n in sorted(elsewhere.items()))
-        best = max(elsewhere, key=lambda c: (elsewhere[c], c == 10))
-        raise MidiFileError(f"{path}: no notes on channel {channel}; notes on channel {found}: "
-                            f"use {channel_option} {best}")
+        raise MidiFileError(_elsewhere_message(path, str(channel), elsewhere, channel_option))
     return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4))
 
 
@@ -263,13 +267,16 @@ def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | N
                     out = _remap_message(msg, tr, state, stats)
                     if out is None:
                         continue
-                    msg = msg.copy(note=out)
+                    msg = msg.copy(skip_checks=True, note=out)  # out: a table's 0-127
             timed_out[i].append((seq, tick, msg))
     out = mido.MidiFile(type=mid.type, ticks_per_beat=mid.ticks_per_beat, charset=mid.charset)
     for events in timed_out:
         track, last = mido.MidiTrack(), 0
         for _, tick, msg in sorted(events, key=lambda e: e[0]):  # each track in its own order
-            track.append(msg.copy(time=tick - last))
+            # mido's checks on every copy were two thirds of a 1 MB file's time: a read
+            # message with a new delta time (>= 0) needs none
+            track.append(msg.copy(skip_checks=True, time=tick - last) if isinstance(msg, mido.Message)
+                         else msg.copy(time=tick - last))
             last = tick
         out.tracks.append(track)
     return out
@@ -291,9 +298,24 @@ def write_atomic(mid: mido.MidiFile, path: Path) -> None:
 
 
 def remap_file(src: Path, dst: Path, tr: Translator, channels: Collection[int] | None = (9,),
-               stats: RemapStats | None = None) -> None:
-    """Remap the MIDI file src into dst (which may be src itself: the write is atomic)."""
+               stats: RemapStats | None = None, require_notes: bool = False) -> None:
+    """Remap the MIDI file src into dst (which may be src itself: the write is atomic).
+    require_notes: a file with no notes on `channels` but notes on others is a MidiFileError
+    naming the channels it has (as read_drum_notes), instead of a copy with nothing remapped."""
     stats = stats if stats is not None else RemapStats()
-    mid = remap_midi(read_midi(src), tr, channels, stats)
-    write_atomic(mid, dst)
+    notes_before = stats.notes
+    mid = read_midi(src)
+    out = remap_midi(mid, tr, channels, stats)
+    if require_notes and channels is not None and stats.notes == notes_before:
+        _no_notes_on(src, mid, channels)
+    write_atomic(out, dst)
     stats.files += 1
+
+
+def _no_notes_on(path: Path, mid: mido.MidiFile, channels: Collection[int]) -> None:
+    """Raise the read_drum_notes error if other channels than `channels` (0-based) have notes."""
+    elsewhere = Counter(msg.channel + 1 for t in mid.tracks for msg in t
+                        if msg.type == "note_on" and msg.velocity > 0 and msg.channel not in channels)
+    if elsewhere:
+        wanted = ", ".join(str(c + 1) for c in sorted(channels))
+        raise MidiFileError(_elsewhere_message(path, wanted, elsewhere, "--channel"))

@@ -306,3 +306,14 @@ def test_a_text_file_as_checkpoint_is_one_whole_sentence(tmp_path):
     assert r.output.strip() == (f"Error: {f}: not a drumd checkpoint: it starts with text "
                                 "(b'these ar'), not the zip archive that torch.save writes "
                                 "(a .pt file from `drumd train`).")
+
+
+def test_remap_of_a_file_with_its_drums_on_another_channel_says_which(tmp_path):
+    f = save(tmp_path / "ch2.mid", track(beat(), channel=1))
+    r = CliRunner().invoke(drumd, ["remap", str(f), str(tmp_path / "y.mid"), "--from", "gm",
+                                   "--to", "ezdrummer2"])
+    assert r.exit_code == 1 and not (tmp_path / "y.mid").exists()
+    assert r.output.strip() == f"Error: {f}: no notes on channel 10; notes on channel 2 (24): use --channel 2"
+    r = CliRunner().invoke(drumd, ["remap", str(f), str(tmp_path / "y.mid"), "--from", "gm",
+                                   "--to", "ezdrummer2", "--channel", "2"])
+    assert r.exit_code == 0, r.output

@@ -60,7 +60,9 @@ def test_remap_nearest_and_pass(tmp_path):
 def test_channel_option(tmp_path):
     write_song(tmp_path / "in.mid", channel=3)
     r = run(tmp_path / "in.mid", tmp_path / "a.mid", "--from", "td", "--to", "gm")
-    assert r.exit_code == 0 and drum_notes(tmp_path / "a.mid", 3) == [22, 55, 27]  # channel 10 only
+    # channel 10 only: nothing there, so the file is examined and the channels it uses named (#13)
+    assert r.exit_code == 1 and not (tmp_path / "a.mid").exists()
+    assert "no notes on channel 10; notes on channel 1 (1), 4 (3): use --channel 4" in r.output
     r = run(tmp_path / "in.mid", tmp_path / "b.mid", "--from", "td", "--to", "gm", "--channel", "4")
     assert r.exit_code == 0 and drum_notes(tmp_path / "b.mid", 3) == [42, 49, 52]
     r = run(tmp_path / "in.mid", tmp_path / "c.mid", "--from", "td", "--to", "gm", "--channel", "all")
