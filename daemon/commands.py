@@ -98,8 +98,9 @@ def run(settings: dict) -> int:
     from drumd.mappings.atomicfile import OutputPathError, check_output_path
 
     try:
-        if settings["record"]:  # checked now: the take is written when drumd stops
-            check_output_path(settings["record"])
+        for key in ("record", "stats"):  # checked now: both are written when drumd stops
+            if settings[key]:
+                check_output_path(settings[key])
         ckpt = load_checkpoint(settings["checkpoint"])
         if settings["style"] not in ckpt.styles:
             raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "

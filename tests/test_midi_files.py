@@ -2,6 +2,8 @@
 for every bad file, flams and drags kept by `generate --include-primer`, and output paths that
 are never a folder or a silent mkdir."""
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import mido
@@ -317,3 +319,15 @@ def test_remap_of_a_file_with_its_drums_on_another_channel_says_which(tmp_path):
     r = CliRunner().invoke(drumd, ["remap", str(f), str(tmp_path / "y.mid"), "--from", "gm",
                                    "--to", "ezdrummer2", "--channel", "2"])
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("flag", ["--record", "--stats"])
+def test_serve_checks_its_output_files_before_it_starts(tmp_path, flag):
+    """They are written when drumd stops: a missing folder then would lose the take."""
+    drumd_exe = str(Path(sys.executable).with_name("drumd"))
+    r = subprocess.run([drumd_exe, "serve", "--api", "jack", flag, str(tmp_path / "no" / "x")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"Error: {tmp_path / 'no' / 'x'}: folder {tmp_path / 'no'} does not exist " \
+                               "(create it first; drumd does not)"
+    assert not (tmp_path / "no").exists()
