@@ -61,8 +61,8 @@ def train(config, data, out, sets, resume):
 @click.option("--map", "out_map", default="gm", show_default=True, help="Drum map of the output file.")
 @click.option("--include-primer", is_flag=True, help="Write the primer before the continuation.")
 @click.option("--seed", type=int)
-def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, bpm, temperature, top_p, density,
-             quantize, fill, variation, fill_every, out_map, include_primer, seed):
+def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, bpm, temperature,
+             top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.data import DataError

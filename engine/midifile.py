@@ -99,7 +99,8 @@ def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
 
     Step 0 is at tick 0. `notes`: hits written as they are, (time in steps, GM pitch,
     velocity), beside the steps (a primer's own notes: Primer.notes). `meters`: (step,
-    numerator, denominator) of each time signature, the first at step 0 (a 3/4 primer before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
+    numerator, denominator) of each time signature, the first at step 0 (a 3/4 primer
+    before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
     Atomic: the file appears complete or not at all. Hits the map cannot play are skipped.
     """
     from drumd.mappings import load_map

@@ -186,7 +186,8 @@ def read_drum_notes(path: str | Path, channel: int = 10,
     for (tick, *_), msg in heapq.merge(*streams, key=lambda e: e[0]):
         kind = msg.type
         if kind == "set_tempo":
-            tempos.append((tick, msg.tempo))
+            if msg.tempo > 0:  # a tempo of 0 microseconds per beat is no tempo: ignored
+                tempos.append((tick, msg.tempo))
         elif kind == "time_signature" and meter is None:
             meter = (msg.numerator, msg.denominator)
         elif kind == "note_on" and msg.velocity > 0:

@@ -331,3 +331,11 @@ def test_serve_checks_its_output_files_before_it_starts(tmp_path, flag):
     assert r.stderr.strip() == f"Error: {tmp_path / 'no' / 'x'}: folder {tmp_path / 'no'} does not exist " \
                                "(create it first; drumd does not)"
     assert not (tmp_path / "no").exists()
+
+
+def test_a_tempo_of_zero_is_ignored(tmp_path):
+    t = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=0),
+                        mido.Message("note_on", channel=9, note=KICK, velocity=100, time=TPB)])
+    f = save(tmp_path / "t0.mid", t, type=0)
+    assert read_drum_notes(f).bpm == 120.0 and midi_hits(f) == [(0.5, KICK, 100)]
+    assert read_primer(f).bpm == 120.0
