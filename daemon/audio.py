@@ -1,4 +1,8 @@
-"""Audio devices through sounddevice: the real-time synth output and device listing."""
+"""Audio devices through sounddevice: the real-time synth output and device listing.
+
+sounddevice loads PortAudio when it is imported; drumd imports it only through `sounddevice()`,
+so a machine without PortAudio gets one AudioError line naming the package to install.
+"""
 from __future__ import annotations
 
 import collections
@@ -6,7 +10,6 @@ import ctypes
 import time
 
 import numpy as np
-import sounddevice as sd
 
 from .synth import VoiceMixer
 
@@ -16,12 +19,44 @@ _jack_name = None  # the client name's bytes must outlive PortAudio's use of the
 _CLOCK_WINDOW = 64
 
 
+PORTAUDIO_MISSING = ("the PortAudio library is not installed; drumd needs it for audio "
+                     "(Debian/Ubuntu: apt-get install libportaudio2; "
+                     "Fedora: dnf install portaudio; macOS: brew install portaudio)")
+
+
+class AudioError(Exception):
+    """No audio: PortAudio is missing, or a device is not there or refuses to open. One line."""
+
+
+def sounddevice():
+    """The sounddevice module. Raises AudioError where PortAudio cannot be loaded."""
+    try:
+        import sounddevice as sd
+    except OSError:  # sounddevice: "PortAudio library not found", or the library fails to load
+        raise AudioError(PORTAUDIO_MISSING) from None
+    return sd
+
+
+def open_error(e: Exception, device, kind: str) -> AudioError:
+    """sounddevice's error opening `device` (None: the default) for `kind` ("input" or
+    "output") as one line naming the device."""
+    if device is None and "querying device -1" in str(e):
+        return AudioError(f"no default audio {kind} device (see `drumd devices`)")
+    if "querying device" in str(e):  # no device of that number
+        return AudioError(f"no audio {kind} device {device!r} (see `drumd devices`)")
+    name = "the default" if device is None else repr(device)
+    if isinstance(e, ValueError):  # no device of that name, several, or settings it refuses
+        return AudioError(f"audio {kind} {name}: {e} (see `drumd devices`)")
+    return AudioError(f"audio {kind} {name} cannot be opened: {e}")
+
+
 def set_jack_client_name(name: str) -> bool:
     """Name this process's JACK client (ports show as NAME:out_0 instead of PortAudio:out_0).
 
     PortAudio reads the name when it initialises, so this re-initialises it: call it before
     opening any stream. Returns False where PortAudio has no JACK support.
     """
+    sd = sounddevice()
     try:
         fn = ctypes.CDLL(sd._libname).PaJack_SetClientName
     except (AttributeError, OSError):
@@ -52,10 +87,14 @@ class SynthOutput:
 
     def __init__(self, device=None, samplerate: float | None = None, blocksize: int = 128,
                  channels: int = 2):
+        sd = sounddevice()
         self._queue: collections.deque = collections.deque()
-        self._stream = sd.OutputStream(device=device, samplerate=samplerate, blocksize=blocksize,
-                                       channels=channels, dtype="float32", latency="low",
-                                       callback=self._callback)
+        try:
+            self._stream = sd.OutputStream(device=device, samplerate=samplerate,
+                                           blocksize=blocksize, channels=channels,
+                                           dtype="float32", latency="low", callback=self._callback)
+        except (ValueError, sd.PortAudioError) as e:
+            raise open_error(e, device, "output") from None
         self.samplerate = int(self._stream.samplerate)
         self._mixer = VoiceMixer(self.samplerate, channels, max_block=max(blocksize, 4096))
         self._clock = np.full(_CLOCK_WINDOW, np.inf)  # estimates of frame 0's DAC time
@@ -119,6 +158,7 @@ class SynthOutput:
 
 def describe_devices() -> str:
     """A readable table of host APIs and audio devices (defaults marked with >/<)."""
+    sd = sounddevice()
     apis = sd.query_hostapis()
     devices = sd.query_devices()
     default_in, default_out = sd.default.device
@@ -133,4 +173,6 @@ def describe_devices() -> str:
         lines.append(f"  {mark} {i:>3}  {d['name'][:40]:<40} {apis[d['hostapi']]['name'][:28]:<28}"
                      f" {d['max_input_channels']:>3} {d['max_output_channels']:>3}"
                      f" {d['default_samplerate']:>7.0f}")
+    if not len(devices):
+        lines.append("  (none: PortAudio finds no audio device; is the sound server running?)")
     return "\n".join(lines)

@@ -174,18 +174,25 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
     else:
         click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
         hits = groove_hits(style, bpm, bars, seed)
-    from .audio import SynthOutput
+    from .audio import AudioError, SynthOutput
 
-    with SynthOutput(device=int(device) if device and device.isdigit() else device) as out:
+    try:
+        out = SynthOutput(device=int(device) if device and device.isdigit() else device)
+    except AudioError as e:
+        raise click.ClickException(str(e)) from None
+    with out:
         play_hits(out, hits)
 
 
 @click.command()
 def devices():
     """List audio devices and host APIs."""
-    from .audio import describe_devices
+    from .audio import AudioError, describe_devices
 
-    click.echo(describe_devices())
+    try:
+        click.echo(describe_devices())
+    except AudioError as e:
+        raise click.ClickException(str(e)) from None
 
 
 COMMANDS = [audition, render, devices]

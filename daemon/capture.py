@@ -26,12 +26,20 @@ PIPE_BYTES = 1 << 20  # ~5 s of float32 at 48 kHz: drumd's reader may stall that
 
 def main(argv: list[str]) -> int:
     opts = json.loads(argv[0])
-    import sounddevice as sd
-
-    from drumd.daemon.audio import set_jack_client_name
-    if opts.get("client"):
-        set_jack_client_name(opts["client"])
     out = sys.stdout.buffer
+
+    def fail(message: str) -> int:
+        out.write((json.dumps({"error": message}) + "\n").encode())
+        out.flush()
+        return 1
+
+    from drumd.daemon.audio import AudioError, open_error, set_jack_client_name, sounddevice
+    try:
+        sd = sounddevice()
+        if opts.get("client"):
+            set_jack_client_name(opts["client"])
+    except AudioError as e:  # no PortAudio
+        return fail(str(e))
     fd = out.fileno()
     channel = opts["channel"]
     # Writes of at most PIPE_BUF bytes are atomic: a full pipe drops whole chunks, so the
@@ -51,9 +59,7 @@ def main(argv: list[str]) -> int:
                                 samplerate=opts["samplerate"], blocksize=opts["blocksize"],
                                 dtype="float32", latency="low", callback=callback)
     except (ValueError, sd.PortAudioError) as e:  # no such device, or it cannot be opened
-        out.write((json.dumps({"error": str(e)}) + "\n").encode())
-        out.flush()
-        return 1
+        return fail(str(open_error(e, opts["device"], "input")))
     out.write((json.dumps({"samplerate": stream.samplerate}) + "\n").encode())
     out.flush()
     if not sys.stdin.readline():  # drumd went away before starting us

@@ -174,15 +174,13 @@ def _open_audio(settings: dict):
     """(SynthOutput or None, GuitarFollower or None), streams opened but not started."""
     if not settings["synth"] and settings["audio_in"] is None:
         return None, None
-    import sounddevice as sd
-
-    from drumd.daemon.audio import SynthOutput, set_jack_client_name
-    from drumd.daemon.guitar import AudioInputError, GuitarConfig, GuitarFollower
-    # Not the MIDI client's name: JACK would rename whichever client opens second. The guitar
-    # is captured by a child process, a client of its own.
-    set_jack_client_name(f"{settings['client']}-audio")
+    from drumd.daemon.audio import AudioError, SynthOutput, set_jack_client_name
+    from drumd.daemon.guitar import GuitarConfig, GuitarFollower
     synth = guitar = None
     try:
+        # Not the MIDI client's name: JACK would rename whichever client opens second. The
+        # guitar is captured by a child process, a client of its own.
+        set_jack_client_name(f"{settings['client']}-audio")
         if settings["synth"]:
             synth = SynthOutput(_audio_device(settings["synth_device"]))
         if settings["audio_in"] is not None:
@@ -190,10 +188,10 @@ def _open_audio(settings: dict):
                 _audio_device(settings["audio_in"]), settings["audio_channel"] - 1,
                 config=GuitarConfig(fill_after_bars=settings["guitar_silence_bars"]),
                 client=f"{settings['client']}-guitar")
-    except (ValueError, sd.PortAudioError, AudioInputError) as e:  # no such device, or it cannot be opened
+    except AudioError as e:  # no PortAudio, no such device, or it cannot be opened
         if synth is not None:
             synth.close()
-        raise click.ClickException(f"audio: {e}") from None
+        raise click.ClickException(str(e)) from None
     return synth, guitar
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audio import AudioError
+
 HOP = 256      # analysis hop in samples (5.3 ms at 48 kHz)
 FRAME = 1024   # spectral-flux window
 
@@ -213,8 +215,8 @@ class GuitarAnalyzer:
             phrases=self._phrases)
 
 
-class AudioInputError(Exception):
-    """The guitar's audio input cannot be opened (no such device, or it refuses)."""
+class AudioInputError(AudioError):
+    """The guitar's audio input cannot be opened (no PortAudio, no such device, or it refuses)."""
 
 
 class GuitarFollower:
