@@ -12,12 +12,16 @@ when drumd falls behind by the pipe's size (seconds), blocks are dropped, never 
 
 Protocol: one JSON line on stdout, {"samplerate": SR} or {"error": MESSAGE}; after a line on
 stdin, raw float32 samples until stdin closes (drumd closing it, or exiting).
+
+Ctrl-C in drumd's terminal reaches this process too (the same process group): it is ignored,
+and drumd stops the capture by closing stdin as it shuts down.
 """
 from __future__ import annotations
 
 import json
 import os
 import select
+import signal
 import sys
 import threading
 
@@ -25,6 +29,7 @@ PIPE_BYTES = 1 << 20  # ~5 s of float32 at 48 kHz: drumd's reader may stall that
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is drumd's to handle
     opts = json.loads(argv[0])
     out = sys.stdout.buffer
 
@@ -53,6 +58,8 @@ def main(argv: list[str]) -> int:
                 os.write(fd, data[i:i + chunk])
             except BlockingIOError:
                 pass
+            except BrokenPipeError:  # drumd is gone; stdin's end of file stops us
+                return
 
     try:
         stream = sd.InputStream(device=opts["device"], channels=channel + 1,
