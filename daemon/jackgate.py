@@ -13,6 +13,7 @@ server's shared frame timer (through ctypes; rtmidi does not expose its client).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import time
@@ -32,6 +33,33 @@ def _libjack_path() -> str:
     import rtmidi
     bundled = sorted(Path(rtmidi.__file__).parent.parent.glob("python_rtmidi*/libjack*.so*"))
     return str(bundled[0]) if bundled else (ctypes.util.find_library("jack") or "libjack.so.0")
+
+
+_JACK_MESSAGE = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_SILENT = _JACK_MESSAGE(lambda message: None)  # module-level: libjack keeps the pointer
+
+
+@contextlib.contextmanager
+def libjack_quiet():
+    """libjack's own error and info messages off inside the block (with no server running,
+    opening a client prints five lines: "Cannot connect to server socket ..."), for probes
+    whose failure drumd reports in its own words; the previous handlers are put back after."""
+    try:
+        lib = ctypes.CDLL(_libjack_path())
+        saved = [ctypes.c_void_p.in_dll(lib, f"jack_{kind}_callback").value
+                 for kind in ("error", "info")]
+        setters = [lib.jack_set_error_function, lib.jack_set_info_function]
+    except (OSError, ValueError, AttributeError):  # no libjack: nothing to silence
+        yield
+        return
+    for setter in setters:
+        setter.argtypes, setter.restype = [ctypes.c_void_p], None
+        setter(ctypes.cast(_SILENT, ctypes.c_void_p))
+    try:
+        yield
+    finally:
+        for setter, handler in zip(setters, saved):
+            setter(handler)
 
 
 class JackCycles:

@@ -17,7 +17,7 @@ import time
 
 import rtmidi
 
-from .jackgate import JackCycles, OutputGate
+from .jackgate import JackCycles, OutputGate, libjack_quiet
 from .jackguard import InputGuard
 
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
@@ -50,7 +50,8 @@ def choose_api(name: str = "auto") -> int:
 
 def _jack_running() -> bool:
     try:  # rtmidi's JACK backend never starts a server; it fails at once when none runs
-        rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="drumd-probe").delete()
+        with libjack_quiet():
+            rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="drumd-probe").delete()
         return True
     except rtmidi.RtMidiError:
         return False
@@ -61,9 +62,17 @@ def api_name(api: int) -> str:
 
 
 def list_ports(api: int) -> tuple[list[str], list[str]]:
-    """(input ports, output ports) the API sees: sources drumd can read, destinations it can play."""
-    return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
-            rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
+    """(input ports, output ports) the API sees: sources drumd can read, destinations it can play.
+    Raises PortError when the MIDI system is not there (no JACK server running, say)."""
+    try:
+        with libjack_quiet():
+            return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
+                    rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
+    except rtmidi.RtMidiError as e:
+        if api == rtmidi.API_UNIX_JACK:
+            raise PortError("no JACK server is running: start one (jackd, or QjackCtl), "
+                            "or pass --api alsa") from None
+        raise PortError(f"cannot open the {api_name(api)} MIDI system: {e}") from None
 
 
 def _find(ports: list[str], name: str) -> int | None:
