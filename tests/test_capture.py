@@ -41,8 +41,8 @@ class InputStream:
     def close(self):
         self._run.clear()
 
-sys.modules["sounddevice"] = types.SimpleNamespace(InputStream=InputStream,
-                                                   PortAudioError=type("PortAudioError", (Exception,), {}))
+sys.modules["sounddevice"] = types.SimpleNamespace(
+    InputStream=InputStream, PortAudioError=type("PortAudioError", (Exception,), {}))
 from drumd.daemon.capture import main
 sys.exit(main(sys.argv[1:]))
 """
