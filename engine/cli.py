@@ -139,14 +139,14 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
 def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed, runs, bars, min_beats):
     """Score checkpoints (default: the shipped one) on the test split beside baselines, and
     judge how they play (unprimed and primed, per style) against the real test beats."""
-    import sys
     from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
     from drumd.engine.evaluate import run_eval
+    from drumd.engine.progress import on_terminal
     from drumd.engine.report import console_tables
     try:
         m = run_eval(checkpoints, Path(out), Path(data) if data else None, primers, temperatures,
-                     samples, seed, progress=sys.stderr.isatty(), runs=runs, listen_bars=bars,
+                     samples, seed, progress=on_terminal(), runs=runs, listen_bars=bars,
                      min_beats=min_beats)
     except (CheckpointError, DataError, ValueError) as e:
         raise click.ClickException(str(e))

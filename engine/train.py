@@ -21,6 +21,7 @@ import yaml
 from drumd.engine.checkpoint import save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.features import sequence_features
+from drumd.engine.progress import on_terminal
 from drumd.engine.warmup import bank_to_meta, build_bank
 from drumd.mappings.atomicfile import atomic_open
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
@@ -49,7 +50,7 @@ class TrainConfig:
     threads: int = 2
     limit_files: int = 0             # >0: use only this many files per split (tests, smoke runs)
     resume: str | None = None        # a last.pt to continue from
-    progress: bool = True
+    progress: bool | None = None     # tqdm bars; None: only when stderr is a terminal
 
     @classmethod
     def load(cls, path: str | None, overrides: dict) -> "TrainConfig":
@@ -137,7 +138,8 @@ def train(cfg: TrainConfig) -> Path:
     random.seed(cfg.seed + rank)
     rng = np.random.default_rng(cfg.seed + rank)
 
-    data, digest = load_dataset(Path(cfg.data) if cfg.data else None, progress=master and cfg.progress)
+    progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
+    data, digest = load_dataset(Path(cfg.data) if cfg.data else None, progress=progress)
     train_p, val_p = data["train"], data["validation"]
     if cfg.limit_files:
         train_p, val_p = train_p[:cfg.limit_files], val_p[:cfg.limit_files]
@@ -170,7 +172,7 @@ def train(cfg: TrainConfig) -> Path:
             writer.writerow(["iter", "seconds", "lr", "train_nll", "train_expr", "val_nll", "val_expr", "steps_per_s"])
         tb = _tensorboard(out)
         bar = None
-        if cfg.progress:
+        if progress:
             from tqdm import tqdm
             bar = tqdm(total=cfg.max_iters, initial=it0, desc="train", unit="it", dynamic_ncols=True)
 

@@ -50,6 +50,20 @@ def test_resume_continues_the_log(mini, tmp_path):
     assert iters == [10, 20, 30, 40, 50]
 
 
+def test_progress_bars_only_on_a_terminal(mini, tmp_path, capsys, monkeypatch):
+    """progress unset: no tqdm bars in a redirected log (drumd train > log 2>&1), bars on a
+    terminal (engine.progress.on_terminal, the check eval uses too)."""
+    cfg = TrainConfig(data=str(mini), out=str(tmp_path / "run"), model=TINY_MODEL, batch_size=8,
+                      seq_len=32, max_iters=4, eval_interval=2, warmup_iters=1, threads=1)
+    train(cfg)
+    err = capsys.readouterr().err
+    assert "preprocess" not in err and "it/s" not in err and "%|" not in err, err
+    monkeypatch.setattr("drumd.engine.train.on_terminal", lambda: True)
+    train(dataclasses.replace(cfg, out=str(tmp_path / "tty")))
+    err = capsys.readouterr().err
+    assert "train:" in err and "it/s" in err, err  # (the data is cached by now: no preprocess)
+
+
 def test_ddp_two_processes_on_cpu(mini, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
