@@ -29,12 +29,20 @@ class DataError(Exception):
     pass
 
 
+README_SECTION = "see README 'Train your own model'"
+
+
 def default_data_dir() -> Path:
-    """$DRUMD_DATA, else ../shared/data/gmd beside the repo (where the dev set-up keeps it)."""
+    """$DRUMD_DATA, else ../shared/data/gmd beside a source checkout (where the dev set-up
+    keeps it). Installed (from a wheel) there is no such place: a DataError asks for --data."""
     env = os.environ.get("DRUMD_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "gmd"
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file():
+        return repo.parent / "shared" / "data" / "gmd"
+    raise DataError("no Groove MIDI Dataset given: pass --data PATH/TO/groove or set "
+                    f"$DRUMD_DATA ({README_SECTION})")
 
 
 def find_info_csv(data_dir: Path) -> Path:
@@ -43,7 +51,7 @@ def find_info_csv(data_dir: Path) -> Path:
         if p.is_file():
             return p
     raise DataError(f"{data_dir}: no info.csv here or in groove/ — expected the Groove MIDI "
-                    "Dataset (groove-v1.0.0-midionly.zip unpacked); see README 'Training'")
+                    f"Dataset (groove-v1.0.0-midionly.zip unpacked); {README_SECTION}")
 
 
 class FileGrid(NamedTuple):
