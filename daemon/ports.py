@@ -69,10 +69,15 @@ def list_ports(api: int) -> tuple[list[str], list[str]]:
             return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
                     rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
     except rtmidi.RtMidiError as e:
-        if api == rtmidi.API_UNIX_JACK:
-            raise PortError("no JACK server is running: start one (jackd, or QjackCtl), "
-                            "or pass --api alsa") from None
-        raise PortError(f"cannot open the {api_name(api)} MIDI system: {e}") from None
+        raise _system_error(api, e) from None
+
+
+def _system_error(api: int, e: Exception) -> PortError:
+    """The MIDI system would not give drumd a client: one line saying what to do."""
+    if api == rtmidi.API_UNIX_JACK:  # rtmidi: "JACK server not running?"
+        return PortError("no JACK server is running: start one (jackd, or QjackCtl), "
+                         "or pass --api alsa")
+    return PortError(f"cannot open the {api_name(api)} MIDI system: {e}")
 
 
 def _find(ports: list[str], name: str) -> int | None:
@@ -90,9 +95,10 @@ class Port:
         self.kind, self.connect = kind, connect
         cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
         try:
-            self.midi = cls(rtapi=api, name=client)
+            with libjack_quiet():  # no server: drumd's line, not libjack's five
+                self.midi = cls(rtapi=api, name=client)
         except rtmidi.RtMidiError as e:
-            raise PortError(f"cannot open the {api_name(api)} MIDI system: {e}") from e
+            raise _system_error(api, e) from e
         self.port_name = port_name
         self.lock = threading.Lock()  # send/reopen come from different threads
         self.closed = False

@@ -55,3 +55,10 @@ for quiet in (True, False):
     assert done.stdout.split() == ["refused", "refused"]
     assert "Cannot connect" in done.stderr  # from the second, unsilenced, attempt only
     assert done.stderr.count("Cannot connect to server socket") == 1, done.stderr
+
+
+def test_serve_on_jack_without_a_server_is_one_line():
+    done = drumd("serve", "--api", "jack")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Error: no JACK server is running: start one (jackd, or QjackCtl), or pass --api alsa"]
