@@ -10,6 +10,8 @@ that disappears is reopened when it shows up again (`Port.check()`, called perio
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import sys
 import threading
@@ -65,11 +67,37 @@ def list_ports(api: int) -> tuple[list[str], list[str]]:
     """(input ports, output ports) the API sees: sources drumd can read, destinations it can play.
     Raises PortError when the MIDI system is not there (no JACK server running, say)."""
     try:
-        with libjack_quiet():
+        with _quiet(api):
             return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
                     rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
     except rtmidi.RtMidiError as e:
         raise _system_error(api, e) from None
+
+
+# libasound's error handler is variadic (file, line, function, err, fmt, ...); ours reads none.
+_ALSA_SILENT = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                ctypes.c_int, ctypes.c_char_p)(lambda *args: None)
+
+
+@contextlib.contextmanager
+def _quiet(api: int):
+    """The MIDI system's own messages off while drumd opens a client of it (with no JACK
+    server or ALSA sequencer it prints its failure in lines of its own): drumd says it in one."""
+    if api == rtmidi.API_UNIX_JACK:
+        with libjack_quiet():
+            yield
+        return
+    try:
+        set_handler = ctypes.CDLL("libasound.so.2").snd_lib_error_set_handler
+    except (OSError, AttributeError):  # not ALSA, or no libasound
+        yield
+        return
+    set_handler.argtypes, set_handler.restype = [ctypes.c_void_p], ctypes.c_int
+    set_handler(ctypes.cast(_ALSA_SILENT, ctypes.c_void_p))
+    try:
+        yield
+    finally:
+        set_handler(None)  # ALSA's default handler
 
 
 def _system_error(api: int, e: Exception) -> PortError:
@@ -77,6 +105,9 @@ def _system_error(api: int, e: Exception) -> PortError:
     if api == rtmidi.API_UNIX_JACK:  # rtmidi: "JACK server not running?"
         return PortError("no JACK server is running: start one (jackd, or QjackCtl), "
                          "or pass --api alsa")
+    if api == rtmidi.API_LINUX_ALSA:  # rtmidi: "error creating ALSA sequencer client object"
+        return PortError("no ALSA sequencer (/dev/snd/seq): load it (modprobe snd-seq), "
+                         "or pass --api jack")
     return PortError(f"cannot open the {api_name(api)} MIDI system: {e}")
 
 
@@ -95,7 +126,7 @@ class Port:
         self.kind, self.connect = kind, connect
         cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
         try:
-            with libjack_quiet():  # no server: drumd's line, not libjack's five
+            with _quiet(api):  # no server: drumd's line, not libjack's five
                 self.midi = cls(rtapi=api, name=client)
         except rtmidi.RtMidiError as e:
             raise _system_error(api, e) from e

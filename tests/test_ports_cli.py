@@ -62,3 +62,12 @@ def test_serve_on_jack_without_a_server_is_one_line():
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "Error: no JACK server is running: start one (jackd, or QjackCtl), or pass --api alsa"]
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="this machine has an ALSA sequencer")
+@pytest.mark.skipif(rtmidi.API_LINUX_ALSA not in rtmidi.get_compiled_api(), reason="no ALSA")
+def test_ports_on_alsa_without_a_sequencer_is_one_line():
+    done = drumd("ports", "--api", "alsa")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Error: no ALSA sequencer (/dev/snd/seq): load it (modprobe snd-seq), or pass --api jack"]
