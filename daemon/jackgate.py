@@ -50,6 +50,8 @@ def libjack_quiet():
                  for kind in ("error", "info")]
         setters = [lib.jack_set_error_function, lib.jack_set_info_function]
     except (OSError, ValueError, AttributeError):  # no libjack: nothing to silence
+        setters = []
+    if not setters:
         yield
         return
     for setter in setters:

@@ -90,6 +90,8 @@ def _quiet(api: int):
     try:
         set_handler = ctypes.CDLL("libasound.so.2").snd_lib_error_set_handler
     except (OSError, AttributeError):  # not ALSA, or no libasound
+        set_handler = None
+    if set_handler is None:
         yield
         return
     set_handler.argtypes, set_handler.restype = [ctypes.c_void_p], ctypes.c_int
