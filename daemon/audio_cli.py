@@ -169,17 +169,20 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
     --style, --bpm, --bars and --seed shape the generated groove; --channel and --map apply
     to MIDI_FILE.
     """
-    if midi_file:
-        hits = _file_hits(midi_file, channel, map_name)
-    else:
-        click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
-        hits = groove_hits(style, bpm, bars, seed)
     from .audio import AudioError, SynthOutput
 
-    try:
+    hits = _file_hits(midi_file, channel, map_name) if midi_file else None
+    try:  # before the model loads: no PortAudio or no device is known at once
         out = SynthOutput(device=int(device) if device and device.isdigit() else device)
     except AudioError as e:
         raise click.ClickException(str(e)) from None
+    if hits is None:
+        click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
+        try:
+            hits = groove_hits(style, bpm, bars, seed)
+        except BaseException:
+            out.close()
+            raise
     with out:
         play_hits(out, hits)
 

@@ -58,6 +58,12 @@ def test_audition_without_portaudio_names_the_package(beat):
     one_line_error(done, "PortAudio", "apt-get install libportaudio2")
 
 
+def test_audition_of_a_groove_without_portaudio_says_so_before_loading_the_model():
+    done = run(NO_PORTAUDIO + CLI, "audition", "--bars", "1")
+    one_line_error(done, "apt-get install libportaudio2")
+    assert "generating" not in done.stdout
+
+
 def test_serve_audio_without_portaudio_is_one_line():
     """serve --synth / --audio-in open their audio through _open_audio."""
     code = NO_PORTAUDIO + """
