@@ -16,15 +16,6 @@ TICKS_PER_BEAT = 480
 STEP_TICKS = TICKS_PER_BEAT // 4
 
 
-def read_steps(path: Path, map_name: str = "gm") -> tuple[list[Step], float]:
-    """A drum MIDI file in `map_name` as GM Steps (quantized, keeping velocity and timing),
-    up to its last hit. To continue a file, measure it in bars with read_primer instead."""
-    from drumd.mappings import load_map
-    m = load_map(map_name)
-    onsets, bpm = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4))
-    return steps_of(quantize_hits(onsets)), bpm
-
-
 @dataclass(frozen=True)
 class Primer:
     """A drum file measured in its own bars (see read_primer)."""
