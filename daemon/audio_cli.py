@@ -12,8 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from drumd.mappings.atomicfile import atomic_open
-from drumd.mappings.atomicfile import OutputPathError, check_output_path
+from drumd.mappings.files import OutputPathError, atomic_open, check_output_path
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
 
 from .synth import VoiceMixer

@@ -95,7 +95,7 @@ def run(settings: dict) -> int:
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.sampler import Sampler
     from drumd.mappings import MapError
-    from drumd.mappings.atomicfile import OutputPathError, check_output_path
+    from drumd.mappings.files import OutputPathError, check_output_path
 
     try:
         for key in ("record", "stats"):  # checked now: both are written when drumd stops

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import mido
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 
 TICKS_PER_BEAT = 480
 

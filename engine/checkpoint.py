@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 from drumd.engine.encoding import DRUM_CLASSES, ENCODING_VERSION
 from drumd.engine.model import DrumLSTM, ModelConfig
 

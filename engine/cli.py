@@ -71,7 +71,7 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
     from drumd.engine.encoding import Step
     from drumd.engine.sampler import Controls
     from drumd.mappings import MapError, load_map
-    from drumd.mappings.atomicfile import OutputPathError, check_output_path
+    from drumd.mappings.files import OutputPathError, check_output_path
     try:
         # OUT: a file, or with --style all a folder (created if missing, but not its parent)
         check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
 from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import mido
 
 from drumd.engine.data import DataError, read_onsets
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 from drumd.engine.encoding import Step, quantize_hits, steps_of
 
 TICKS_PER_BEAT = 480

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from drumd.engine.encoding import CLASS_NAMES
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

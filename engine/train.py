@@ -23,7 +23,7 @@ from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.features import sequence_features
 from drumd.engine.progress import on_terminal
 from drumd.engine.warmup import bank_to_meta, build_bank
-from drumd.mappings.atomicfile import atomic_open
+from drumd.mappings.files import atomic_open
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
 INPUT_KEYS = [f.name for f in fields(StepInputs)]

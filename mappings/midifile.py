@@ -21,7 +21,7 @@ from pathlib import Path
 import mido
 
 from drumd.mappings.translate import DROP, Translator
-from drumd.mappings.atomicfile import OutputPathError, atomic_open
+from drumd.mappings.files import OutputPathError, atomic_open
 
 MIDI_SUFFIXES = (".mid", ".midi")
 

@@ -15,7 +15,7 @@ from drumd.daemon.cli import main as drumd
 from drumd.engine.data import DataError, read_onsets
 from drumd.engine.midifile import read_primer
 from drumd.mappings import load_map
-from drumd.mappings.atomicfile import OutputPathError, atomic_open
+from drumd.mappings.files import OutputPathError, atomic_open
 from drumd.mappings.midifile import MAX_STEPS, MidiFileError, read_drum_notes
 
 TPB = 480

@@ -1,6 +1,8 @@
-"""Writing a user's files so they appear whole or not at all (recordings, checkpoints, maps,
-renders, reports): a temporary file in the same folder, fsync, then os.replace. A failed write
-leaves the old file as it was. The one home of this for every layer (mappings is the lowest).
+"""Output files: every file drumd writes for a user (MIDI files, recordings, checkpoints,
+renders, reports, the data cache) appears whole or not at all: a temporary file in the same
+folder, fsync, then os.replace. A failed write leaves the old file as it was. The one home of
+this for every layer; it lives in mappings because that is the lowest layer, which engine and
+daemon both import (it knows nothing of drum maps).
 
 Folders are never created here: an output path that is a folder, or whose folder does not
 exist, is an OutputPathError naming it. Callers that own a folder (the cache, a training run,
