@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 from drumd.mappings.files import OutputPathError, atomic_open, check_output_path
+from drumd.mappings.grid import STEPS_PER_BAR, seconds_per_step
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
 
 from .synth import VoiceMixer
@@ -95,8 +96,8 @@ def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[Tim
         raise click.BadParameter(f"{style!r}; the model knows {', '.join(sampler.styles)}",
                                  param_hint="--style")
     sampler.reset(style=style, bpm=bpm)
-    step_s = 60.0 / bpm / 4
-    steps = bars * 16
+    step_s = seconds_per_step(bpm)
+    steps = bars * STEPS_PER_BAR
     hits = []
     for i in range(steps):
         step = sampler.step(Controls(fill=i >= steps - 8))

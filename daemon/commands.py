@@ -94,7 +94,7 @@ def run(settings: dict) -> int:
     from drumd.daemon.voicing import PlayerInput, Voicing
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.sampler import Sampler
-    from drumd.mappings import MapError
+    from drumd.mappings import MapError, load_map
     from drumd.mappings.files import OutputPathError, check_output_path
 
     try:
@@ -126,7 +126,9 @@ def run(settings: dict) -> int:
         out_port.close()
         raise
     status = StatusLine(settings["status"])
-    recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"]) \
+    recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"],
+                        maps={"drumd out": load_map(settings["out_map"]).name,
+                              "player in": player_input.map.name}) \
         if settings["record"] else None
     session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
                       recorder, status, synth=synth, guitar=guitar)

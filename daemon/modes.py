@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from drumd.daemon.clock import STEPS_PER_BAR, STEPS_PER_BEAT
+from drumd.mappings.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 from drumd.engine.encoding import Hit, Step
 
 

@@ -1,4 +1,6 @@
-"""`--record out.mid`: the player's input and drumd's output on separate tracks, with a tempo map.
+"""`--record out.mid`: the player's input and drumd's output on separate tracks, with a tempo map
+and a 4/4 meter (live play has no other: the MIDI clock carries none), written by the one MIDI
+writer (mappings.midifile.write_midi).
 
 Events are kept with their wall-clock times (cheap appends from the MIDI threads) and turned
 into ticks only when the file is written: on transport stop and when drumd exits (normally, by
@@ -10,14 +12,19 @@ import threading
 from pathlib import Path
 
 import mido
-from drumd.mappings.files import atomic_open
 
-TICKS_PER_BEAT = 480
+from drumd.mappings.grid import PPQN
+from drumd.mappings.midifile import Track, write_midi
 
 
 class Recorder:
-    def __init__(self, path: str | Path, start_time: float, bpm: float = 120.0):
+    """A take being recorded. `maps`: the drum map of each track's notes ("drumd out": the
+    output map, "player in": the input map), named in the file (mappings.midifile.MAP_TEXT)."""
+
+    def __init__(self, path: str | Path, start_time: float, bpm: float = 120.0,
+                 maps: dict[str, str] | None = None):
         self.path = Path(path)
+        self.maps = dict(maps or {})
         self.t0 = start_time
         self.lock = threading.Lock()
         self.tempi: list[tuple[float, float]] = [(start_time, bpm)]
@@ -41,33 +48,23 @@ class Recorder:
         for nt, nbpm in tempi[1:]:
             if nt >= t:
                 break
-            ticks += (nt - seg_t) * seg_bpm / 60 * TICKS_PER_BEAT
+            ticks += (nt - seg_t) * seg_bpm / 60 * PPQN
             seg_t, seg_bpm = nt, nbpm
-        return round(ticks + max(t - seg_t, 0.0) * seg_bpm / 60 * TICKS_PER_BEAT)
+        return round(ticks + max(t - seg_t, 0.0) * seg_bpm / 60 * PPQN)
 
-    def midi_file(self) -> mido.MidiFile:
+    def tracks_and_tempos(self) -> tuple[list[Track], list[tuple[int, float]]]:
+        """The take as write_midi's tracks (ticks at grid.PPQN through the tempo map) and
+        that tempo map as (tick, BPM)."""
         with self.lock:
             tempi = list(self.tempi)
             tracks = {name: sorted(evs, key=lambda e: e[0]) for name, evs in self.tracks.items()}
-        mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-        meta = [(self._ticks(tempi, t), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b)))
-                for t, b in tempi]
-        mid.tracks.append(_track("tempo", meta))
-        for name, events in tracks.items():
-            mid.tracks.append(_track(name, [(self._ticks(tempi, t), mido.Message.from_bytes(m))
-                                            for t, m in events]))
-        return mid
+        tempos = [(self._ticks(tempi, t), b) for t, b in tempi]
+        return [Track(name, [(self._ticks(tempi, t), mido.Message.from_bytes(m)) for t, m in events],
+                      self.maps.get(name))
+                for name, events in tracks.items()], tempos
 
     def write(self) -> None:
-        with atomic_open(self.path) as f:
-            self.midi_file().save(file=f)
-
-
-def _track(name: str, events) -> mido.MidiTrack:
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-    last = 0
-    for tick, msg in events:
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    track.append(mido.MetaMessage("end_of_track"))
-    return track
+        """Write the take so far (atomic: an earlier take is replaced only by a whole one).
+        Raises MidiFileError naming the file if it cannot be written."""
+        tracks, tempos = self.tracks_and_tempos()
+        write_midi(self.path, tracks, tempos=tempos)

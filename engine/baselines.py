@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from drumd.engine.encoding import NUM_EVENTS
+from drumd.mappings.grid import STEPS_PER_BAR
 
 BOS = NUM_EVENTS  # padding before a sequence's first step
-STEPS_PER_BAR = 16
 
 
 class Unigram:

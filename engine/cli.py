@@ -72,6 +72,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
     from drumd.engine.sampler import Controls
     from drumd.mappings import MapError, load_map
     from drumd.mappings.files import OutputPathError, check_output_path
+    from drumd.mappings.grid import STEPS_PER_BAR
+    from drumd.mappings.midifile import MidiFileError
     try:
         # OUT: a file, or with --style all a folder (created if missing, but not its parent)
         check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
@@ -92,7 +94,7 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
     if p and p.bars > MAX_PRIMER_BARS:  # the model hears every primer step: about 1 s per 500 bars
         raise click.ClickException(f"{primer}: a primer of {p.bars} bars; drumd continues primers "
                                    f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
-    steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, 16, (4, 4))
+    steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, (4, 4))
     if meter != (4, 4):
         click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "
                    "(its bars are kept, the continuation is in 4/4)", err=True)
@@ -109,9 +111,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
         try:
             n = write_steps(path, ([Step()] * len(steps) if include_primer else []) + result, bpm,
                             out_map, meters=meters, notes=p.notes if include_primer and p else ())
-        except OSError as e:
-            raise click.ClickException(str(e) if isinstance(e, OutputPathError)
-                                       else f"{path}: cannot write ({e.strerror or e})")
+        except MidiFileError as e:
+            raise click.ClickException(str(e))
         primed = (f", after {len(steps) // per_bar} primer bars" + (" and its next downbeat" if carry else "")
                   if p else "")
         click.echo(f"{path}: {bars} bars{primed}, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from drumd.mappings.files import atomic_open
+from drumd.mappings.grid import ticks_to_steps
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
 from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
 
@@ -77,12 +78,11 @@ def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid
         f = read_drum_notes(path, channel, channel_option)
     except MidiFileError as e:
         raise DataError(str(e)) from None
-    step_ticks = f.ticks_per_beat / 4
     onsets = []
     for n in f.notes:
         gm = to_gm(n.note, n.cc4)
         if gm is not None:
-            onsets.append((n.tick / step_ticks, gm, n.velocity))
+            onsets.append((ticks_to_steps(n.tick, f.ticks_per_beat), gm, n.velocity))
     onsets.sort()
     if not grid:
         return onsets, f.bpm

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drumd.mappings.grid import nearest_step
+
 ENCODING_VERSION = 1
 
 # (name, GM pitches that reduce to it); the first pitch is the one we play for the class.
@@ -29,7 +31,6 @@ CLASS_NAMES = tuple(name for name, _ in DRUM_CLASSES)
 CLASS_PITCH = tuple(pitches[0] for _, pitches in DRUM_CLASSES)
 PITCH_TO_CLASS: dict[int, int] = {p: i for i, (_, ps) in enumerate(DRUM_CLASSES) for p in ps}
 
-STEPS_PER_BEAT = 4
 POSITION_BITS = 6  # binary step counter as in drums_rnn's drum_kit config: period 64 steps
 
 # Velocity and microtiming are predicted as categorical bins, so sampling keeps the
@@ -132,12 +133,12 @@ def quantize_hits(onsets, steps_per_second: float | None = None) -> Performance:
     if not onsets:
         return Performance(np.zeros(0, np.int16), np.zeros((0, NUM_CLASSES), np.uint8),
                            np.zeros((0, NUM_CLASSES), np.float32))
-    n = int(np.floor(max(t for t, _, _ in onsets) + 0.5)) + 1
+    n = nearest_step(max(t for t, _, _ in onsets)) + 1
     events = np.zeros(n, np.int16)
     velocity = np.zeros((n, NUM_CLASSES), np.uint8)
     offset = np.zeros((n, NUM_CLASSES), np.float32)
     for t, p, v in onsets:
-        step = int(np.floor(t + 0.5))
+        step = nearest_step(t)
         if step < 0:
             continue
         c = PITCH_TO_CLASS[p]

@@ -4,8 +4,7 @@ from __future__ import annotations
 from drumd.engine.checkpoint import Checkpoint
 from drumd.engine.encoding import Step
 from drumd.engine.sampler import Controls, Sampler
-
-STEPS_PER_BAR = 16
+from drumd.mappings.grid import STEPS_PER_BAR
 
 
 def generate(ckpt: Checkpoint, bars: int, style: str | None = None, primer: list[Step] = (),

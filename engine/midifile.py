@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import mido
-
 from drumd.engine.data import DataError, read_onsets
-from drumd.mappings.files import atomic_open
 from drumd.engine.encoding import Step, quantize_hits, steps_of
-
-TICKS_PER_BEAT = 480
-STEP_TICKS = TICKS_PER_BEAT // 4
+from drumd.mappings.grid import (STEP_TICKS, STEPS_PER_BEAT, nearest_step, steps_per_bar,
+                                 steps_to_ticks)
+from drumd.mappings.midifile import Track, note_events, write_midi
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,12 @@ def read_primer(path: Path, map_name: str = "gm", channel: int = 10,
     m = load_map(map_name)
     onsets, bpm, grid = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4), grid=True,
                                     channel=channel, channel_option=channel_option)
-    per_bar = Fraction(16 * grid.numerator, grid.denominator)
-    if per_bar <= 0 or per_bar.denominator != 1:
-        raise DataError(f"{path}: time signature {grid.numerator}/{grid.denominator}: "
-                        "a bar is not a whole number of 16th notes")
-    per_bar = int(per_bar)
+    try:
+        per_bar = steps_per_bar(grid.numerator, grid.denominator)
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
     steps = steps_of(quantize_hits(onsets))
-    end = Fraction(grid.end_tick * 4, grid.ticks_per_beat)  # in 16ths
+    end = Fraction(grid.end_tick * STEPS_PER_BEAT, grid.ticks_per_beat)  # in 16ths, exact
     n_bars = math.ceil(end / per_bar)
     last_bar = (n_bars - 1) * per_bar
     if n_bars and end < n_bars * per_bar and all(not s.hits for s in steps[last_bar + 1:]):
@@ -78,7 +74,7 @@ def read_primer(path: Path, map_name: str = "gm", channel: int = 10,
     n = n_bars * per_bar
     carry = steps[n] if n < len(steps) and steps[n].hits else None
     body = steps[:n] + [Step()] * max(0, n - len(steps))
-    notes = tuple(o for o in onsets if 0 <= math.floor(o[0] + 0.5) < n)  # as quantize_hits steps them
+    notes = tuple(o for o in onsets if 0 <= nearest_step(o[0]) < n)  # as quantize_hits steps them
     return Primer(body, carry, bpm, per_bar, (grid.numerator, grid.denominator), notes)
 
 
@@ -88,40 +84,23 @@ def write_steps(path: Path, steps: list[Step], bpm: float, map_name: str = "gm",
                 notes: tuple[tuple[float, int, int], ...] = ()) -> int:
     """Write Steps as a type-0 MIDI file in a vendor map; returns the number of notes written.
 
-    Step 0 is at tick 0. `notes`: hits written as they are, (time in steps, GM pitch,
-    velocity), beside the steps (a primer's own notes: Primer.notes). `meters`: (step,
-    numerator, denominator) of each time signature, the first at step 0 (a 3/4 primer
-    before a 4/4 continuation: ((0, 3, 4), (24, 4, 4))).
-    Atomic: the file appears complete or not at all. Hits the map cannot play are skipped.
+    Step 0 is at tick 0; the file runs to the end of the last step, names `map_name`, and is
+    written through the one MIDI writer (mappings.midifile.write_midi: atomic, the file
+    appears complete or not at all; MidiFileError naming the file if it cannot be written).
+    `notes`: hits written as they are, (time in steps, GM pitch, velocity), beside the steps
+    (a primer's own notes: Primer.notes). `meters`: (step, numerator, denominator) of each
+    time signature, the first at step 0 (a 3/4 primer before a 4/4 continuation:
+    ((0, 3, 4), (24, 4, 4))). Hits the map cannot play are skipped.
     """
     from drumd.mappings import load_map
     m = load_map(map_name)
-    events = [(at * STEP_TICKS, -1, mido.MetaMessage("time_signature", numerator=num, denominator=den))
-              for at, num, den in meters[1:]]  # (tick, order, message); note-offs before note-ons
-    n_notes = 0
-    hits = [(t + h.offset, h.pitch, h.velocity) for t, step in enumerate(steps) for h in step.hits]
-    for at, pitch, velocity in list(notes) + hits:
-        note = m.from_gm(pitch)
-        if note is None:
-            continue
-        on = max(0, round(at * STEP_TICKS))
-        off = on + max(1, round(gate_steps * STEP_TICKS))
-        events.append((on, 1, mido.Message("note_on", channel=channel - 1, note=note, velocity=velocity)))
-        events.append((off, 0, mido.Message("note_off", channel=channel - 1, note=note, velocity=0)))
-        n_notes += 1
-    events.sort(key=lambda e: (e[0], e[1]))
-    track = mido.MidiTrack([
-        mido.MetaMessage("track_name", name="drumd", time=0),
-        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
-        mido.MetaMessage("time_signature", numerator=meters[0][1], denominator=meters[0][2], time=0),
-    ])
-    last = 0
-    for tick, _, msg in events:
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    end = max(last, len(steps) * STEP_TICKS)
-    track.append(mido.MetaMessage("end_of_track", time=end - last))
-    mid = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT, tracks=[track])
-    with atomic_open(path) as f:
-        mid.save(file=f)
-    return n_notes
+    hits = [(max(0, steps_to_ticks(at)), m.from_gm(pitch), velocity)
+            for at, pitch, velocity in list(notes) + [(t + h.offset, h.pitch, h.velocity)
+                                                      for t, step in enumerate(steps)
+                                                      for h in step.hits]]
+    hits = [h for h in hits if h[1] is not None]
+    events = note_events(hits, channel, gate_ticks=steps_to_ticks(gate_steps))
+    write_midi(path, [Track("drumd", events, m.name)], tempos=((0, bpm),),
+               meters=tuple((at * STEP_TICKS, num, den) for at, num, den in meters),
+               end_tick=len(steps) * STEP_TICKS)
+    return len(hits)

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from drumd.engine.encoding import CLASS_NAMES, NUM_CLASSES  # noqa: E402
-from drumd.engine.groove_stats import STEPS_PER_BAR, groove_features  # noqa: E402
+from drumd.engine.groove_stats import groove_features  # noqa: E402
+from drumd.mappings.grid import STEPS_PER_BAR  # noqa: E402
 from drumd.engine.report import atomic_write  # noqa: E402
 
 PIANO_ROLLS = 3  # primers shown per checkpoint

@@ -1,11 +1,19 @@
-"""Standard MIDI files: the one reader of drum hits, and remapping drum notes tick for tick.
+"""Standard MIDI files: the one reader of drum hits, the one writer, and remapping drum notes
+tick for tick.
 
 Reading (`read_midi`, `read_drum_notes`) is shared by every command that reads MIDI: training
 data and primers (engine), `render` and `audition` (daemon), `remap` (here). A file that cannot
 be read is a MidiFileError naming the file and the reason, never a traceback.
 
+Writing (`write_midi`, `save_midi`) is shared by every command that writes MIDI: `generate`
+(engine), `serve --record` (daemon), `remap` (here). Files are written at grid.PPQN ticks per
+beat with a tempo map and a meter, and each track names the drum map of its notes in a text
+meta event "drumd map: NAME" (MAP_TEXT), which read_drum_notes gives back as `map_name`. The
+save is atomic (mappings.files): a file appears whole or not at all.
+
 Remapping: only note numbers change: messages keep their type, velocity, channel and absolute
-tick; meta events, sysex, controllers and other channels pass through untouched. Dropped notes
+tick; meta events, sysex, controllers and other channels pass through untouched, except that
+a MAP_TEXT naming the source map now names the destination (none is added). Dropped notes
 give their delta time to the next message so nothing else moves.
 """
 from __future__ import annotations
@@ -14,20 +22,24 @@ import heapq
 import io
 import struct
 from collections import Counter, defaultdict, deque
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
 
-from drumd.mappings.translate import DROP, Translator
 from drumd.mappings.files import OutputPathError, atomic_open
+from drumd.mappings.grid import PPQN, STEP_TICKS, STEPS_PER_BEAT
+from drumd.mappings.translate import DROP, Translator
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
 MAX_STEPS = 100_000  # 16ths (about 3.5 hours at 120 BPM): longer files are refused, not read
 NOTE_MESSAGES = frozenset({"note_on", "note_off", "polytouch"})
+# A text meta event naming the drum map of its track's notes. Plain text, so any MIDI tool
+# shows it and DAWs ignore it; the map's name is what `--map` takes (`drumd maps list`).
+MAP_TEXT = "drumd map: "
 
 
 class MidiFileError(Exception):
@@ -131,6 +143,7 @@ class DrumNotes:
     end_tick: int                 # the last end_of_track (max over tracks)
     tempos: list[tuple[int, int]] = field(default_factory=list)  # (tick, microseconds per beat)
     meter: tuple[int, int] = (4, 4)  # the first time signature
+    map_name: str | None = None   # the drum map the file names (MAP_TEXT), None if it names none
 
     @property
     def bpm(self) -> float:
@@ -159,6 +172,10 @@ def read_drum_notes(path: str | Path, channel: int = 10,
     carries the pedal value it is played with. Time and memory depend on the file's size,
     not its length in ticks; a file over MAX_STEPS 16ths long is refused.
 
+    `map_name`: the map named (MAP_TEXT) by the track of the first note read, else the first
+    map named anywhere in the file, else None. It is reported, not applied: callers say
+    which map to read the notes in.
+
     Raises MidiFileError naming the file: unreadable (see read_midi), SMPTE time division, too
     long, or no notes on `channel` while other channels have some (the error lists them and
     suggests `channel_option` with the busiest).
@@ -176,22 +193,30 @@ def read_drum_notes(path: str | Path, channel: int = 10,
         offsets.append(end if mid.type == 2 else 0)
         length = sum(msg.time for msg in track)
         end = max(end, offsets[-1] + length) if mid.type != 2 else offsets[-1] + length
-    if end * 4 > MAX_STEPS * tpb:
-        raise MidiFileError(f"{path}: {end * 4 // tpb:,} 16th notes long (over {MAX_STEPS:,}, "
+    if end * STEPS_PER_BEAT > MAX_STEPS * tpb:
+        raise MidiFileError(f"{path}: {end * STEPS_PER_BEAT // tpb:,} 16th notes long (over {MAX_STEPS:,}, "
                             "about 3.5 hours at 120 BPM); drumd reads shorter drum files")
     ch = channel - 1
     notes, elsewhere, tempos, meter, cc4 = [], Counter(), [], None, None
-    streams = [(((tick, rank, i, seq), msg) for tick, rank, seq, msg in _keyed(t, off))
-               for i, (t, off) in enumerate(zip(mid.tracks, offsets))]
-    for (tick, *_), msg in heapq.merge(*streams, key=lambda e: e[0]):
+    maps: dict[int, str] = {}  # track -> the first map it names
+    map_name = None
+    def stream(i, track, offset):  # a function, so each stream keeps its own track index i
+        for tick, rank, seq, msg in _keyed(track, offset):
+            yield (tick, rank, i, seq), msg
+    streams = [stream(i, t, off) for i, (t, off) in enumerate(zip(mid.tracks, offsets))]
+    for (tick, _, track, _), msg in heapq.merge(*streams, key=lambda e: e[0]):
         kind = msg.type
-        if kind == "set_tempo":
+        if kind == "text" and msg.text.startswith(MAP_TEXT):
+            maps.setdefault(track, msg.text[len(MAP_TEXT):].strip())
+        elif kind == "set_tempo":
             if msg.tempo > 0:  # a tempo of 0 microseconds per beat is no tempo: ignored
                 tempos.append((tick, msg.tempo))
         elif kind == "time_signature" and meter is None:
             meter = (msg.numerator, msg.denominator)
         elif kind == "note_on" and msg.velocity > 0:
             if msg.channel == ch:
+                if not notes:
+                    map_name = maps.get(track)
                 notes.append(DrumNote(tick, msg.note, msg.velocity, cc4))
             else:
                 elsewhere[msg.channel + 1] += 1
@@ -199,7 +224,9 @@ def read_drum_notes(path: str | Path, channel: int = 10,
             cc4 = msg.value
     if not notes and elsewhere:
         raise MidiFileError(_elsewhere_message(path, str(channel), elsewhere, channel_option))
-    return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4))
+    if map_name is None and maps:
+        map_name = next(iter(maps.values()))  # the first a track named, in playing order
+    return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4), map_name)
 
 
 @dataclass
@@ -261,6 +288,8 @@ def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | N
         for tick, j, seq, msg in _merged([mid.tracks[i] for i in group]):
             i = group[j]
             ch = None if msg.is_meta else getattr(msg, "channel", None)  # sysex has none
+            if msg.type == "text" and msg.text.startswith(MAP_TEXT):
+                msg = msg.copy(text=MAP_TEXT + tr.dst.name)  # the notes are in dst's map now
             if ch is not None and (channels is None or ch in channels):
                 if msg.type == "control_change" and msg.control == 4:
                     state.cc4[ch] = msg.value
@@ -283,10 +312,91 @@ def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | N
     return out
 
 
-def write_atomic(mid: mido.MidiFile, path: Path) -> None:
-    """Write via a temporary file in the same folder and os.replace, so readers never see a
-    half-written file and a failed write leaves the old one intact. Keeps an existing
-    file's permissions."""
+@dataclass
+class Track:
+    """One track for write_midi: its name, its events as (absolute tick, message) in playing
+    order (sorted by tick here, stably: events at one tick keep their order), and the drum
+    map of its notes (None: it names none)."""
+    name: str
+    events: list[tuple[int, mido.Message]]
+    map_name: str | None = None
+
+
+def note_events(hits: Iterable[tuple[int, int, int]], channel: int = 10,
+                gate_ticks: int = STEP_TICKS // 2) -> list[tuple[int, mido.Message]]:
+    """A note_on and a note_off `gate_ticks` later (at least 1) for each (tick, note,
+    velocity 1-127) hit, on `channel` (1-16), in playing order. At one tick the note-offs
+    come first, so a note struck again as the previous one ends is heard again."""
+    events = []
+    for tick, note, velocity in hits:
+        events.append((tick, 1, mido.Message("note_on", channel=channel - 1, note=note,
+                                              velocity=velocity)))
+        events.append((tick + max(1, gate_ticks), 0,
+                       mido.Message("note_off", channel=channel - 1, note=note, velocity=0)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [(tick, msg) for tick, _, msg in events]
+
+
+def midi_file(tracks: Sequence[Track], tempos: Sequence[tuple[int, float]] = ((0, 120.0),),
+              meters: Sequence[tuple[int, int, int]] = ((0, 4, 4),),
+              end_tick: int = 0, ticks_per_beat: int = PPQN) -> mido.MidiFile:
+    """A Standard MIDI File of `tracks`, with its tempo map (tick, BPM) and meters (tick,
+    numerator, denominator). One track: type 0, the tempo map and meters in that track;
+    several: type 1, with a first track "tempo" holding them. Every track starts with its
+    name and MAP_TEXT naming its map, and ends at its last event or `end_tick`, the later.
+    At one tick, tempo and meter changes come before the tracks' events.
+    Raises ValueError (mido's) for what a MIDI file cannot hold (a tempo under 3.6 BPM, a
+    note number over 127, a negative tick...)."""
+    conductor = sorted([(tick, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+                        for tick, bpm in tempos]
+                       + [(tick, mido.MetaMessage("time_signature", numerator=num,
+                                                  denominator=den))
+                          for tick, num, den in meters], key=lambda e: e[0])
+    mid = mido.MidiFile(type=0 if len(tracks) == 1 else 1, ticks_per_beat=ticks_per_beat)
+    if len(tracks) != 1:
+        mid.tracks.append(_track_of("tempo", None, conductor, end_tick))
+        conductor = []
+    for t in tracks:
+        events = sorted(conductor + list(t.events), key=lambda e: e[0])  # stable: metas first
+        mid.tracks.append(_track_of(t.name, t.map_name, events, end_tick))
+    return mid
+
+
+def _track_of(name: str, map_name: str | None, events, end_tick: int) -> mido.MidiTrack:
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    if map_name:
+        track.append(mido.MetaMessage("text", text=MAP_TEXT + map_name))
+    last = 0
+    for tick, msg in events:
+        if tick < 0:
+            raise ValueError(f"an event at tick {tick}, before the start")
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - last)))
+    return track
+
+
+def write_midi(path: str | Path, tracks: Sequence[Track],
+               tempos: Sequence[tuple[int, float]] = ((0, 120.0),),
+               meters: Sequence[tuple[int, int, int]] = ((0, 4, 4),),
+               end_tick: int = 0, ticks_per_beat: int = PPQN) -> None:
+    """Write `tracks` as a MIDI file at `path` (see midi_file for the layout), atomically.
+    Raises MidiFileError naming the file: what a MIDI file cannot hold, or the write
+    failed (see save_midi); an existing file is then left as it was."""
+    try:
+        mid = midi_file(tracks, tempos, meters, end_tick, ticks_per_beat)
+    except (ValueError, TypeError) as e:
+        raise MidiFileError(f"{Path(path)}: cannot write this as a MIDI file ({e})") from None
+    save_midi(mid, Path(path))
+
+
+def save_midi(mid: mido.MidiFile, path: str | Path) -> None:
+    """Save `mid` at `path` through a temporary file in the same folder and os.replace
+    (mappings.files.atomic_open), so readers never see a half-written file and a failed
+    write leaves the old one intact. Keeps an existing file's permissions.
+    Raises MidiFileError naming the file: a folder or a missing folder (OutputPathError's
+    line), something mido will not write, or the write failed."""
+    path = Path(path)
     try:
         with atomic_open(path) as f:
             mid.save(file=f)
@@ -309,7 +419,7 @@ def remap_file(src: Path, dst: Path, tr: Translator, channels: Collection[int] |
     out = remap_midi(mid, tr, channels, stats)
     if require_notes and channels is not None and stats.notes == notes_before:
         _no_notes_on(src, mid, channels)
-    write_atomic(out, dst)
+    save_midi(out, dst)
     stats.files += 1
 
 

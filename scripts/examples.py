@@ -27,6 +27,7 @@ from drumd.engine.encoding import CLASS_NAMES, NUM_CLASSES, performance_of, step
 from drumd.engine.generate import generate  # noqa: E402
 from drumd.engine.midifile import write_steps  # noqa: E402
 from drumd.engine.warmup import steady_clips  # noqa: E402
+from drumd.mappings.grid import STEPS_PER_BAR, seconds_per_step  # noqa: E402
 
 STYLES = ("rock", "funk", "hiphop", "jazz", "latin", "soul")
 PRIMER_BARS = 2
@@ -37,15 +38,15 @@ def real_beat(test, style: str, bars: int):
     """The longest test-split beat of the style, from its first steady 2-bar clip on."""
     beats = sorted((p for p in test if p.style == style and not p.fill), key=len, reverse=True)
     for p in beats:
-        starts = [s for s in steady_clips(p) if s + bars * 16 <= len(p)]
+        starts = [s for s in steady_clips(p) if s + bars * STEPS_PER_BAR <= len(p)]
         if starts:
             s = starts[0]
-            return steps_of(p)[s:s + bars * 16], p
+            return steps_of(p)[s:s + bars * STEPS_PER_BAR], p
     raise SystemExit(f"no test beat of {style} is {bars} bars long")
 
 
 def audio(path: Path, steps, bpm: float) -> Path:
-    step_s = 60.0 / bpm / 4
+    step_s = seconds_per_step(bpm)
     hits = [(max(0.0, (t + h.offset) * step_s), h.pitch, h.velocity)
             for t, s in enumerate(steps) for h in s.hits]
     wav = path.with_suffix(".wav")
@@ -62,10 +63,10 @@ def roll(ax, steps, title: str, primer_steps: int = 0) -> None:
     ax.imshow(v, aspect="auto", origin="lower", cmap="Greys", vmin=-30, vmax=127, interpolation="nearest")
     if primer_steps:
         ax.axvline(primer_steps - 0.5, color="tab:red", lw=1)
-    for x in range(16, v.shape[1], 16):
+    for x in range(STEPS_PER_BAR, v.shape[1], STEPS_PER_BAR):
         ax.axvline(x - 0.5, color="tab:blue", lw=0.4, alpha=0.4)
     ax.set_yticks(range(NUM_CLASSES), CLASS_NAMES, fontsize=6)
-    ax.set_xticks(np.arange(0, v.shape[1], 16), np.arange(1, v.shape[1] // 16 + 1), fontsize=6)
+    ax.set_xticks(np.arange(0, v.shape[1], STEPS_PER_BAR), np.arange(1, v.shape[1] // STEPS_PER_BAR + 1), fontsize=6)
     ax.set_title(title, fontsize=8)
 
 
@@ -85,7 +86,7 @@ def main() -> int:
         real, perf = real_beat(test, style, a.bars)
         bpm = perf.bpm
         unprimed = generate(ckpt, a.bars, style=style, bpm=bpm, seed=a.seed)
-        primer = real[:PRIMER_BARS * 16]
+        primer = real[:PRIMER_BARS * STEPS_PER_BAR]
         primed = primer + generate(ckpt, a.bars - PRIMER_BARS, style=style, primer=primer, bpm=bpm, seed=a.seed)
         for name, steps in (("real", real), ("unprimed", unprimed), ("primed", primed)):
             stem = out / f"{style}-{name}"
@@ -94,7 +95,7 @@ def main() -> int:
         roll(axes[i, 0], real, f"{style}: real ({Path(perf.name).stem})")
         roll(axes[i, 1], unprimed, f"{style}: drumd, unprimed")
         roll(axes[i, 2], primed, f"{style}: drumd, primed with the real beat's first {PRIMER_BARS} bars",
-             PRIMER_BARS * 16)
+             PRIMER_BARS * STEPS_PER_BAR)
     fig.tight_layout()
     fig.savefig(out / "pianorolls.png", dpi=80)
     print(out / "pianorolls.png")

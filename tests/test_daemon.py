@@ -11,6 +11,7 @@ from drumd.daemon.modes import Accompany, Call, Generate, PlayerLog
 from drumd.daemon.record import Recorder
 from drumd.daemon.voicing import PlayerInput, Voicing, velocity_table
 from drumd.engine.encoding import Hit, Step
+from drumd.mappings.midifile import MidiFileError
 
 STYLES = ["funk", "jazz", "rock"]
 C = LiveControls(STYLES, "rock").for_step(False)
@@ -225,7 +226,7 @@ def test_recording_failure_leaves_the_previous_file(tmp_path, monkeypatch):
     r.write()
     before = path.read_bytes()
     monkeypatch.setattr(mido.MidiFile, "save", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError):
+    with pytest.raises(MidiFileError, match="take.mid: cannot write \\(disk full\\)"):
         r.write()
     assert path.read_bytes() == before and not list(tmp_path.glob("*.tmp"))
 

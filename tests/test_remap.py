@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from drumd.mappings import Translator, load_map
-from drumd.mappings.midifile import RemapStats, read_midi, remap_file, remap_midi, write_atomic
+from drumd.mappings.midifile import RemapStats, read_midi, remap_file, remap_midi, save_midi
 
 GMD = Path(__file__).parents[1].parent / "shared/data/gmd/groove"
 GMD_FILE = GMD / "drummer7/session3/117_rock_95_beat_4-4.mid"  # small; Roland 22, 26, 55, 58, CC4
@@ -160,7 +160,7 @@ def test_type1_tracks_share_cc4_and_keep_their_events():
     assert [(t, m.note) for t, m in absolute(out.tracks[1]) if m.type.startswith("note")] == [(10, 46), (20, 46)]
 
 
-def test_write_atomic_keeps_the_old_file_on_failure_and_its_mode(tmp_path, monkeypatch):
+def test_save_midi_keeps_the_old_file_on_failure_and_its_mode(tmp_path, monkeypatch):
     path = tmp_path / "a.mid"
     build(notes(0, 10, 36)).save(path)
     os.chmod(path, 0o640)
@@ -171,10 +171,10 @@ def test_write_atomic_keeps_the_old_file_on_failure_and_its_mode(tmp_path, monke
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(mido.MidiFile, "save", broken_save)
     with pytest.raises(Exception, match="a.mid: cannot write \\(No space left on device\\)"):
-        write_atomic(build(notes(0, 10, 38)), path)
+        save_midi(build(notes(0, 10, 38)), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["a.mid"]
     monkeypatch.undo()
-    write_atomic(build(notes(0, 10, 38)), path)
+    save_midi(build(notes(0, 10, 38)), path)
     assert path.stat().st_mode & 0o777 == 0o640 and os.listdir(tmp_path) == ["a.mid"]
 
 
