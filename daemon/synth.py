@@ -12,16 +12,21 @@ from functools import lru_cache
 
 import numpy as np
 
-# GM percussion pitch -> voice. Pitches outside the table go to the nearest listed pitch.
-VOICE_OF_PITCH: dict[int, str] = {
-    35: "kick", 36: "kick",
-    37: "rim", 38: "snare", 39: "snare", 40: "snare",
-    42: "closed_hh", 44: "pedal_hh", 46: "open_hh",
-    41: "low_tom", 43: "low_tom", 45: "mid_tom", 47: "mid_tom", 48: "high_tom", 50: "high_tom",
-    49: "crash", 52: "crash", 55: "crash", 57: "crash",
-    51: "ride", 53: "ride", 59: "ride",
+from drumd.mappings import gm_classes
+
+# drumd's drum classes (mappings.CLASSES) -> the voice that plays them. The kit has no hand
+# percussion: those play the rim click (short, like a conga slap or a wood block), the cowbell
+# the ride (a struck bell).
+VOICE_OF_CLASS: dict[str, str] = {
+    "kick": "kick", "snare": "snare", "sidestick": "rim", "clap": "snare",
+    "closed_hh": "closed_hh", "pedal_hh": "pedal_hh", "tambourine": "closed_hh",
+    "open_hh": "open_hh", "low_tom": "low_tom", "mid_tom": "mid_tom", "high_tom": "high_tom",
+    "crash": "crash", "china": "crash", "splash": "crash", "ride": "ride", "ride_bell": "ride",
+    "cowbell": "ride", "perc": "rim", "other": "rim",
 }
-_KNOWN = np.array(sorted(VOICE_OF_PITCH))
+# GM percussion pitch -> voice, through the one GM pitch -> class table (maps/gm.yaml).
+VOICE_OF_PITCH: dict[int, str] = {p: VOICE_OF_CLASS[c] for p, c in gm_classes().items()}
+_LOWEST, _HIGHEST = min(VOICE_OF_PITCH), max(VOICE_OF_PITCH)
 # A closed or pedal hat cuts a ringing open hat, as on a real hi-hat stand.
 CHOKES: dict[str, tuple[str, ...]] = {"closed_hh": ("open_hh",), "pedal_hh": ("open_hh",)}
 CHOKE_S = 0.004  # fade length: short enough to read as a choke, long enough not to click
@@ -31,10 +36,9 @@ MAX_VOICES = 48
 
 
 def voice_of(pitch: int) -> str:
-    """The voice that plays a GM pitch (nearest known pitch for anything off the table)."""
-    if pitch in VOICE_OF_PITCH:
-        return VOICE_OF_PITCH[pitch]
-    return VOICE_OF_PITCH[int(_KNOWN[np.argmin(np.abs(_KNOWN - pitch))])]
+    """The voice that plays a GM pitch; a pitch outside the GM key map (35-81) plays the
+    voice of the nearest GM pitch (a kick below it, the rim click above)."""
+    return VOICE_OF_PITCH[min(max(int(pitch), _LOWEST), _HIGHEST)]
 
 
 def velocity_gain(velocity: int) -> float:

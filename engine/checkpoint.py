@@ -71,6 +71,21 @@ def save_checkpoint(path: Path, model: DrumLSTM, styles: list[str], meta: dict) 
         torch.save(payload, f)
 
 
+def same_drum_classes(stored) -> bool:
+    """Whether a checkpoint's stored drum-class table [[name, [GM pitch, ...]], ...] agrees
+    with this drumd's (engine.encoding.DRUM_CLASSES): the same classes in the same order,
+    and every pitch this drumd gives a class has that class there. The stored table may
+    classify more pitches: checkpoints before #13 stored drums_rnn's whole table, whose hand
+    percussion and non-GM pitches drumd now leaves out (none is in the training data)."""
+    try:
+        stored_class = {int(p): name for name, pitches in stored for p in pitches}
+        names = [name for name, _ in stored]
+    except (TypeError, ValueError):
+        return False
+    return (names == [n for n, _ in DRUM_CLASSES]
+            and all(stored_class.get(p) == name for name, ps in DRUM_CLASSES for p in ps))
+
+
 def _unreadable(raw: bytes, e: Exception) -> str:
     """Why torch.load refused `raw`, as a whole sentence (torch's own text runs to paragraphs)."""
     if not raw:
@@ -104,7 +119,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     if payload.get("encoding_version") != ENCODING_VERSION:
         raise CheckpointError(f"{path}: trained with encoding v{payload.get('encoding_version')}, "
                               f"this drumd uses v{ENCODING_VERSION}; retrain or use a matching drumd")
-    if [[n, list(p)] for n, p in DRUM_CLASSES] != payload.get("drum_classes"):
+    if not same_drum_classes(payload.get("drum_classes")):
         raise CheckpointError(f"{path}: trained with a different drum-class table")
     try:
         cfg = ModelConfig.from_dict(payload["model_config"])

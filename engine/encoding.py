@@ -1,7 +1,14 @@
 """The step encoding: one 16th-note step = which of 9 drum classes hit, with velocity and timing.
 
-Pure functions, no I/O. The class table is Magenta drums_rnn's 9-class reduction, so our
-per-step NLL over the 512-way event is comparable with drums_rnn's.
+Pure functions, no I/O (the class table is read once, at import, from the packaged gm map).
+The 9 classes are Magenta drums_rnn's. A GM pitch's class is a reduction of its class in
+drumd's one GM pitch -> class table (mappings.gm_classes, from maps/gm.yaml): on every pitch
+the Groove MIDI Dataset plays (through the roland-td map: 36-38, 40, 42-46, 48, 49, 51, 53,
+57, 59) it is drums_rnn's table, so our per-step NLL over the 512-way event is comparable
+with drums_rnn's and the shipped checkpoint, trained with that table, reads as it was
+trained. Hand percussion and the cowbell (GM 56, 58, 60-81), which the model never heard,
+have no class (drums_rnn scattered them over snare, hats, toms and crash); nor has anything
+outside GM 35-81 (maps translate a kit's own notes to GM first).
 """
 from __future__ import annotations
 
@@ -9,27 +16,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drumd.mappings import gm_classes
 from drumd.mappings.grid import nearest_step
 
 ENCODING_VERSION = 1
 
-# (name, GM pitches that reduce to it); the first pitch is the one we play for the class.
-DRUM_CLASSES: tuple[tuple[str, tuple[int, ...]], ...] = (
-    ("kick", (36, 35)),
-    ("snare", (38, 27, 28, 31, 32, 33, 34, 37, 39, 40, 56, 65, 66, 75, 85)),
-    ("closed_hh", (42, 44, 54, 68, 69, 70, 71, 73, 78, 80, 22)),
-    ("open_hh", (46, 67, 72, 74, 79, 81, 26)),
-    ("low_tom", (45, 29, 41, 43, 61, 64, 84)),
-    ("mid_tom", (48, 47, 60, 63, 77, 86, 87)),
-    ("high_tom", (50, 30, 62, 76, 83)),
-    ("crash", (49, 52, 55, 57, 58)),
-    ("ride", (51, 53, 59, 82)),
-)
-NUM_CLASSES = len(DRUM_CLASSES)
+# The model's classes in drums_rnn's order, each with the GM pitch played for it.
+CLASS_NAMES = ("kick", "snare", "closed_hh", "open_hh", "low_tom", "mid_tom", "high_tom",
+               "crash", "ride")
+CLASS_PITCH = (36, 38, 42, 46, 45, 48, 50, 49, 51)
+# drumd's drum classes (mappings.CLASSES) -> the model's class; None: the model has none.
+MODEL_CLASS: dict[str, str | None] = {
+    "kick": "kick",
+    "snare": "snare", "sidestick": "snare", "clap": "snare",
+    "closed_hh": "closed_hh", "pedal_hh": "closed_hh", "tambourine": "closed_hh",
+    "open_hh": "open_hh",
+    "low_tom": "low_tom", "mid_tom": "mid_tom", "high_tom": "high_tom",
+    "crash": "crash", "china": "crash", "splash": "crash",
+    "ride": "ride", "ride_bell": "ride",
+    "cowbell": None, "perc": None, "other": None,
+}
+NUM_CLASSES = len(CLASS_NAMES)
 NUM_EVENTS = 2 ** NUM_CLASSES  # 512: bit i set = class i hits
-CLASS_NAMES = tuple(name for name, _ in DRUM_CLASSES)
-CLASS_PITCH = tuple(pitches[0] for _, pitches in DRUM_CLASSES)
-PITCH_TO_CLASS: dict[int, int] = {p: i for i, (_, ps) in enumerate(DRUM_CLASSES) for p in ps}
+PITCH_TO_CLASS: dict[int, int] = {p: CLASS_NAMES.index(MODEL_CLASS[c])
+                                  for p, c in gm_classes().items() if MODEL_CLASS[c] is not None}
+# (name, GM pitches that reduce to it), the played pitch first: stored in checkpoints
+DRUM_CLASSES: tuple[tuple[str, tuple[int, ...]], ...] = tuple(
+    (name, (CLASS_PITCH[i],) + tuple(p for p, c in PITCH_TO_CLASS.items()
+                                     if c == i and p != CLASS_PITCH[i]))
+    for i, name in enumerate(CLASS_NAMES))
 
 POSITION_BITS = 6  # binary step counter as in drums_rnn's drum_kit config: period 64 steps
 

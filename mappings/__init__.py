@@ -6,9 +6,10 @@
     tr.note(55) -> 55; tr.table[55] -> 55  # O(1) tables for real-time use
 """
 from drumd.mappings.drummap import CLASSES, GM_RANGE, Articulation, DrumMap, MapError, note_name
-from drumd.mappings.loader import BUILTIN_DIR, gm_name, list_maps, load_map, read_map, user_dir
+from drumd.mappings.loader import (BUILTIN_DIR, gm_classes, gm_name, list_maps, load_map, read_map,
+                                   user_dir)
 from drumd.mappings.translate import DROP, NEIGHBOURS, POLICIES, Translator
 
 __all__ = ["Articulation", "BUILTIN_DIR", "CLASSES", "DROP", "DrumMap", "GM_RANGE", "MapError",
-           "NEIGHBOURS", "POLICIES", "Translator", "gm_name", "list_maps", "load_map",
+           "NEIGHBOURS", "POLICIES", "Translator", "gm_classes", "gm_name", "list_maps", "load_map",
            "note_name", "read_map", "user_dir"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from drumd.mappings.drummap import Articulation, DrumMap, MapError
 from drumd.mappings.schema import parse_map
@@ -85,6 +87,14 @@ def load_map(spec: str | os.PathLike | DrumMap) -> DrumMap:
 def gm_note(gm: int) -> Articulation | None:
     """The GM1 percussion note (name, class) from the built-in gm map, None outside 35-81."""
     return read_map(BUILTIN_DIR / "gm.yaml", "builtin", "gm").notes.get(gm)
+
+
+def gm_classes() -> Mapping[int, str]:
+    """The one GM pitch -> drum class table: {GM note 35-81: class (drummap.CLASSES)}, from
+    the built-in gm map (maps/gm.yaml). The engine's model classes (engine.encoding) and the
+    synth's voices (daemon.synth) are both reductions of it."""
+    m = read_map(BUILTIN_DIR / "gm.yaml", "builtin", "gm")
+    return MappingProxyType({gm: art.cls for gm, art in sorted(m.notes.items())})
 
 
 def gm_name(gm: int) -> str | None:

@@ -21,7 +21,8 @@ def test_event_of_hand_made():
     assert event_of([Hit(36, 100)]) == 0b1                      # kick
     assert event_of([Hit(36, 100), Hit(42, 80)]) == 0b101       # kick + closed hat
     assert event_of([Hit(40, 100), Hit(37, 50)]) == 0b10        # rimshot + sidestick: both snare
-    assert event_of([Hit(44, 60), Hit(22, 60)]) == 0b100        # pedal and Roland edge: closed hat
+    assert event_of([Hit(44, 60), Hit(54, 60)]) == 0b100        # pedal and tambourine: closed hat
+    assert event_of([Hit(22, 60), Hit(60, 60)]) == 0            # not GM (a Roland hat edge), a bongo
     assert event_of([Hit(59, 90), Hit(57, 90)]) == 0b110000000  # ride edge + crash 2
     assert event_of([Hit(99, 100)]) == 0                        # not a drum: ignored
     assert event_classes(0b110000000) == [7, 8]
