@@ -22,8 +22,9 @@ from drumd.engine.checkpoint import load_checkpoint
 from drumd.engine.features import History
 from drumd.engine.model import StepInputs
 from drumd.engine.sampler import Controls, Sampler
+from drumd.mappings.grid import seconds_per_step
 
-DEADLINE_US = 60e6 / 300 / 4  # one 16th at 300 BPM
+DEADLINE_US = seconds_per_step(300) * 1e6  # one 16th at 300 BPM
 
 
 def percentiles(us):
