@@ -326,7 +326,8 @@ def note_events(hits: Iterable[tuple[int, int, int]], channel: int = 10,
                 gate_ticks: int = STEP_TICKS // 2) -> list[tuple[int, mido.Message]]:
     """A note_on and a note_off `gate_ticks` later (at least 1) for each (tick, note,
     velocity 1-127) hit, on `channel` (1-16), in playing order. At one tick the note-offs
-    come first, so a note struck again as the previous one ends is heard again."""
+    come first, so a note struck again as the previous one ends is heard again.
+    Raises ValueError (mido's) for a note or velocity outside 0-127 or a channel outside 1-16."""
     events = []
     for tick, note, velocity in hits:
         events.append((tick, 1, mido.Message("note_on", channel=channel - 1, note=note,
