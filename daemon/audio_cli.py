@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from drumd.mappings.clitypes import InputPath
 from drumd.mappings.files import OutputPathError, atomic_open, check_output_path
 from drumd.mappings.grid import STEPS_PER_BAR, seconds_per_step
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
@@ -134,7 +135,7 @@ _map = click.option("--map", "map_name", metavar="NAME",
 
 
 @click.command()
-@click.argument("midi_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("midi_file", type=InputPath())
 @click.argument("wav_file", type=click.Path(dir_okay=False, writable=True))
 @_channel
 @_map
@@ -155,7 +156,7 @@ def render(midi_file, wav_file, channel, map_name, rate, bits):
 
 
 @click.command()
-@click.argument("midi_file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("midi_file", required=False, type=InputPath())
 @click.option("--style", default="rock", show_default=True, help="Style of the generated groove.")
 @click.option("--bpm", type=click.FloatRange(30, 300), default=110.0, show_default=True)
 @click.option("--bars", type=click.IntRange(1, 64), default=4, show_default=True)

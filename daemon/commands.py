@@ -12,6 +12,7 @@ import click
 
 from drumd.daemon import config as config_mod
 from drumd.daemon.controls import GROUPS, MODES
+from drumd.mappings.clitypes import InputPath
 
 
 def _opt(*decls, **kw):
@@ -19,7 +20,7 @@ def _opt(*decls, **kw):
 
 
 @click.command()
-@_opt("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+@_opt("--config", "config_path", type=InputPath(),
       help="YAML settings (keys as these flags, with underscores; plus a `cc:` table).")
 @_opt("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]),
       help="MIDI system [auto: JACK if running, else ALSA, else CoreMIDI].")

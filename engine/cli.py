@@ -6,16 +6,18 @@ from pathlib import Path
 import click
 import yaml
 
+from drumd.mappings.clitypes import InputPath
+
 MAX_PRIMER_BARS = 512
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+@click.option("--config", "config", type=InputPath(),
               help="YAML training config (see engine/configs/).")
 @click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")
 @click.option("--out", help="Run folder for log.csv, best.pt, last.pt.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value (YAML syntax).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False), help="Continue from a run's last.pt.")
+@click.option("--resume", type=InputPath(), help="Continue from a run's last.pt.")
 def train(config, data, out, sets, resume):
     """Train a model on the Groove MIDI Dataset's train split."""
     from drumd.engine.data import DataError
@@ -39,8 +41,8 @@ def train(config, data, out, sets, resume):
 
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=True))
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Default: the shipped model.")
-@click.option("--primer", type=click.Path(exists=True, dir_okay=False), help="A drum .mid to continue.")
+@click.option("--checkpoint", type=InputPath(), help="Default: the shipped model.")
+@click.option("--primer", type=InputPath(), help="A drum .mid to continue.")
 @click.option("--primer-map", default="gm", show_default=True, help="Drum map of the primer file.")
 @click.option("--primer-channel", default=10, show_default=True, type=click.IntRange(1, 16),
               help="MIDI channel of the primer's drums.")
@@ -119,7 +121,7 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
 
 
 @click.command("eval")
-@click.argument("checkpoints", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoints", nargs=-1, type=InputPath())
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for report.md, metrics.json and the plots.")
 @click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")

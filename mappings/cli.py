@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from drumd.mappings.clitypes import InputPath
 from drumd.mappings.drummap import MapError
 from drumd.mappings.loader import gm_name, list_maps, load_map, read_map, user_dir
 from drumd.mappings.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
@@ -154,7 +155,7 @@ def _unmapped_report(tr: Translator) -> None:
 
 
 @click.command("remap")
-@click.argument("src", metavar="IN", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", metavar="IN", type=InputPath(folder_ok=True, path_type=Path))
 @click.argument("dst", metavar="[OUT]", required=False, type=click.Path(path_type=Path))
 @click.option("--from", "src_map", required=True, metavar="MAP",
               help="Drum map IN was written for: id, alias or .yaml path (see `drumd maps list`).")

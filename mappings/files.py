@@ -1,4 +1,7 @@
-"""Output files: every file drumd writes for a user (MIDI files, recordings, checkpoints,
+"""Input and output files. Input: `input_path_problem`, the one check every command makes of
+the files it reads (a missing file is one line naming it, the same in every command).
+
+Output: every file drumd writes for a user (MIDI files, recordings, checkpoints,
 renders, reports, the data cache) appears whole or not at all: a temporary file in the same
 folder, fsync, then os.replace. A failed write leaves the old file as it was. The one home of
 this for every layer; it lives in mappings because that is the lowest layer, which engine and
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +25,24 @@ class OutputPathError(OSError):
 
     def __str__(self) -> str:
         return self.args[0] if self.args else "unusable output path"
+
+
+def input_path_problem(path: str | Path, folder_ok: bool = False) -> str | None:
+    """Why `path` cannot be read as an input file (or, with folder_ok, a folder of them);
+    None: it can be tried (what is inside is the reader's to judge)."""
+    path = Path(path)
+    missing = f"{path}: no such file" + (" or folder" if folder_ok else "")
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return missing
+    except OSError as e:
+        return f"{path}: cannot read ({e.strerror or e})"
+    if stat.S_ISDIR(st.st_mode):
+        return None if folder_ok else f"{path}: is a folder; expected a file"
+    if not os.access(path, os.R_OK):
+        return f"{path}: cannot read (permission denied)"
+    return None
 
 
 def output_path_problem(path: str | Path) -> str | None:

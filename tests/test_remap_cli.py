@@ -139,12 +139,12 @@ def test_bad_input_errors_name_the_file(tmp_path):
     assert r.exit_code == 1 and f"Error: {tmp_path / 'junk.mid'}: not a readable MIDI file" in r.output
     assert not (tmp_path / "out.mid").exists()
     r = run(tmp_path / "missing.mid", tmp_path / "out.mid", "--from", "td", "--to", "gm")
-    assert r.exit_code == 2 and "missing.mid" in r.output and "does not exist" in r.output
+    assert r.exit_code == 1 and r.output == f"Error: {tmp_path / 'missing.mid'}: no such file or folder\n"
     write_song(tmp_path / "in.mid")
     r = run(tmp_path / "in.mid", tmp_path / "out.mid", "--from", "td", "--to", "bfd3")
     assert r.exit_code == 1 and "unknown drum map 'bfd3'; known maps:" in r.output and "ezdrummer2" in r.output
     r = run(tmp_path / "in", tmp_path / "out", "--from", "td", "--to", "gm")
-    assert r.exit_code == 2
+    assert r.exit_code == 1 and "in: no such file or folder" in r.output
     (tmp_path / "empty").mkdir()
     r = run(tmp_path / "empty", tmp_path / "out", "--from", "td", "--to", "gm")
     assert r.exit_code == 1 and "no .mid or .midi files" in r.output
