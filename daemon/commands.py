@@ -144,26 +144,47 @@ def run(settings: dict) -> int:
     try:
         session.run_until_stopped()
     finally:
-        session.shutdown()
-        # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
-        # (-S) server once they are gone; and not at all on a hung server (out_port.close).
-        if out_port.server_alive(0.2):
-            for audio in (synth, guitar):
-                if audio is not None:
-                    audio.close()
-        in_port.close()
-        out_port.close()
-        if settings["stats"]:
-            _write_stats(settings["stats"], session)
+        lost_take = shut_down(session, status, in_port, out_port, (synth, guitar),
+                              settings["stats"])
     if in_port.abandoned or out_port.abandoned:
         # Python's own teardown would close the rtmidi clients and block in libjack for good
         print("drumd: the JACK server stopped answering; leaving without closing drumd's "
               "ports", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(1)
+    if lost_take is not None:
+        raise click.ClickException(lost_take)
     if session.error is not None:
         raise session.error
     return 0
+
+
+def shut_down(session, status, in_port, out_port, audio=(), stats_path=None) -> str | None:
+    """End a session: silence and stop it, write the recording, close audio and ports, write
+    the stats, each whatever failed before it. Returns the line to end `serve` with when the
+    recording could not be written (its folder removed while playing, a full disk), else None.
+    """
+    from drumd.mappings.midifile import MidiFileError
+    lost_take = None
+    try:
+        session.shutdown()  # every note is switched off before the recording is written
+    except MidiFileError as e:
+        lost_take = f"{e}; the recording was not saved"
+        status.close()  # the step of shutdown() after the write
+    if isinstance(session.error, MidiFileError):  # a write on transport stop, same cause
+        lost_take = lost_take or f"{session.error}; the recording was not saved"
+        session.error = None
+    # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
+    # (-S) server once they are gone; and not at all on a hung server (out_port.close).
+    if out_port.server_alive(0.2):
+        for a in audio:
+            if a is not None:
+                a.close()
+    in_port.close()
+    out_port.close()
+    if stats_path:
+        _write_stats(stats_path, session)
+    return lost_take
 
 
 def _audio_device(name: str | None):
