@@ -5,8 +5,6 @@ attribute assignment, so no lock is needed (a step sees a control either before 
 """
 from __future__ import annotations
 
-from drumd.engine.sampler import Controls
-
 MODES = ("generate", "accompany", "call")
 # Mute groups -> model class indices (kick, snare, closed_hh, open_hh, low/mid/high tom, crash, ride).
 GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymbals": (7, 8)}
@@ -73,7 +71,11 @@ class LiveControls:
     def program_change(self, program: int) -> None:
         self.style = self.styles[program % len(self.styles)]
 
-    def for_step(self, fill: bool) -> Controls:
+    def for_step(self, fill: bool):
+        """The engine's Controls for the next step."""
+        # Imported here: the engine loads torch, and every `drumd` command imports this module
+        # for serve's options (1.5 s of `drumd --help`); after the first step it is a lookup.
+        from drumd.engine.sampler import Controls
         return Controls(temperature=self.temperature, top_p=self.top_p, density=self.density,
                         mute=frozenset(c for g in self.muted for c in GROUPS[g]), fill=fill,
                         style=self.style, quantize=self.quantize, variation=self.variation,
