@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import wave
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -21,7 +22,9 @@ from .synth import VoiceMixer
 
 # (seconds, GM pitch, velocity)
 TimedHit = tuple[float, int, int]
-MAX_RENDER_SECONDS = 20 * 60  # the whole render is held in memory (about 4 MB a second at 48 kHz)
+# A render is streamed to the file block by block (memory: the hits and one block); the cap
+# keeps a file's answer within seconds (a render takes about 1 s per 5 minutes of audio).
+MAX_RENDER_SECONDS = 20 * 60
 
 
 def midi_hits(path, channel: int = 10, drum_map=None) -> list[TimedHit]:
@@ -56,32 +59,47 @@ def _file_hits(midi_file, channel, map_name, max_seconds=None) -> list[TimedHit]
     return hits
 
 
-def render_hits(hits, samplerate: int = 48000, block: int = 8192) -> np.ndarray:
-    """Mono float32 audio of the hits, through the same mixer the live output uses."""
+def render_blocks(hits, samplerate: int = 48000, block: int = 8192) -> Iterator[np.ndarray]:
+    """Mono float32 audio of the hits in consecutive blocks of up to `block` frames, through
+    the same mixer the live output uses, to the end of the last hit's ring. Memory is the
+    hits and one block, whatever the length."""
     mixer = VoiceMixer(samplerate, max_block=block)
     for t, pitch, velocity in hits:
         mixer.schedule(pitch, velocity, round(t * samplerate))
-    out = np.zeros(mixer.tail_frames(), np.float32)
-    for i in range(0, len(out), block):
-        n = min(block, len(out) - i)
-        out[i:i + n] = mixer.render(n)
-    return out
+    left = mixer.tail_frames()
+    while left > 0:
+        n = min(block, left)
+        yield mixer.render(n)
+        left -= n
 
 
-def write_wav(path, audio: np.ndarray, samplerate: int, bits: int = 16) -> None:
-    """Write mono audio as 16- or 24-bit PCM, atomically (a temp file renamed over `path`)."""
+def render_hits(hits, samplerate: int = 48000, block: int = 8192) -> np.ndarray:
+    """The whole of render_blocks as one array (short renders; `drumd render` streams)."""
+    blocks = list(render_blocks(hits, samplerate, block))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def write_wav(path, audio: np.ndarray | Iterable[np.ndarray], samplerate: int,
+              bits: int = 16) -> int:
+    """Write mono audio (an array, or blocks of it as render_blocks yields them, converted
+    one at a time) as 16- or 24-bit PCM, atomically (a temp file renamed over `path`).
+    Returns the number of frames written."""
     full = 2 ** (bits - 1) - 1
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * full).astype("<i4")
-    if bits == 16:
-        data = pcm.astype("<i2").tobytes()
-    else:  # 24-bit: the low three bytes of each little-endian int32
-        data = pcm.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    frames = 0
     path = Path(path)
     with atomic_open(path) as f, wave.open(f, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(bits // 8)
         w.setframerate(samplerate)
-        w.writeframes(data)
+        for block in [audio] if isinstance(audio, np.ndarray) else audio:
+            pcm = np.round(np.clip(block, -1.0, 1.0) * full).astype("<i4")
+            if bits == 16:
+                data = pcm.astype("<i2").tobytes()
+            else:  # 24-bit: the low three bytes of each little-endian int32
+                data = pcm.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+            w.writeframes(data)
+            frames += len(block)
+    return frames
 
 
 def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[TimedHit]:
@@ -146,13 +164,12 @@ def render(midi_file, wav_file, channel, map_name, rate, bits):
     hits = _file_hits(midi_file, channel, map_name, MAX_RENDER_SECONDS)
     try:
         check_output_path(wav_file)
-        audio = render_hits(hits, rate)
-        write_wav(wav_file, audio, rate, int(bits))
+        frames = write_wav(wav_file, render_blocks(hits, rate), rate, int(bits))
     except OutputPathError as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"{wav_file}: cannot write ({e.strerror or e})") from None
-    click.echo(f"{wav_file}: {len(hits)} hits, {len(audio) / rate:.1f} s")
+    click.echo(f"{wav_file}: {len(hits)} hits, {frames / rate:.1f} s")
 
 
 @click.command()

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from audio_jack import TPB, write_midi
-from drumd.daemon.audio_cli import midi_hits, render, render_hits, write_wav
+from drumd.daemon.audio_cli import midi_hits, render, render_blocks, render_hits, write_wav
 from drumd.mappings.midifile import MidiFileError
 
 SR = 48000
@@ -85,6 +85,16 @@ def test_24_bit_wav_keeps_the_audio(tmp_path):
     write_wav(tmp_path / "a.wav", audio, SR, bits=24)
     x, _ = read_wav(tmp_path / "a.wav")
     np.testing.assert_allclose(x, audio, atol=2 ** -22)
+
+
+@pytest.mark.parametrize("bits", [16, 24])
+def test_a_render_streamed_in_blocks_is_the_whole_render(tmp_path, bits):
+    hits = [(0.01, 38, 100), (0.2, 36, 127), (0.21, 46, 90), (0.3, 42, 60)]  # a choke too
+    blocks = list(render_blocks(hits, SR, block=1000))
+    assert {len(b) for b in blocks[:-1]} == {1000} and 0 < len(blocks[-1]) <= 1000
+    assert write_wav(tmp_path / "blocks.wav", iter(blocks), SR, bits) == sum(map(len, blocks))
+    write_wav(tmp_path / "whole.wav", render_hits(hits, SR), SR, bits)
+    assert (tmp_path / "blocks.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
 
 
 def test_wav_is_written_atomically(tmp_path, monkeypatch):
