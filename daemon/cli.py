@@ -10,8 +10,12 @@ import click  # noqa: E402
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="drumd")
-def main():
+@click.option("-v", "--verbose", count=True, help="Say more on stderr (-v: debug details).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def main(verbose, quiet):
     """drumd: a real-time drum-groove generator that plays beside your DAW."""
+    from drumd.daemon import logs
+    logs.configure(-1 if quiet else verbose)  # the one place drumd's logging is set up
 
 
 def _register():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import queue
 import signal
@@ -13,6 +14,8 @@ import click
 from drumd.daemon import config as config_mod
 from drumd.daemon.controls import GROUPS, MODES
 from drumd.mappings.clitypes import InputPath
+
+log = logging.getLogger(__name__)
 
 
 def _opt(*decls, **kw):
@@ -135,8 +138,8 @@ def run(settings: dict) -> int:
                       recorder, status, synth=synth, guitar=guitar)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: session.stop())
-    status.note(f"drumd: serving on {ports.api_name(api)} ({settings['client']}), "
-                f"mode {settings['mode']}, style {settings['style']}")
+    log.info("serving on %s (%s), mode %s, style %s", ports.api_name(api), settings["client"],
+             settings["mode"], settings["style"])
     for audio in (synth, guitar):
         if audio is not None:
             audio.start()

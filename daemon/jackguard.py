@@ -13,11 +13,13 @@ writes that buffer. So a silent output of ours stays connected to every JACK inp
 from __future__ import annotations
 
 import ctypes
-import sys
+import logging
 
 import rtmidi
 
 from .jackgate import JackCycles
+
+log = logging.getLogger(__name__)
 
 
 class InputGuard:
@@ -53,8 +55,8 @@ class InputGuard:
         if not self.connected():
             return False
         self.reconnects += 1
-        print(f"drumd: reconnected {self.source} to {self.target} (it keeps JACK from handing "
-              f"drumd a buffer another client is still writing)", file=sys.stderr, flush=True)
+        log.info("reconnected %s to %s (it keeps JACK from handing drumd a buffer another "
+                 "client is still writing)", self.source, self.target)
         return True
 
     def _connect(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 import threading
@@ -21,6 +22,8 @@ import rtmidi
 
 from .jackgate import JackCycles, OutputGate, libjack_quiet
 from .jackguard import InputGuard
+
+log = logging.getLogger(__name__)
 
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
         "coremidi": rtmidi.API_MACOSX_CORE}
@@ -201,9 +204,11 @@ class Port:
             for m in msgs:
                 self.midi.send_message(m)
             if self.gate.stalled != was_stalled:
-                print(f"drumd: JACK is not taking MIDI from port {self.port_name!r}; dropping it"
-                      if self.gate.stalled else f"drumd: JACK takes MIDI again "
-                      f"({self.gate.dropped} messages dropped in all)", file=sys.stderr, flush=True)
+                if self.gate.stalled:
+                    log.warning("JACK is not taking MIDI from port %r; dropping it", self.port_name)
+                else:
+                    log.warning("JACK takes MIDI again (%d messages dropped in all)",
+                                self.gate.dropped)
 
     def server_alive(self, within: float = 0.1) -> bool:
         """False only for a JACK server that stopped cycling (libjack calls would hang)."""

@@ -1,9 +1,17 @@
-"""The live status line: one line on stderr, rewritten in place."""
+"""The live status line: one line on stderr, rewritten in place.
+
+Log lines (daemon.logs) and notes are written above it: the line is cleared, the text written,
+and the line drawn again, under one lock, as the status is drawn by the main thread and logs
+come from any thread.
+"""
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
+
+from drumd.daemon import logs
 
 
 def percentile_ms(samples, q: float) -> float:
@@ -20,25 +28,44 @@ def format_status(s: dict) -> str:
 
 
 class StatusLine:
-    def __init__(self, enabled: bool | None, stream=sys.stderr):
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
-        self.tty = stream.isatty()
+    def __init__(self, enabled: bool | None, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.tty = self.stream.isatty()
+        self.lock = threading.Lock()
+        self.drawn: str | None = ""  # the line on screen now, redrawn after a note; None: closed
+        if self.enabled:
+            logs.show_logs_through(self)
 
     def show(self, status: dict) -> None:
         if not self.enabled:
             return
         line = format_status(status)
-        # On a terminal: rewrite in place; into a file or pipe: one line per update.
-        self.stream.write(f"\r{line}\x1b[K" if self.tty else line + "\n")
-        self.stream.flush()
+        with self.lock:
+            # On a terminal: rewrite in place; into a file or pipe: one line per update.
+            if self.drawn is None:
+                return
+            if self.tty:
+                self.stream.write(f"\r{line}\x1b[K")
+                self.drawn = line
+            else:
+                self.stream.write(line + "\n")
+            self.stream.flush()
 
     def note(self, text: str) -> None:
-        """A message that must stay visible (port lost, clock fallback)."""
-        self.stream.write(("\r\x1b[K" if self.tty and self.enabled else "") + text + "\n")
-        self.stream.flush()
+        """A message that must stay visible (port lost, clock fallback, a log line)."""
+        with self.lock:
+            in_place = self.tty and self.enabled
+            self.stream.write(("\r\x1b[K" if in_place else "") + text + "\n"
+                              + (self.drawn or "" if in_place else ""))
+            self.stream.flush()
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        """End the line (once: a shutdown that failed halfway may call this again)."""
+        with self.lock:
+            if self.enabled and self.tty and self.drawn is not None:
+                self.stream.write("\n")
+                self.stream.flush()
+            self.drawn = None  # closed: nothing to redraw under a late note
+        if logs.HANDLER.status is self:
+            logs.show_logs_through(None)

@@ -1,12 +1,15 @@
 """`drumd train` and `drumd generate`."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 import yaml
 
 from drumd.mappings.clitypes import InputPath
+
+log = logging.getLogger(__name__)
 
 MAX_PRIMER_BARS = 512
 
@@ -98,8 +101,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
                                    f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
     steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, (4, 4))
     if meter != (4, 4):
-        click.echo(f"warning: {primer} is in {meter[0]}/{meter[1]}; the model plays 4/4 "
-                   "(its bars are kept, the continuation is in 4/4)", err=True)
+        log.warning("%s is in %d/%d; the model plays 4/4 (its bars are kept, the continuation "
+                    "is in 4/4)", primer, *meter)
     bpm = bpm or (p.bpm if p else None) or 120.0
     controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill,
                         variation=variation, fill_every=fill_every)

@@ -1,7 +1,9 @@
 """`drumd maps` and `drumd remap`."""
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +13,8 @@ from drumd.mappings.drummap import MapError
 from drumd.mappings.loader import gm_name, list_maps, load_map, read_map, user_dir
 from drumd.mappings.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
 from drumd.mappings.translate import DROP, POLICIES, Translator
+
+log = logging.getLogger(__name__)
 
 
 def _load(spec: str):
@@ -180,7 +184,9 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
     stats, failed = RemapStats(), []
     if src.is_dir():
         from tqdm import tqdm
-        jobs = tqdm(jobs, desc="remap", unit="file", disable=None)
+        # a bar only on a terminal (stderr, where tqdm draws it), as engine.progress.on_terminal
+        # decides for train and eval (mappings cannot import engine)
+        jobs = tqdm(jobs, desc="remap", unit="file", disable=not sys.stderr.isatty())
     if src.is_dir() and not in_place and not dst.parent.is_dir():
         raise click.ClickException(f"{dst}: folder {dst.parent} does not exist (create it first; "
                                    "drumd does not)")
@@ -200,7 +206,7 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
         _unmapped_report(tr)
     if failed:
         for msg in failed:
-            click.echo(msg, err=True)
+            log.error(msg)
         raise click.ClickException(f"{len(failed)} file(s) could not be remapped")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import logging
 import struct
 from collections import Counter, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -33,6 +34,7 @@ from drumd.mappings.grid import PPQN, STEP_TICKS, STEPS_PER_BEAT
 from drumd.mappings.translate import DROP, Translator
 
 MIDI_SUFFIXES = (".mid", ".midi")
+log = logging.getLogger(__name__)
 
 
 MAX_STEPS = 100_000  # 16ths (about 3.5 hours at 120 BPM): longer files are refused, not read
@@ -226,6 +228,8 @@ def read_drum_notes(path: str | Path, channel: int = 10,
         raise MidiFileError(_elsewhere_message(path, str(channel), elsewhere, channel_option))
     if map_name is None and maps:
         map_name = next(iter(maps.values()))  # the first a track named, in playing order
+    log.debug("%s: type %d, %d tracks, %d ticks per beat, %d notes on channel %d, %d elsewhere",
+              path, mid.type, len(mid.tracks), tpb, len(notes), channel, sum(elsewhere.values()))
     return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4), map_name)
 
 
