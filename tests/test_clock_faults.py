@@ -1,5 +1,5 @@
 """Clock faults the follower must survive, beyond tests/test_clock.py: heavy jitter at 300 BPM,
-transport messages out of order, Song Position mid-bar, tempo jumps 40 <-> 300 BPM, and the
+transport messages out of order, Song Position mid-bar (while running: tests/test_song_position.py), tempo jumps 40 <-> 300 BPM, and the
 clock vanishing at the extremes. The behaviour asserted here is documented in docs/benchmarks.md."""
 import numpy as np
 import pytest
@@ -9,8 +9,12 @@ from test_clock import feed, started, ticks
 
 
 def test_jitter_of_5ms_at_300bpm_keeps_tempo_and_mostly_the_grid():
-    """±5 ms is 60 % of a tick period at 300 BPM: the tempo holds, but a run of four late
-    ticks now and then looks like dropped ticks and the grid slips by whole ticks (8.3 ms)."""
+    """±5 ms is 60 % of a tick period at 300 BPM: a late tick can look like the next one.
+    The tempo holds in every run and the grid stays on the source's ticks; in the first beat,
+    before the period is known well, a run of late ticks now and then is taken for missed
+    ones and the grid slips by whole ticks (8.3 ms each; bench/clock_bench.py: 5 % of runs).
+    A start so unlucky that "missed" ticks keep being found is renumbered (it once drifted
+    29 ticks off at 310 BPM: seed 9)."""
     p = tick_period(300.0)
     errs = []
     for seed in range(40):
@@ -21,7 +25,7 @@ def test_jitter_of_5ms_at_300bpm_keeps_tempo_and_mostly_the_grid():
     errs = np.array(errs)
     slips = np.round(errs / p)
     assert np.all(np.abs(errs - slips * p) < 0.003)  # on a tick of the source's grid
-    assert (slips == 0).mean() >= 0.85 and slips.max() <= 2
+    assert (slips == 0).mean() >= 0.95 and slips.max() <= 3
 
 
 def test_repeated_start_restarts_from_the_top():
@@ -50,11 +54,9 @@ def test_continue_while_playing_is_ignored():
     assert c.time_of(10) == pytest.approx(pos)
 
 
-def test_song_position_mid_bar_resumes_there_and_is_ignored_while_playing():
+def test_song_position_mid_bar_resumes_there():
     c = started()
     feed(c, ticks(120.0, 50))
-    c.message([SPP, 5, 0], 1.02)  # while playing: a DAW only sends it stopped
-    assert c.est.next_index == 50
     c.message([STOP], 1.05)
     c.message([SPP, 37 & 0x7F, 37 >> 7], 1.1)  # bar 3, 6th sixteenth
     c.message([CONTINUE], 1.2)
