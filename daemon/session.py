@@ -64,6 +64,11 @@ class Session:
         self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
                              now=now, on_sent=on_sent)
         self.played: dict[int, object] = {}  # song step -> Step drumd played (primer on resume)
+        # The clock epoch the sender's queue was planned in. Until the engine thread has
+        # dropped the old plan (a jump: Start, Continue, a Song Position while running), the
+        # sender is told the transport is stopped: an old note keyed by position would
+        # otherwise sound at that position on the new grid.
+        self._grid_epoch: int | None = None
         self.compute_s: collections.deque[float] = collections.deque(maxlen=1024)
         self.late_steps = 0
         self.steps_done = 0
@@ -131,7 +136,9 @@ class Session:
     # --- clock access for other threads --------------------------------------------------
     def _time_of(self, pos: float) -> float | None:
         with self.cond:
-            return self.clock.time_of(pos) if self.clock.running else None
+            if not self.clock.running or self.clock.epoch != self._grid_epoch:
+                return None
+            return self.clock.time_of(pos)
 
     def _start_internal(self) -> None:
         with self.cond:
@@ -216,7 +223,9 @@ class Session:
                     continue
             if new_epoch != epoch:  # transport moved: drop what was planned, re-sync the model
                 epoch = new_epoch
-                self.sender.silence()
+                self.sender.silence()  # every sounding note closed, the old plan dropped
+                with self.cond:
+                    self._grid_epoch = epoch
                 if not running:
                     if self.recorder is not None:
                         self.recorder.write()
