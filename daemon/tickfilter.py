@@ -15,30 +15,42 @@ event, e2 the filtered period):
 
     e = t - t1;  t1 += b * e + e2;  e2 += c * e      (b = sqrt(2) omega, c = omega^2)
 
-Here the loop runs per tick, so it behaves the same at 40 and 300 BPM. Two changes, both
-measured with bench/clock_bench.py:
-- Third order: the loop also integrates the change of the period per tick, so a tempo ramp
-  (60 -> 180 BPM over 8 bars) is followed without the lag of a second-order loop (which left
-  the tempo 1.3 % slow at the ramp's end). Gains are the critically damped fading-memory
-  g-h-k filter's (E. Brookner, "Tracking and Kalman Filtering Made Easy", Wiley 1998, ch. 1):
-  g = 1 - theta^3, h = 1.5 (1 - theta)^2 (1 + theta), k = 0.5 (1 - theta)^3, with `THETA`
-  the memory per tick (0.95: ~20 ticks, enough to average ±5 ms of jitter down to a tempo
-  within 1 %).
-- The loop starts wide: until those gains are reached it uses the growing-memory least-squares
-  line's (g_n = 2(2n-1)/(n(n+1)), h_n = 6/(n(n+1)): Brookner, same chapter; the second-order
-  loop above with b = g + h, c = h; tests/test_tickfilter.py checks it against np.polyfit).
-  So after a Start or a tempo jump the first ticks give the tempo at once.
+Here the loops run per tick, so they behave the same at 40 and 300 BPM. What is ours, each
+measured with bench/clock_bench.py (figures in docs/benchmarks.md):
+- Two loops, the grid following the one that predicted the recent ticks better (its mean
+  square error over ~16 ticks under `SWITCH` times the other's). The narrow one is the loop
+  above with omega = `OMEGA` (0.05: ~30 ticks of memory, enough to average ±5 ms of jitter
+  down to a tempo within 1 %); it lags a tempo ramp (60 -> 180 BPM over 8 bars left it 2.5 %
+  slow at the end). The wide one is of third order, integrating the change of the period
+  per tick too, so a ramp is followed without lag: the critically damped fading-memory g-h-k
+  filter (E. Brookner, "Tracking and Kalman Filtering Made Easy", Wiley 1998, ch. 1):
+  g = 1 - theta^3, h = 1.5 (1 - theta)^2 (1 + theta), k = 0.5 (1 - theta)^3, theta = `THETA`.
+- Both start wide: until their fixed gains are reached they use the growing-memory
+  least-squares line's (g_n = 2(2n-1)/(n(n+1)), h_n = 6/(n(n+1)), Brookner, same chapter;
+  the second-order loop above with b = g + h, c = h; tests/test_tickfilter.py checks it
+  against np.polyfit). So after a Start the first ticks give the tempo at once. An error of
+  more than 4 jitters (a tick an xrun delayed) is clipped once past that start.
 - Numbering looks ahead when one arrival cannot tell: where the jitter approaches half a tick
   period (±5 ms at 300 BPM, period 8.3 ms) a late tick looks like the next one. The arrival
   is held back (at most `LOOKAHEAD` ticks) and the most probable numbering of the held
-  arrivals is chosen (a Viterbi search over how many ticks went missing before each,
-  Gaussian arrival jitter of the measured size, a missed tick costing `DROP_COST` nats);
-  one arrival's numbering is settled once it is `DECIDE` nats likelier than any other.
-  A tempo change is a third explanation: the held arrivals on a new straight line
-  (`CHANGE_COST` nats), after which the loop restarts from them; the loop also restarts when
-  `RUN` settled ticks in a row sit well to one side of it (a slower change).
-The loop is updated only by settled ticks; `time_of_tick` is its prediction, so held
-arrivals never move the grid by a whole tick and back.
+  arrivals is chosen: a Viterbi search over how many ticks went missing before each,
+  Gaussian arrival jitter of the measured size (capped at `OUTLIER_COST` nats: an xrun
+  delays a tick by any amount), a missed tick costing `DROP_COST` nats; twice, the second
+  time with the loop's phase and period corrected by the first pass's best numbering
+  (a wrong loop moves all held arrivals alike). An arrival's numbering is settled once it
+  is `DECIDE` nats likelier than any other, or the look-ahead is full.
+- Tempo changes: a sudden one is a third explanation of the held arrivals, a new straight
+  line of their own (`CHANGE_COST` nats), after which both loops restart from them; when
+  `RUN` settled ticks in a row sit to one side of the narrow loop, it restarts on them (the
+  wide one is following already). And when missed ticks keep being found (`SUSPECT` in the
+  last `WINDOW`) while the arrivals lie on a line as well without them, the period was wrong
+  (an unlucky start at heavy jitter): they are renumbered one after the other.
+The loops are updated only by settled ticks; `time_of_tick` is the followed loop's
+prediction, so held arrivals never move the grid by a whole tick and back.
+
+Known limit (bench/clock_bench.py): where jitter exceeds half a tick, about 5 % of runs
+still slip by one to three ticks, nearly all in the first beat after Start, before the
+period is known well enough to tell a late tick from a missed one.
 
 Pure logic, times in s (any monotonic clock), tick indices as ints. Not thread-safe.
 """
@@ -50,7 +62,7 @@ from collections import deque
 OMEGA = 0.05         # the narrow loop's bandwidth per tick (2 pi B tper, Adriaensen's omega)
 THETA = 0.9          # the wide loop's memory per tick (fading-memory g-h-k, see the docstring)
 SWITCH = 0.5         # the other loop takes over when its recent mean square error is this much lower
-LOOKAHEAD = 12        # arrivals held at most before one is numbered
+LOOKAHEAD = 12       # arrivals held at most before one is numbered
 MAX_MISSED = 3       # ticks that may be missing before one arrival
 MAX_HELD_MISSED = 6  # ... and among all held arrivals
 DROP_COST = 4.0      # nats per missed tick (-ln 2 %)
@@ -58,7 +70,7 @@ CHANGE_COST = 20.0   # nats for "the tempo changed" (a new line through the held
 OUTLIER_COST = 12.0  # nats at most for one arrival's distance from its tick (an xrun delays one)
 DECIDE = 8.0         # nats by which one numbering must win before it is settled early
 SUSPECT = 3          # missed ticks among the last WINDOW settled: check they are not a wrong period
-WINDOW = 48
+WINDOW = 48          # settled ticks kept for that check (two beats)
 RUN = 4              # settled ticks in a row to one side of the line: a tempo change
 MIN_FIT = 12         # ticks after a restart before missed ticks are looked for (half a beat)
 JITTER_FLOOR = 0.00025  # s: arrival jitter never assumed smaller than this
