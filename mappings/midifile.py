@@ -2,11 +2,14 @@
 tick for tick.
 
 Reading (`read_midi`, `read_drum_notes`) is shared by every command that reads MIDI: training
-data and primers (engine), `render` and `audition` (daemon), `remap` (here). A file that cannot
-be read is a MidiFileError naming the file and the reason, never a traceback.
+data and primers (engine), `render` and `audition` (daemon), `remap` (here). The bytes are
+parsed by mappings.smf into plain event tuples (a Message object per event, as mido builds,
+was most of a command's time on a 1 MB file). A file that cannot be read is a MidiFileError
+naming the file and the reason, never a traceback.
 
 Writing (`write_midi`, `save_midi`) is shared by every command that writes MIDI: `generate`
-(engine), `serve --record` (daemon), `remap` (here). Files are written at grid.PPQN ticks per
+(engine), `serve --record` (daemon); `remap` (here) writes its events back through smf.encode
+and the same atomic save. Files are written at grid.PPQN ticks per
 beat with a tempo map and a meter, and each track names the drum map of its notes in a text
 meta event "drumd map: NAME" (MAP_TEXT), which read_drum_notes gives back as `map_name`. The
 save is atomic (mappings.files): a file appears whole or not at all.
@@ -19,9 +22,7 @@ give their delta time to the next message so nothing else moves.
 from __future__ import annotations
 
 import heapq
-import io
 import logging
-import struct
 from collections import Counter, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +30,10 @@ from pathlib import Path
 
 import mido
 
+from drumd.mappings import smf
 from drumd.mappings.files import OutputPathError, atomic_open
 from drumd.mappings.grid import PPQN, STEP_TICKS, STEPS_PER_BEAT
+from drumd.mappings.smf import Smf
 from drumd.mappings.translate import DROP, Translator
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -38,7 +41,6 @@ log = logging.getLogger(__name__)
 
 
 MAX_STEPS = 100_000  # 16ths (about 3.5 hours at 120 BPM): longer files are refused, not read
-NOTE_MESSAGES = frozenset({"note_on", "note_off", "polytouch"})
 # A text meta event naming the drum map of its track's notes. Plain text, so any MIDI tool
 # shows it and DAWs ignore it; the map's name is what `--map` takes (`drumd maps list`).
 MAP_TEXT = "drumd map: "
@@ -48,76 +50,35 @@ class MidiFileError(Exception):
     """A MIDI file that cannot be read or written; the message names the file."""
 
 
-def _header_problem(data: bytes) -> str | None:
-    """Why `data` is not a Standard MIDI File we can parse, from its header alone (None: fine)."""
-    if not data:
-        return "the file is empty (0 bytes)"
-    if not data.startswith(b"MThd"):
-        head = data[:16]
-        looks_text = all(32 <= b < 127 or b in b"\t\r\n" for b in head)
-        what = "text" if looks_text else "other data"
-        return (f"it starts with {what} ({head[:8]!r}), not the 'MThd' header of a Standard "
-                "MIDI File")
-    if len(data) < 14:
-        return f"cut short: {len(data)} bytes, less than a MIDI file header (truncated?)"
-    fmt, n_tracks, division = struct.unpack(">HHH", data[8:14])
-    if fmt > 2:
-        return f"MIDI file type {fmt} (the standard has types 0, 1 and 2)"
-    if n_tracks == 0:
-        return "its header says it has no tracks"
-    if fmt == 0 and n_tracks != 1:
-        return f"a type 0 file whose header says it has {n_tracks} tracks (type 0 has one)"
-    if division == 0:
-        return "0 ticks per quarter note in the header"
-    return None
-
-
-def read_midi(path: str | Path) -> mido.MidiFile:
-    """Parse a Standard MIDI File. Raises MidiFileError (naming the file and the reason) for
-    anything mido cannot read: empty, truncated, not MIDI, running status at a track's start."""
+def read_midi(path: str | Path) -> Smf:
+    """The events of a Standard MIDI File (mappings.smf: the one parser). Raises MidiFileError
+    naming the file and the reason: empty, truncated, not MIDI, running status at a track's
+    start, a damaged track, or the file cannot be read."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise MidiFileError(f"{path}: cannot read ({e.strerror or e})") from None
-    problem = _header_problem(data)
-    if problem:
-        raise MidiFileError(f"{path}: not a readable MIDI file: {problem}")
     try:
-        return mido.MidiFile(file=io.BytesIO(data))
-    except EOFError:
-        raise MidiFileError(f"{path}: not a readable MIDI file: it ends in the middle of a track "
-                            "(truncated, or a wrong length in a chunk header)") from None
-    except OSError as e:
-        why = str(e)
-        if "running status" in why:
-            why = ("a track starts with running status (data bytes before any status byte), "
-                   "which the MIDI file standard does not allow")
-        elif "MTrk" in why:
-            why = "a track does not start with 'MTrk' (a damaged file, or a wrong chunk length)"
-        raise MidiFileError(f"{path}: not a readable MIDI file: {why}") from None
-    except Exception as e:  # noqa: BLE001 - mido on untrusted bytes: ValueError, KeyError,
-        # IndexError, KeySignatureError (a damaged meta event) and more; all mean the same here
-        raise MidiFileError(f"{path}: not a readable MIDI file: {e or type(e).__name__}") from None
+        return smf.parse(data)
+    except smf.SmfError as e:
+        raise MidiFileError(f"{path}: not a readable MIDI file: {e}") from None
 
 
-def _rank(msg) -> int:
-    """Order at equal ticks: notes after everything else (a hi-hat pedal CC4 at the note's tick
-    applies to it, even on another track)."""
-    return 1 if msg.type in NOTE_MESSAGES else 0
-
-
-def _keyed(track, offset: int = 0) -> Iterator[tuple[int, int, int, mido.Message]]:
-    """(absolute tick, rank, seq, message) of one track. Within a track the file's order is
-    kept: the rank never goes down within one tick, so a CC written after a note at the same
-    tick of the same track stays after it."""
+def _keyed(track: list[smf.Event], offset: int = 0) -> Iterator[tuple[int, int, int, smf.Event]]:
+    """(absolute tick, rank, seq, event) of one track. At equal ticks notes (note on, off,
+    aftertouch: rank 1) come after everything else (rank 0), so a hi-hat pedal CC4 at a note's
+    tick applies to it, even from another track. Within a track the file's order is kept: the
+    rank never goes down within one tick, so a CC written after a note at the same tick of the
+    same track stays after it."""
     tick, last_tick, rank = offset, None, 0
-    for seq, msg in enumerate(track):
-        tick += msg.time
+    for seq, event in enumerate(track):
+        tick += event[0]
         if tick != last_tick:
             last_tick, rank = tick, 0
-        rank = max(rank, _rank(msg))
-        yield tick, rank, seq, msg
+        if rank == 0 and 0x80 <= event[1] < 0xB0:
+            rank = 1
+        yield tick, rank, seq, event
 
 
 def _elsewhere_message(path, wanted: str, elsewhere: Counter, option: str) -> str:
@@ -184,52 +145,57 @@ def read_drum_notes(path: str | Path, channel: int = 10,
     """
     path = Path(path)
     mid = read_midi(path)
-    tpb = mid.ticks_per_beat
-    if tpb < 0:  # mido reads the division as signed: SMPTE frames
-        fps, per_frame = -(tpb >> 8), tpb & 0xFF
+    tpb = mid.division
+    if mid.smpte:
+        fps, per_frame = 256 - (tpb >> 8), tpb & 0xFF
         raise MidiFileError(f"{path}: timed in SMPTE frames ({fps} per second, {per_frame} ticks "
                             "per frame), not in beats; drumd reads files with a beat-based time "
                             "division (save it from your DAW with PPQ timing)")
     offsets, end = [], 0
     for track in mid.tracks:
-        offsets.append(end if mid.type == 2 else 0)
-        length = sum(msg.time for msg in track)
-        end = max(end, offsets[-1] + length) if mid.type != 2 else offsets[-1] + length
+        offsets.append(end if mid.format == 2 else 0)
+        length = sum(e[0] for e in track)
+        end = max(end, offsets[-1] + length) if mid.format != 2 else offsets[-1] + length
     if end * STEPS_PER_BEAT > MAX_STEPS * tpb:
         raise MidiFileError(f"{path}: {end * STEPS_PER_BEAT // tpb:,} 16th notes long (over {MAX_STEPS:,}, "
                             "about 3.5 hours at 120 BPM); drumd reads shorter drum files")
-    ch = channel - 1
+    note_on, cc = 0x90 | (channel - 1), 0xB0 | (channel - 1)
     notes, elsewhere, tempos, meter, cc4 = [], Counter(), [], None, None
     maps: dict[int, str] = {}  # track -> the first map it names
     map_name = None
     def stream(i, track, offset):  # a function, so each stream keeps its own track index i
-        for tick, rank, seq, msg in _keyed(track, offset):
-            yield (tick, rank, i, seq), msg
+        for tick, rank, seq, event in _keyed(track, offset):
+            yield (tick, rank, i, seq), event
     streams = [stream(i, t, off) for i, (t, off) in enumerate(zip(mid.tracks, offsets))]
-    for (tick, _, track, _), msg in heapq.merge(*streams, key=lambda e: e[0]):
-        kind = msg.type
-        if kind == "text" and msg.text.startswith(MAP_TEXT):
-            maps.setdefault(track, msg.text[len(MAP_TEXT):].strip())
-        elif kind == "set_tempo":
-            if msg.tempo > 0:  # a tempo of 0 microseconds per beat is no tempo: ignored
-                tempos.append((tick, msg.tempo))
-        elif kind == "time_signature" and meter is None:
-            meter = (msg.numerator, msg.denominator)
-        elif kind == "note_on" and msg.velocity > 0:
-            if msg.channel == ch:
+    for (tick, _, track, _), (_, status, a, b) in heapq.merge(*streams, key=lambda e: e[0]):
+        if status == note_on:
+            if b > 0:
                 if not notes:
                     map_name = maps.get(track)
-                notes.append(DrumNote(tick, msg.note, msg.velocity, cc4))
-            else:
-                elsewhere[msg.channel + 1] += 1
-        elif kind == "control_change" and msg.control == 4 and msg.channel == ch:
-            cc4 = msg.value
+                notes.append(DrumNote(tick, a, b, cc4))
+        elif status == cc:
+            if a == 4:
+                cc4 = b
+        elif 0x90 <= status < 0xA0:
+            if b > 0:
+                elsewhere[status - 0x8F] += 1
+        elif status == 0xFF:
+            if a == 0x01:
+                text = b.decode("latin-1")
+                if text.startswith(MAP_TEXT):
+                    maps.setdefault(track, text[len(MAP_TEXT):].strip())
+            elif a == 0x51 and len(b) == 3:
+                tempo = int.from_bytes(b, "big")
+                if tempo > 0:  # a tempo of 0 microseconds per beat is no tempo: ignored
+                    tempos.append((tick, tempo))
+            elif a == 0x58 and meter is None and len(b) >= 2:
+                meter = (b[0], 2 ** min(b[1], 31))
     if not notes and elsewhere:
         raise MidiFileError(_elsewhere_message(path, str(channel), elsewhere, channel_option))
     if map_name is None and maps:
         map_name = next(iter(maps.values()))  # the first a track named, in playing order
     log.debug("%s: type %d, %d tracks, %d ticks per beat, %d notes on channel %d, %d elsewhere",
-              path, mid.type, len(mid.tracks), tpb, len(notes), channel, sum(elsewhere.values()))
+              path, mid.format, len(mid.tracks), tpb, len(notes), channel, sum(elsewhere.values()))
     return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4), map_name)
 
 
@@ -249,75 +215,77 @@ class _ChannelState:
         self.sounding: defaultdict[tuple[int, int], deque[int]] = defaultdict(deque)
 
 
-def _merged(tracks: list[mido.MidiTrack]) -> Iterator[tuple[int, int, int, mido.Message]]:
-    """(absolute tick, track index, index in its track, message) of several tracks in playing
-    order: by tick, then CCs and other messages before notes (as read_drum_notes)."""
+def _merged(tracks: list[list[smf.Event]]) -> Iterator[tuple[int, int, smf.Event]]:
+    """(absolute tick, track index, event) of several tracks in playing order: by tick, then
+    CCs and other events before notes (as read_drum_notes)."""
+    if len(tracks) == 1:  # a type 0 file: its own order
+        for tick, _, _, event in _keyed(tracks[0]):
+            yield tick, 0, event
+        return
     def timed(i, track):
-        for tick, rank, seq, msg in _keyed(track):
-            yield tick, rank, i, seq, msg
-    for tick, _, i, seq, msg in heapq.merge(*(timed(i, t) for i, t in enumerate(tracks)),
+        for tick, rank, seq, event in _keyed(track):
+            yield tick, rank, i, seq, event
+    for tick, _, i, _, event in heapq.merge(*(timed(i, t) for i, t in enumerate(tracks)),
                                             key=lambda e: e[:4]):
-        yield tick, i, seq, msg
+        yield tick, i, event
 
 
-def _remap_message(msg, tr: Translator, state: _ChannelState, stats: RemapStats) -> int | None:
-    """The output note for a note message (None: drop the message)."""
-    ch, note = msg.channel, msg.note
+def _remap_note(status: int, note: int, velocity: int, tr: Translator, state: _ChannelState,
+                stats: RemapStats) -> int | None:
+    """The output note for a note on, off or aftertouch (None: drop the event)."""
+    ch = status & 0x0F
     cc4 = state.cc4.get(ch)
     sounding = state.sounding[(ch, note)]
-    if msg.type == "note_on" and msg.velocity > 0:
+    kind = status & 0xF0
+    if kind == 0x90 and velocity > 0:
         out = tr.note(note, cc4)
         stats.notes += 1
         if out is None:
             stats.dropped += 1
         sounding.append(DROP if out is None else out)
-    elif msg.type == "polytouch":  # e-drum cymbal chokes: follow the newest sounding note
+    elif kind == 0xA0:  # polyphonic aftertouch, e-drum cymbal chokes: the newest sounding note
         out = sounding[-1] if sounding else tr.table_for(cc4)[note]
     else:  # note-off: pairs with the oldest sounding note-on of that number
         out = sounding.popleft() if sounding else tr.table_for(cc4)[note]
     return None if out == DROP else out
 
 
-def remap_midi(mid: mido.MidiFile, tr: Translator, channels: Collection[int] | None = (9,),
-               stats: RemapStats | None = None) -> mido.MidiFile:
+def remap_smf(mid: Smf, tr: Translator, channels: Collection[int] | None = (9,),
+              stats: RemapStats | None = None) -> Smf:
     """A copy of mid with the notes on `channels` (0-based; None: all) translated by tr."""
     stats = stats if stats is not None else RemapStats()
+    chans = frozenset(range(16) if channels is None else channels)
+    map_text = MAP_TEXT.encode("latin-1")
     # Tracks of type 0/1 files play together, so they share channel state and are walked
     # in time order; type 2 tracks are independent patterns.
-    groups = ([[i] for i in range(len(mid.tracks))] if mid.type == 2
+    groups = ([[i] for i in range(len(mid.tracks))] if mid.format == 2
               else [list(range(len(mid.tracks)))])
-    # per track: (tick, message, its new note number or None), in the track's own order (the
-    # merge keeps each track's order)
-    timed_out: list[list[tuple[int, mido.BaseMessage, int | None]]] = [[] for _ in mid.tracks]
+    # per track: (tick, event), in the track's own order (the merge keeps each track's order)
+    timed_out: list[list[tuple[int, smf.Event]]] = [[] for _ in mid.tracks]
     for group in groups:
         state = _ChannelState()
-        for tick, j, _, msg in _merged([mid.tracks[i] for i in group]):
-            kind, note = msg.type, None
-            if kind == "text" and msg.text.startswith(MAP_TEXT):
-                msg = msg.copy(text=MAP_TEXT + tr.dst.name)  # the notes are in dst's map now
-            elif not msg.is_meta and kind != "sysex" and (channels is None or msg.channel in channels):
-                if kind == "control_change" and msg.control == 4:
-                    state.cc4[msg.channel] = msg.value
-                elif kind in NOTE_MESSAGES:
-                    note = _remap_message(msg, tr, state, stats)
+        for tick, j, event in _merged([mid.tracks[i] for i in group]):
+            _, status, a, b = event
+            if status < 0xF0 and status & 0x0F in chans:
+                kind = status & 0xF0
+                if kind == 0xB0 and a == 4:
+                    state.cc4[status & 0x0F] = b
+                elif kind < 0xB0:  # note on, off, aftertouch
+                    note = _remap_note(status, a, b, tr, state, stats)
                     if note is None:
                         continue
-            timed_out[group[j]].append((tick, msg, note))
-    out = mido.MidiFile(type=mid.type, ticks_per_beat=mid.ticks_per_beat, charset=mid.charset)
+                    event = (0, status, note, b)
+            elif status == 0xFF and a == 0x01 and b.startswith(map_text):
+                event = (0, status, a, map_text + tr.dst.name.encode("latin-1", "replace"))
+            timed_out[group[j]].append((tick, event))
+    tracks = []
     for events in timed_out:
-        track, last = mido.MidiTrack(), 0
-        for tick, msg, note in events:
-            # One copy per message, without mido's checks (they were two thirds of a 1 MB
-            # file's time): a read message with a delta time >= 0 and a table's note 0-127.
-            if note is not None:
-                track.append(msg.copy(skip_checks=True, time=tick - last, note=note))
-            elif isinstance(msg, mido.Message):
-                track.append(msg.copy(skip_checks=True, time=tick - last))
-            else:
-                track.append(msg.copy(time=tick - last))
+        track, last = [], 0
+        for tick, (_, status, a, b) in events:
+            track.append((tick - last, status, a, b))  # a dropped note's time goes to the next
             last = tick
-        out.tracks.append(track)
-    return out
+        tracks.append(track)
+    return Smf(mid.format, mid.division, tracks)
 
 
 @dataclass
@@ -405,14 +373,23 @@ def save_midi(mid: mido.MidiFile, path: str | Path) -> None:
     write leaves the old one intact. Keeps an existing file's permissions.
     Raises MidiFileError naming the file: a folder or a missing folder (OutputPathError's
     line), something mido will not write, or the write failed."""
+    _save(path, lambda f: mid.save(file=f))
+
+
+def save_bytes(data: bytes, path: str | Path) -> None:
+    """Save a MIDI file's bytes (smf.encode: remap's output) at `path`, as save_midi does."""
+    _save(path, lambda f: f.write(data))
+
+
+def _save(path: str | Path, write) -> None:
     path = Path(path)
     try:
         with atomic_open(path) as f:
-            mid.save(file=f)
+            write(f)
     except OutputPathError as e:
         raise MidiFileError(str(e)) from None
-    except ValueError as e:  # mido refuses to write what it read (nothing is written)
-        raise MidiFileError(f"{path}: cannot write this file back ({e})") from None
+    except ValueError as e:  # mido refuses to write a message (nothing is written)
+        raise MidiFileError(f"{path}: cannot write this as a MIDI file ({e})") from None
     except OSError as e:
         raise MidiFileError(f"{path}: cannot write ({e.strerror or e})") from e
 
@@ -425,17 +402,17 @@ def remap_file(src: Path, dst: Path, tr: Translator, channels: Collection[int] |
     stats = stats if stats is not None else RemapStats()
     notes_before = stats.notes
     mid = read_midi(src)
-    out = remap_midi(mid, tr, channels, stats)
+    out = remap_smf(mid, tr, channels, stats)
     if require_notes and channels is not None and stats.notes == notes_before:
         _no_notes_on(src, mid, channels)
-    save_midi(out, dst)
+    save_bytes(smf.encode(out), dst)
     stats.files += 1
 
 
-def _no_notes_on(path: Path, mid: mido.MidiFile, channels: Collection[int]) -> None:
+def _no_notes_on(path: Path, mid: Smf, channels: Collection[int]) -> None:
     """Raise the read_drum_notes error if other channels than `channels` (0-based) have notes."""
-    elsewhere = Counter(msg.channel + 1 for t in mid.tracks for msg in t
-                        if msg.type == "note_on" and msg.velocity > 0 and msg.channel not in channels)
+    elsewhere = Counter((status & 0x0F) + 1 for t in mid.tracks for _, status, _, b in t
+                        if 0x90 <= status < 0xA0 and b > 0 and status & 0x0F not in channels)
     if elsewhere:
         wanted = ", ".join(str(c + 1) for c in sorted(channels))
         raise MidiFileError(_elsewhere_message(path, wanted, elsewhere, "--channel"))

@@ -1,4 +1,5 @@
 """Remapping MIDI files: exact ticks, untouched non-drum events, paired note-offs, real GMD data."""
+import io
 import os
 from pathlib import Path
 
@@ -7,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from drumd.mappings import Translator, load_map
-from drumd.mappings.midifile import RemapStats, read_midi, remap_file, remap_midi, save_midi
+from drumd.mappings import smf
+from drumd.mappings.midifile import RemapStats, remap_file, remap_smf, save_midi
 
 GMD = Path(__file__).parents[1].parent / "shared/data/gmd/groove"
 GMD_FILE = GMD / "drummer7/session3/117_rock_95_beat_4-4.mid"  # small; Roland 22, 26, 55, 58, CC4
@@ -32,6 +34,18 @@ def build(events, ticks_per_beat=480, type_=0) -> mido.MidiFile:
         last = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
     return mido.MidiFile(type=type_, ticks_per_beat=ticks_per_beat, tracks=[track])
+
+
+def remap_midi(mid: mido.MidiFile, tr, channels=(9,), stats=None) -> mido.MidiFile:
+    """remap_smf on a file mido builds, read back by mido (a reader independent of drumd's)."""
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    out = remap_smf(smf.parse(buf.getvalue()), tr, channels, stats)
+    return mido.MidiFile(file=io.BytesIO(smf.encode(out)))
+
+
+def read_midi(path) -> mido.MidiFile:
+    return mido.MidiFile(path)
 
 
 def absolute(track):
