@@ -243,11 +243,13 @@ class VoiceMixer:
 
     def _start(self, pitch, vel, offset):
         name = voice_of(pitch)
-        for v in self._active:
-            at = v.pos + offset  # the choking hit's position in this voice's own timeline
-            if v.name in CHOKES.get(name, ()) and v.fade_from is None and 0 <= at < v.end:
-                v.fade_from = at
-                v.end = min(v.end, at + len(self._choke))
+        choked = CHOKES.get(name)
+        if choked:  # only hats choke: the others skip the walk over the sounding voices
+            for v in self._active:
+                at = v.pos + offset  # the choking hit's position in this voice's own timeline
+                if v.name in choked and v.fade_from is None and 0 <= at < v.end:
+                    v.fade_from = at
+                    v.end = min(v.end, at + len(self._choke))
         if len(self._active) >= MAX_VOICES:
             self._active.pop(0)  # steal the oldest voice
         self._active.append(_Voice(name, voice_sample(name, self.sr), velocity_gain(vel), offset))

@@ -81,6 +81,24 @@ def _keyed(track: list[smf.Event], offset: int = 0) -> Iterator[tuple[int, int, 
         yield tick, rank, seq, event
 
 
+def _playing_order(tracks: list[list[smf.Event]], offsets: list[int]
+                   ) -> Iterator[tuple[int, int, smf.Event]]:
+    """(absolute tick, track index, event) of every track, merged by tick (see _keyed);
+    `offsets`: the tick each track starts at."""
+    if len(tracks) == 1:  # a type 0 file: its own order, without a merge (most files)
+        tick = offsets[0]
+        for event in tracks[0]:
+            tick += event[0]
+            yield tick, 0, event
+        return
+    def stream(i, track, offset):  # a function, so each stream keeps its own track index i
+        for tick, rank, seq, event in _keyed(track, offset):
+            yield (tick, rank, i, seq), event
+    streams = [stream(i, t, off) for i, (t, off) in enumerate(zip(tracks, offsets))]
+    for (tick, _, i, _), event in heapq.merge(*streams, key=lambda e: e[0]):
+        yield tick, i, event
+
+
 def _elsewhere_message(path, wanted: str, elsewhere: Counter, option: str) -> str:
     """A file with no notes on the channel(s) `wanted` (1-16) and `elsewhere` {channel: notes}."""
     found = ", ".join(f"{c} ({n})" for c, n in sorted(elsewhere.items()))
@@ -163,11 +181,7 @@ def read_drum_notes(path: str | Path, channel: int = 10,
     notes, elsewhere, tempos, meter, cc4 = [], Counter(), [], None, None
     maps: dict[int, str] = {}  # track -> the first map it names
     map_name = None
-    def stream(i, track, offset):  # a function, so each stream keeps its own track index i
-        for tick, rank, seq, event in _keyed(track, offset):
-            yield (tick, rank, i, seq), event
-    streams = [stream(i, t, off) for i, (t, off) in enumerate(zip(mid.tracks, offsets))]
-    for (tick, _, track, _), (_, status, a, b) in heapq.merge(*streams, key=lambda e: e[0]):
+    for tick, track, (_, status, a, b) in _playing_order(mid.tracks, offsets):
         if status == note_on:
             if b > 0:
                 if not notes:
