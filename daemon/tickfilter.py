@@ -48,7 +48,7 @@ measured with bench/clock_bench.py (figures in docs/benchmarks.md):
 The loops are updated only by settled ticks; `time_of_tick` is the followed loop's
 prediction, so held arrivals never move the grid by a whole tick and back.
 
-Known limit (bench/clock_bench.py): where jitter exceeds half a tick, about 5 % of runs
+Known limit (bench/clock_bench.py): where jitter exceeds half a tick, 5-10 % of runs
 still slip by one to three ticks, nearly all in the first beat after Start, before the
 period is known well enough to tell a late tick from a missed one.
 
