@@ -157,7 +157,8 @@ _map = click.option("--map", "map_name", metavar="NAME",
 @click.argument("wav_file", type=click.Path(dir_okay=False, writable=True))
 @_channel
 @_map
-@click.option("--rate", type=int, default=48000, show_default=True, help="Sample rate in Hz.")
+@click.option("--rate", type=click.IntRange(8000, 192000), default=48000, show_default=True,
+              help="Sample rate in Hz.")
 @click.option("--bits", type=click.Choice(["16", "24"]), default="16", show_default=True)
 def render(midi_file, wav_file, channel, map_name, rate, bits):
     """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth."""

@@ -124,9 +124,12 @@ def load(path: str | Path) -> dict:
     """Settings found in a YAML file (only the keys it sets), validated."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
+    except UnicodeDecodeError as e:  # a MIDI file or other binary given as --config
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); expected "
+                          "YAML settings") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:

@@ -12,6 +12,7 @@ from drumd.mappings.clitypes import InputPath
 log = logging.getLogger(__name__)
 
 MAX_PRIMER_BARS = 512
+MIN_BPM, MAX_BPM = 20.0, 400.0  # as serve's --bpm
 
 
 @click.command()
@@ -51,7 +52,8 @@ def train(config, data, out, sets, resume):
               help="MIDI channel of the primer's drums.")
 @click.option("--style", default=None, help="Style name, or 'all' for one file per style into the folder OUT.")
 @click.option("--bars", default=8, show_default=True, type=click.IntRange(1, 1024))
-@click.option("--bpm", type=float, help="Tempo (default: the primer's, else 120).")
+@click.option("--bpm", type=click.FloatRange(MIN_BPM, MAX_BPM),
+              help="Tempo (default: the primer's, else 120).")
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0.05, 5))
 @click.option("--top-p", default=1.0, show_default=True, type=click.FloatRange(0.01, 1))
 @click.option("--density", default=0.0, show_default=True, type=float, help="Logit bias per hit: >0 busier.")
@@ -103,6 +105,9 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
     if meter != (4, 4):
         log.warning("%s is in %d/%d; the model plays 4/4 (its bars are kept, the continuation "
                     "is in 4/4)", primer, *meter)
+    if bpm is None and p and not MIN_BPM <= p.bpm <= MAX_BPM:
+        raise click.ClickException(f"{primer}: its tempo is {p.bpm:,.4g} BPM; give the tempo to "
+                                   f"play at with --bpm ({MIN_BPM:g}-{MAX_BPM:g})")
     bpm = bpm or (p.bpm if p else None) or 120.0
     controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill,
                         variation=variation, fill_every=fill_every)

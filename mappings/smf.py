@@ -78,7 +78,9 @@ def parse(data: bytes) -> Smf:
     pos, tracks = 8 + size, []
     while len(tracks) < n_tracks:
         if pos + 8 > len(data):
-            raise SmfError(TRUNCATED)
+            raise SmfError(f"its header says {n_tracks} track{'s' * (n_tracks != 1)}; the file "
+                           f"ends after {len(tracks)} (truncated, or a wrong length in a chunk "
+                           "header)" if pos >= len(data) else TRUNCATED)
         kind, length = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
         pos += 8
         if kind == b"MTrk":
