@@ -39,9 +39,9 @@ from drumd.engine.metrics import TeacherForcedScore, c2st, expected_offset, expe
 from drumd.engine.report import atomic_write, finite, markdown
 from drumd.engine.sampler import Controls, Sampler
 from drumd.engine.train import batch_windows, build_arrays, to_inputs
+from drumd.mappings.grid import STEPS_PER_BAR, seconds_per_step
 
 BASELINES_VERSION = 2  # bump when baseline code changes, to refit cached results (2: bar-context)
-STEPS_PER_BAR = 16
 PRIMER_BARS, BARS = 2, 8  # temperature comparison: primer and continuation, in bars
 LISTEN_BARS = 64          # length of the listener runs, in bars
 MIN_BEATS = 10            # real test beats a style needs for the listener figures
@@ -60,7 +60,7 @@ TARGET_NLL = 1.108        # teacher-forced event NLL of the checkpoint the issue
 
 
 def ms_per_step(bpm: float) -> float:
-    return 60000.0 / bpm / 4
+    return 1000.0 * seconds_per_step(bpm)
 
 
 @torch.no_grad()

@@ -23,8 +23,8 @@ import numpy as np
 
 from drumd.engine.encoding import CLASS_NAMES, NUM_CLASSES, event_bits
 from drumd.engine.metrics import compare_distributions
+from drumd.mappings.grid import STEPS_PER_BAR
 
-STEPS_PER_BAR = 16
 KICK, SNARE = CLASS_NAMES.index("kick"), CLASS_NAMES.index("snare")
 # Longuet-Higgins & Lee metrical weights of a 4/4 bar's 16 steps (downbeat strongest).
 LHL_WEIGHTS = np.array([0, -4, -3, -4, -2, -4, -3, -4, -1, -4, -3, -4, -2, -4, -3, -4])
