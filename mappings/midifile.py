@@ -21,7 +21,6 @@ give their delta time to the next message so nothing else moves.
 """
 from __future__ import annotations
 
-import heapq
 import logging
 from collections import Counter, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -91,11 +90,13 @@ def _playing_order(tracks: list[list[smf.Event]], offsets: list[int]
             tick += event[0]
             yield tick, 0, event
         return
-    def stream(i, track, offset):  # a function, so each stream keeps its own track index i
-        for tick, rank, seq, event in _keyed(track, offset):
-            yield (tick, rank, i, seq), event
-    streams = [stream(i, t, off) for i, (t, off) in enumerate(zip(tracks, offsets))]
-    for (tick, _, i, _), event in heapq.merge(*streams, key=lambda e: e[0]):
+    # all tracks' events in one list sorted in C: 30,000 tracks merged by heapq.merge's
+    # generators took 1.4 s, this a tenth of it. (tick, rank, track, seq) is unique, so the
+    # sort never compares the events themselves.
+    keyed = [(tick, rank, i, seq, event) for i, (track, offset) in enumerate(zip(tracks, offsets))
+             for tick, rank, seq, event in _keyed(track, offset)]
+    keyed.sort()
+    for tick, _, i, _, event in keyed:
         yield tick, i, event
 
 
@@ -229,21 +230,6 @@ class _ChannelState:
         self.sounding: defaultdict[tuple[int, int], deque[int]] = defaultdict(deque)
 
 
-def _merged(tracks: list[list[smf.Event]]) -> Iterator[tuple[int, int, smf.Event]]:
-    """(absolute tick, track index, event) of several tracks in playing order: by tick, then
-    CCs and other events before notes (as read_drum_notes)."""
-    if len(tracks) == 1:  # a type 0 file: its own order
-        for tick, _, _, event in _keyed(tracks[0]):
-            yield tick, 0, event
-        return
-    def timed(i, track):
-        for tick, rank, seq, event in _keyed(track):
-            yield tick, rank, i, seq, event
-    for tick, _, i, _, event in heapq.merge(*(timed(i, t) for i, t in enumerate(tracks)),
-                                            key=lambda e: e[:4]):
-        yield tick, i, event
-
-
 def _remap_note(status: int, note: int, velocity: int, tr: Translator, state: _ChannelState,
                 stats: RemapStats) -> int | None:
     """The output note for a note on, off or aftertouch (None: drop the event)."""
@@ -278,7 +264,7 @@ def remap_smf(mid: Smf, tr: Translator, channels: Collection[int] | None = (9,),
     timed_out: list[list[tuple[int, smf.Event]]] = [[] for _ in mid.tracks]
     for group in groups:
         state = _ChannelState()
-        for tick, j, event in _merged([mid.tracks[i] for i in group]):
+        for tick, j, event in _playing_order([mid.tracks[i] for i in group], [0] * len(group)):
             _, status, a, b = event
             if status < 0xF0 and status & 0x0F in chans:
                 kind = status & 0xF0
