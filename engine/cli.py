@@ -71,43 +71,48 @@ def train(config, data, out, sets, resume):
 def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, bpm, temperature,
              top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
-    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.data import DataError
-    from drumd.engine.generate import generate as gen
     from drumd.engine.midifile import read_primer, write_steps
     from drumd.engine.encoding import Step
-    from drumd.engine.sampler import Controls
     from drumd.mappings import MapError, load_map
     from drumd.mappings.files import OutputPathError, check_output_path
     from drumd.mappings.grid import STEPS_PER_BAR
     from drumd.mappings.midifile import MidiFileError
+    # The files first, the model after: a bad primer or path is answered before torch loads
+    # (1.5 s of imports, and the checkpoint).
     try:
         # OUT: a file, or with --style all a folder (created if missing, but not its parent)
         check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
-        ckpt = load_checkpoint(checkpoint)
         load_map(out_map)
         p = (read_primer(Path(primer), primer_map, primer_channel, "--primer-channel")
              if primer else None)
+    except (DataError, MapError, OutputPathError) as e:
+        raise click.ClickException(str(e))
+    if p and p.bars > MAX_PRIMER_BARS:  # the model hears every primer step: about 1 s per 500 bars
+        raise click.ClickException(f"{primer}: a primer of {p.bars} bars; drumd continues primers "
+                                   f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
+    if bpm is None and p and not MIN_BPM <= p.bpm <= MAX_BPM:
+        raise click.ClickException(f"{primer}: its tempo is {p.bpm:,.4g} BPM; give the tempo to "
+                                   f"play at with --bpm ({MIN_BPM:g}-{MAX_BPM:g})")
+    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.generate import generate as gen
+    from drumd.engine.sampler import Controls
+    try:
+        ckpt = load_checkpoint(checkpoint)
         styles = ckpt.styles if style == "all" else [style]
         for s in styles:
             if s is not None:
                 ckpt.style_index(s)
         if style == "all":
             Path(out).mkdir(exist_ok=True)
-    except (CheckpointError, DataError, MapError, OutputPathError) as e:
+    except CheckpointError as e:
         raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException(f"{out}: cannot create the folder ({e.strerror or e})")
-    if p and p.bars > MAX_PRIMER_BARS:  # the model hears every primer step: about 1 s per 500 bars
-        raise click.ClickException(f"{primer}: a primer of {p.bars} bars; drumd continues primers "
-                                   f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
     steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, (4, 4))
     if meter != (4, 4):
         log.warning("%s is in %d/%d; the model plays 4/4 (its bars are kept, the continuation "
                     "is in 4/4)", primer, *meter)
-    if bpm is None and p and not MIN_BPM <= p.bpm <= MAX_BPM:
-        raise click.ClickException(f"{primer}: its tempo is {p.bpm:,.4g} BPM; give the tempo to "
-                                   f"play at with --bpm ({MIN_BPM:g}-{MAX_BPM:g})")
     bpm = bpm or (p.bpm if p else None) or 120.0
     controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill,
                         variation=variation, fill_every=fill_every)
