@@ -63,6 +63,7 @@ OMEGA = 0.05         # the narrow loop's bandwidth per tick (2 pi B tper, Adriae
 THETA = 0.9          # the wide loop's memory per tick (fading-memory g-h-k, see the docstring)
 SWITCH = 0.5         # the other loop takes over when its recent mean square error is this much lower
 LOOKAHEAD = 12       # arrivals held at most before one is numbered
+SEARCHES = 2         # numbering searches per arrival at most (the input thread holds the clock)
 MAX_MISSED = 3       # ticks that may be missing before one arrival
 MAX_HELD_MISSED = 6  # ... and among all held arrivals
 DROP_COST = 4.0      # nats per missed tick (-ln 2 %)
@@ -216,10 +217,14 @@ class TickFilter:
 
     def _resolve(self, force: bool) -> None:
         missed = 0  # ticks missing among the held arrivals, numbered the likeliest way
+        searches = 0
         while self.pending:
             if self.n_fit < MIN_FIT:  # too few ticks for a period to judge a gap by
                 self._settle(self.n1, self.pending.pop(0))
                 continue
+            if searches == SEARCHES and not force:
+                break  # the rest at the next arrival: a search takes up to 1 ms in Python
+            searches += 1
             by_first, missed = self._numberings()
             change = self._change_cost()
             first = min(range(len(by_first)), key=by_first.__getitem__)
