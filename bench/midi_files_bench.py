@@ -166,8 +166,8 @@ def main() -> int:
     base = {name: measure(args) for name, args in commands(small, folder).items()}
     print(f"target: an answer within {TARGET_S:g} s on any file up to {a.size_kb} KB; "
           "RSS beside the same command on a 1-bar file")
-    print(f"{'file':<9} {'KB':>5}  {'command':<18} {'s':>6} {'of 5 s':>7} {'MB':>7} "
-          f"{'1-bar MB':>8} {'+MB':>6}  exit  answer")
+    print(f"{'file':<9} {'KB':>5}  {'command':<18} {'s':>6} {'of 5 s':>7} {'1-bar s':>7} "
+          f"{'MB':>6} {'1-bar MB':>8} {'+MB':>5}  exit  answer")
     worst = 0.0
     for kind in a.only or KINDS:
         mid = folder / f"{kind}.mid"
@@ -177,8 +177,8 @@ def main() -> int:
             worst = max(worst, s / TARGET_S)
             note = " (reading only: no audio device)" if name == "audition" and "device" in last.lower() else ""
             print(f"{kind:<9} {mid.stat().st_size / 1024:5.0f}  {name:<18} {s:6.2f} "
-                  f"{s / TARGET_S:7.0%} {mb:7.0f} {base[name][1]:8.0f} {mb - base[name][1]:+6.0f}  "
-                  f"{rc:>4}  {last[:90]}{note}")
+                  f"{s / TARGET_S:7.0%} {base[name][0]:7.2f} {mb:6.0f} {base[name][1]:8.0f} "
+                  f"{mb - base[name][1]:+5.0f}  {rc:>4}  {last[:80]}{note}")
     print(f"worst: {worst:.0%} of the {TARGET_S:g} s target")
     print("maps check: not run (it reads YAML drum maps, not MIDI files)")
     return 0 if worst <= 1 else 1
