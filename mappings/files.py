@@ -8,8 +8,9 @@ this for every layer; it lives in mappings because that is the lowest layer, whi
 daemon both import (it knows nothing of drum maps).
 
 Folders are never created here: an output path that is a folder, or whose folder does not
-exist, is an OutputPathError naming it. Callers that own a folder (the cache, a training run,
-`drumd eval --out`) create it themselves."""
+exist, is an OutputPathError naming it, and so is a device, pipe or socket (the rename would
+replace it). Through a symbolic link the file it points to is replaced, not the link. Callers
+that own a folder (the cache, a training run, `drumd eval --out`) create it themselves."""
 from __future__ import annotations
 
 import os
@@ -50,6 +51,9 @@ def output_path_problem(path: str | Path) -> str | None:
     path = Path(path)
     if path.is_dir():
         return f"{path}: is a folder; expected a file name"
+    if path.exists() and not path.is_file():
+        # the save renames a new file over it: a device or pipe would be replaced, not written
+        return f"{path}: not a regular file (a device, pipe or socket); expected a file name"
     parent = path.parent
     if not parent.is_dir():
         if parent.exists():
@@ -72,6 +76,8 @@ def atomic_open(path: str | Path):
     without an exception. A new file gets the usual umask permissions; an existing file keeps its own.
     Raises OutputPathError if `path` is a folder or its folder does not exist (never creates one)."""
     path = check_output_path(path)
+    if path.is_symlink():  # replace the file it points to; the link the user made stays
+        path = check_output_path(Path(os.path.realpath(path)))
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         mode = path.stat().st_mode & 0o7777
