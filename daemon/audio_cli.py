@@ -142,8 +142,8 @@ def _drum_map(name):
     from drumd.mappings import MapError, load_map
     try:
         return load_map(name)
-    except MapError as e:
-        raise click.BadParameter(str(e), param_hint="--map")
+    except MapError as e:  # one line, as remap's --from/--to, not the usage text
+        raise click.ClickException(str(e)) from None
 
 
 _channel = click.option("--channel", type=click.IntRange(1, 16), default=10, show_default=True,
@@ -154,7 +154,7 @@ _map = click.option("--map", "map_name", metavar="NAME",
 
 @click.command()
 @click.argument("midi_file", type=InputPath())
-@click.argument("wav_file", type=click.Path(dir_okay=False, writable=True))
+@click.argument("wav_file", type=click.Path())  # checked by check_output_path: one line
 @_channel
 @_map
 @click.option("--rate", type=click.IntRange(8000, 192000), default=48000, show_default=True,

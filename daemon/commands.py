@@ -36,7 +36,7 @@ def _opt(*decls, **kw):
       help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s [auto].")
 @_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
 @_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
-@_opt("--checkpoint", type=click.Path(dir_okay=False), help="Model checkpoint [the shipped one].")
+@_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
 @_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
 @_opt("--style", help="Starting style [rock].")
 @_opt("--mode", type=click.Choice(MODES), help="generate, accompany or call [generate].")
@@ -57,9 +57,10 @@ def _opt(*decls, **kw):
 @_opt("--fill-every", type=click.IntRange(0, 64), metavar="BARS",
       help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
-@_opt("--record", type=click.Path(dir_okay=False), help="Write input and output to this MIDI file.")
+# output paths: checked by run() (check_output_path), each problem one line
+@_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")
 @_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
-@_opt("--stats", type=click.Path(dir_okay=False),
+@_opt("--stats", type=click.Path(),
       help="At exit, write counters (steps, late steps, step time, send lateness) as JSON here.")
 @_opt("--synth/--no-synth",
       help="Also play every hit on drumd's built-in GM kit, in time with the MIDI it sends.")

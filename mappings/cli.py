@@ -79,7 +79,7 @@ def show_cmd(name):
 
 
 @maps.command("check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=InputPath(path_type=Path))
 def check_cmd(file: Path):
     """Validate a map file; exit status 1 if it is not usable."""
     # In the user folder a map is found by its file name, so the name must match it.

@@ -13,6 +13,8 @@ COMMANDS = [
     (["generate", "{tmp}/out.mid", "--primer", "{bad}"], "no such file"),
     (["generate", "{tmp}/out.mid", "--checkpoint", "{bad}"], "no such file"),
     (["serve", "--config", "{bad}"], "no such file"),
+    (["serve", "--checkpoint", "{bad}"], "no such file"),
+    (["maps", "check", "{bad}"], "no such file"),
     (["train", "--config", "{bad}"], "no such file"),
     (["eval", "{bad}", "--out", "{tmp}/eval"], "no such file"),
 ]

@@ -273,7 +273,7 @@ def test_outputs_that_are_folders_or_in_missing_folders_are_refused(tmp_path):
         (["generate", str(missing / "x.mid"), "--bars", "1"], "nonexistent-dir does not exist"),
         (["generate", str(missing / "all"), "--style", "all", "--bars", "1"], "does not exist"),
         (["render", str(f), str(missing / "x.wav")], "nonexistent-dir does not exist"),
-        (["render", str(f), str(tmp_path)], "is a directory"),  # click's own check
+        (["render", str(f), str(tmp_path)], "is a folder; expected a file name"),
         (["remap", str(f), str(missing / "x.mid"), "--from", "gm", "--to", "ezdrummer2"],
          "nonexistent-dir does not exist"),
     ]

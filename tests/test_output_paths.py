@@ -1,6 +1,9 @@
 """Output paths that are not plain files: a pipe (or device) is refused, never replaced by the
 atomic save's rename; a symbolic link keeps pointing where it did, at the new file."""
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -34,3 +37,19 @@ def test_a_symlink_keeps_its_place_and_its_target_gets_the_file(tmp_path):
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in (tmp_path / "takes").iterdir()) == ["real.mid"]
+
+
+def test_a_folder_as_output_is_one_line_in_every_command(tmp_path):
+    (tmp_path / "in.mid").write_bytes(BEAT)
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    line = f"Error: {folder}: is a folder; expected a file name"
+    for args in (["render", str(tmp_path / "in.mid"), str(folder)],
+                 ["generate", str(folder), "--bars", "1"]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and r.output == line + "\n", args
+    # serve, in its own process (it enables faulthandler on the real stderr)
+    for flag in ("--record", "--stats"):
+        done = subprocess.run([str(Path(sys.executable).with_name("drumd")), "serve", flag,
+                               str(folder)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and done.stderr == line + "\n", done.stderr
