@@ -35,7 +35,8 @@ measured with bench/clock_bench.py (figures in docs/benchmarks.md):
   is held back (at most `LOOKAHEAD` ticks) and the most probable numbering of the held
   arrivals is chosen: a Viterbi search over how many ticks went missing before each,
   Gaussian arrival jitter of the measured size (capped at `OUTLIER_COST` nats: an xrun
-  delays a tick by any amount), a missed tick costing `DROP_COST` nats; twice, the second
+  delays a tick by any amount), a missed tick costing `DROP_COST` nats (`EARLY_DROP_COST`
+  while the period rests on fewer than `EARLY` ticks); twice, the second
   time with the loop's phase and period corrected by the first pass's best numbering
   (a wrong loop moves all held arrivals alike). An arrival's numbering is settled once it
   is `DECIDE` nats likelier than any other, or the look-ahead is full.
@@ -43,14 +44,16 @@ measured with bench/clock_bench.py (figures in docs/benchmarks.md):
   line of their own (`CHANGE_COST` nats), after which both loops restart from them; when
   `RUN` settled ticks in a row sit to one side of the narrow loop, it restarts on them (the
   wide one is following already). And when missed ticks keep being found (`SUSPECT` in the
-  last `WINDOW`) while the arrivals lie on a line as well without them, the period was wrong
-  (an unlucky start at heavy jitter): they are renumbered one after the other.
+  last `WINDOW`) while the arrivals lie on a line as well without them (their cost in nats
+  included), the period was wrong (an unlucky start at heavy jitter): they are renumbered
+  one after the other.
 The loops are updated only by settled ticks; `time_of_tick` is the followed loop's
 prediction, so held arrivals never move the grid by a whole tick and back.
 
-Known limit (bench/clock_bench.py): where jitter exceeds half a tick, 5-10 % of runs
-still slip by one to three ticks, nearly all in the first beat after Start, before the
-period is known well enough to tell a late tick from a missed one.
+Known limit (bench/clock_bench.py): where jitter exceeds half a tick and ticks are also
+dropped (±5 ms and 1 % at 300 BPM), 3-8 % of runs still slip by a few ticks, nearly all in
+the first two beats after Start, before the period is known well enough to tell a late
+tick from a missed one (target: 2 %).
 
 Pure logic, times in s (any monotonic clock), tick indices as ints. Not thread-safe.
 """
@@ -67,6 +70,8 @@ SEARCHES = 2         # numbering searches per arrival at most (the input thread 
 MAX_MISSED = 3       # ticks that may be missing before one arrival
 MAX_HELD_MISSED = 6  # ... and among all held arrivals
 DROP_COST = 4.0      # nats per missed tick (-ln 2 %)
+EARLY_DROP_COST = 6.0  # ... in the first EARLY ticks after a restart
+EARLY = 48
 CHANGE_COST = 20.0   # nats for "the tempo changed" (a new line through the held arrivals)
 OUTLIER_COST = 12.0  # nats at most for one arrival's distance from its tick (an xrun delays one)
 DECIDE = 8.0         # nats by which one numbering must win before it is settled early
@@ -263,14 +268,17 @@ class TickFilter:
         states = range(MAX_HELD_MISSED + 1)
         fits = [[min((t - t1 - (j + c) * period) ** 2 / var2, OUTLIER_COST) for c in states]
                 for j, t in enumerate(self.pending)]
+        # While the period rests on few ticks, a drift of the held arrivals is as likely a
+        # wrong period as a missed tick: ask for more evidence of the latter.
+        drop = EARLY_DROP_COST if self.loop.n_fit < EARLY else DROP_COST
         by_first, best_total, best_path = [], math.inf, []
         for k0 in range(MAX_MISSED + 1):
-            cost = [k0 * DROP_COST + fits[0][k0] if c == k0 else math.inf for c in states]
+            cost = [k0 * drop + fits[0][k0] if c == k0 else math.inf for c in states]
             back = []
             for fit in fits[1:]:
                 prev = [min(range(max(0, c - MAX_MISSED), c + 1),
-                            key=lambda p, c=c: cost[p] + (c - p) * DROP_COST) for c in states]
-                cost = [cost[p] + (c - p) * DROP_COST + fit[c] for c, p in zip(states, prev)]
+                            key=lambda p, c=c: cost[p] + (c - p) * drop) for c in states]
+                cost = [cost[p] + (c - p) * drop + fit[c] for c, p in zip(states, prev)]
                 back.append(prev)
             total = min(cost)
             by_first.append(total)
@@ -356,12 +364,14 @@ class TickFilter:
         (an unlucky start at heavy jitter, each "missed" tick making up for a period a bit
         short). Then renumber them so and restart the loops on them. True if it did."""
         first, last = self.settled[0][0], self.settled[-1][0]
-        if last - first - (len(self.settled) - 1) < SUSPECT:
+        missed = last - first - (len(self.settled) - 1)
+        if missed < SUSPECT:
             return False
         times = [t for _, t in self.settled]
-        as_numbered = _line_rms([i for i, _ in self.settled], times)
-        one_after_other = _line_rms(range(len(times)), times)
-        if one_after_other > as_numbered:
+        nats = len(times) / (2 * self.jitter ** 2)  # per unit of mean square error
+        as_numbered = _line_rms([i for i, _ in self.settled], times) ** 2 * nats + missed * DROP_COST
+        one_after_other = _line_rms(range(len(times)), times) ** 2 * nats
+        if one_after_other > as_numbered:  # (placing "missed" ticks always fits the jitter a bit)
             return False
         self._restart_on([(first + j, t) for j, t in enumerate(times)])
         return True

@@ -10,9 +10,9 @@ from test_clock import feed, started, ticks
 
 def test_jitter_of_5ms_at_300bpm_keeps_tempo_and_mostly_the_grid():
     """±5 ms is 60 % of a tick period at 300 BPM: a late tick can look like the next one.
-    The tempo holds in every run and the grid stays on the source's ticks; in the first beat,
-    before the period is known well, a run of late ticks now and then is taken for missed
-    ones and the grid slips by whole ticks (8.3 ms each; bench/clock_bench.py: 5 % of runs).
+    The tempo holds in every run and the grid stays on the source's ticks; early on, before
+    the period is known well, a run of late ticks now and then is taken for missed ones and
+    the grid slips by whole ticks (8.3 ms each; bench/clock_bench.py: 1-3 % of runs).
     A start so unlucky that "missed" ticks keep being found is renumbered (it once drifted
     29 ticks off at 310 BPM: seed 9)."""
     p = tick_period(300.0)
