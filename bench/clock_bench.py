@@ -47,10 +47,14 @@ def true_times(bpm, n: int) -> tuple[np.ndarray, float]:
 
 
 def ticks_in_run(bpm, n: int) -> int:
+    """Ticks fed per run: `n`, or the ramp's length."""
     return RAMP_BARS * 4 * 24 if bpm == "60-180" else n
 
 
 def run(clock_cls, bpm, jitter: float, drop: float, runs: int, n: int, seed0: int = 0) -> dict:
+    """`runs` runs of `clock_cls` on `n` ticks at `bpm` (or the ramp), uniform jitter of
+    ±`jitter` s, each tick dropped with probability `drop`: shares of runs slipped and with
+    the tempo off by over 1 %, and slipped runs per dropped tick."""
     n = ticks_in_run(bpm, n)
     times, end_bpm = true_times(bpm, n)
     slips = tempo_off = dropped = 0
@@ -72,11 +76,13 @@ def run(clock_cls, bpm, jitter: float, drop: float, runs: int, n: int, seed0: in
 
 
 def beyond_half_tick(bpm, jitter: float) -> bool:
+    """Whether the jitter (s) exceeds half a tick period at the scenario's fastest tempo."""
     fastest = 180 if bpm == "60-180" else bpm
     return jitter > tick_period(fastest) / 2
 
 
 def passes(bpm, jitter: float, r: dict) -> bool:
+    """Issue #18's targets for this scenario."""
     if beyond_half_tick(bpm, jitter):
         return r["slip_runs"] <= 0.02
     return r["slip_runs"] == 0 and r["tempo_off_runs"] == 0
@@ -101,8 +107,10 @@ def main() -> None:
     ap.add_argument("--compare", metavar="REV", help="also run daemon/clock.py of this git revision")
     a = ap.parse_args()
     old = clock_at(a.compare) if a.compare else None
-    print(f"{a.runs} runs of {a.ticks} ticks each (the ramp: {RAMP_BARS} bars), seeds {a.seed}..{a.seed + a.runs - 1}")
-    head = f"{'BPM':>6} {'jitter':>8} {'drops':>6} {'>½tick':>6}  {'runs slipped':>12} {'tempo off':>9} {'runs/drop':>10}"
+    print(f"{a.runs} runs of {a.ticks} ticks each (the ramp: {RAMP_BARS} bars), "
+          f"seeds {a.seed}..{a.seed + a.runs - 1}")
+    head = (f"{'BPM':>6} {'jitter':>8} {'drops':>6} {'>½tick':>6}  {'runs slipped':>12} "
+            f"{'tempo off':>9} {'runs/drop':>10}")
     print(head + (f"  {'old slipped':>11} {'old tempo off':>13}" if old else "") + "  target")
     fails = 0
     for bpm, jitter, drop in SCENARIOS:
