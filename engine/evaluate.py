@@ -415,7 +415,7 @@ def learning_log(path: Path) -> Path | None:
 
 
 def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatures=(0.8, 1.0),
-             samples: int = 3, seed: int = 0, progress: bool = True, runs: int = 8,
+             samples: int = 3, seed: int = 0, progress: bool = True, runs: int = 16,
              listen_bars: int = LISTEN_BARS, min_beats: int = MIN_BEATS, folds: int = 5) -> dict:
     """Evaluate checkpoints (None: the shipped one); write report.md, metrics.json and PNGs to out.
 
