@@ -1,5 +1,6 @@
 """Training end to end on a slice of the Groove MIDI Dataset: single process, resume, DDP, CLI."""
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -37,8 +38,12 @@ def test_train_logs_and_checkpoints(mini, tmp_path):
     assert len(ck.meta["data_checksum"]) == 16 and ck.meta["val_nll"] > 0
     rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
     assert [int(r["iter"]) for r in rows] == [10, 20, 30]
-    assert float(rows[-1]["train_nll"]) < float(rows[0]["train_nll"]) + 1.0  # finite, sane
-    assert float(rows[-1]["val_nll"]) < 6.3  # below uniform over 512 events (6.24) + slack
+    # It learns: 30 iterations take the tiny model from about 6.0 nats to 4.0-4.6 (train) and
+    # 4.6-5.0 (validation) over seeds 0-2; a uniform guess over the 512 events is ln 512 = 6.24.
+    train_nll = [float(r["train_nll"]) for r in rows]
+    val_nll = [float(r["val_nll"]) for r in rows]
+    assert train_nll[-1] < train_nll[0] - 0.5, train_nll
+    assert val_nll[-1] < val_nll[0] and val_nll[-1] < math.log(512) - 0.5, val_nll
 
 
 def test_resume_continues_the_log(mini, tmp_path):
