@@ -18,12 +18,22 @@ MIN_BPM, MAX_BPM = 20.0, 400.0  # as serve's --bpm
 @click.command()
 @click.option("--config", "config", type=InputPath(),
               help="YAML training config (see engine/configs/).")
-@click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")
-@click.option("--out", help="Run folder for log.csv, best.pt, last.pt.")
+@click.option("--data", type=click.Path(file_okay=False),
+              help="A folder of drum MIDI files (styles: its subfolders), or the Groove MIDI "
+                   "Dataset (holds info.csv).")
+@click.option("--map", "map_name", help="Drum map of the folder's files (default: gm).")
+@click.option("--channel", type=click.IntRange(1, 16),
+              help="MIDI channel of the folder's drums (default: 10; a file with no notes there "
+                   "is read from the channel it uses).")
+@click.option("--style", help="Style of the files at the folder's top (default: the folder's name).")
+@click.option("--val-share", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Share of the folder's files held out for validation (default: 0.1, at least one).")
+@click.option("--out", help="Run folder for log.csv, best.pt, last.pt (and a folder's "
+                            "data_report.txt, validation.txt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value (YAML syntax).")
 @click.option("--resume", type=InputPath(), help="Continue from a run's last.pt.")
-def train(config, data, out, sets, resume):
-    """Train a model on the Groove MIDI Dataset's train split."""
+def train(config, data, map_name, channel, style, val_share, out, sets, resume):
+    """Train a model on a folder of drum MIDI files, or on the Groove MIDI Dataset's train split."""
     from drumd.engine.data import DataError
     from drumd.engine.train import TrainConfig, train as run
     overrides = {}
@@ -32,8 +42,9 @@ def train(config, data, out, sets, resume):
             raise click.BadParameter(f"{s!r}: expected KEY=VALUE", param_hint="--set")
         k, v = s.split("=", 1)
         overrides[k] = yaml.safe_load(v)
-    for k, v in (("data", data), ("out", out), ("resume", resume)):
-        if v:
+    for k, v in (("data", data), ("out", out), ("resume", resume), ("map", map_name),
+                 ("channel", channel), ("style", style), ("val_share", val_share)):
+        if v not in (None, ""):
             overrides[k] = v
     try:
         cfg = TrainConfig.load(config, overrides)

@@ -20,6 +20,7 @@ import yaml
 
 from drumd.engine.checkpoint import save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
+from drumd.engine.library import holds_gmd, load_library
 from drumd.engine.features import sequence_features
 from drumd.engine.progress import on_terminal
 from drumd.engine.warmup import bank_to_meta, build_bank
@@ -31,7 +32,12 @@ INPUT_KEYS = [f.name for f in fields(StepInputs)]
 
 @dataclass
 class TrainConfig:
-    data: str | None = None          # Groove MIDI Dataset folder (default: ../shared/data/gmd)
+    data: str | None = None          # Groove MIDI Dataset folder (default: ../shared/data/gmd),
+                                     # or any folder of drum MIDI files (engine/library.py)
+    map: str | None = None           # a folder's drum map (default gm); GMD is read as roland-td
+    channel: int = 10                # a folder's drum channel (a file with none there: its busiest)
+    style: str | None = None         # style of the files at a folder's top (default: its name)
+    val_share: float = 0.1           # a folder's share of files held out for validation
     out: str = "runs/default"        # run folder: log.csv, best.pt, last.pt
     model: dict = field(default_factory=dict)  # ModelConfig overrides
     batch_size: int = 64
@@ -139,7 +145,8 @@ def train(cfg: TrainConfig) -> Path:
     rng = np.random.default_rng(cfg.seed + rank)
 
     progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
-    data, digest = load_dataset(Path(cfg.data) if cfg.data else None, progress=progress)
+    out = Path(cfg.out)
+    data, digest, data_map, library = _load_data(cfg, progress, master, out)
     train_p, val_p = data["train"], data["validation"]
     if cfg.limit_files:
         train_p, val_p = train_p[:cfg.limit_files], val_p[:cfg.limit_files]
@@ -150,7 +157,6 @@ def train(cfg: TrainConfig) -> Path:
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    out = Path(cfg.out)
     it0, best, bad_evals = 0, float("inf"), 0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
@@ -159,8 +165,8 @@ def train(cfg: TrainConfig) -> Path:
         it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
-    meta = {"data_checksum": digest, "data_map": DATA_MAP, "train_config": asdict(cfg),
-            "train_steps": int(tr_starts[-1]), "world_size": world,
+    meta = {"data_checksum": digest, "data_map": data_map, "train_config": asdict(cfg),
+            "train_steps": int(tr_starts[-1]), "world_size": world, **library,
             "warmup": bank_to_meta(build_bank(train_p, styles, cfg.seed))}
     if master:
         out.mkdir(parents=True, exist_ok=True)
@@ -249,6 +255,35 @@ def train(cfg: TrainConfig) -> Path:
         dist.barrier()
         dist.destroy_process_group()
     return out / "best.pt"
+
+
+def _load_data(cfg: TrainConfig, progress: bool, master: bool, out: Path):
+    """({split: [Performance]}, checksum, drum map read, extra checkpoint meta): the Groove MIDI
+    Dataset through its info.csv (engine/data.py) as always, or a folder of drum MIDI files
+    (engine/library.py), whose report is printed and kept, with the held-out files, in `out`."""
+    if cfg.data is None or holds_gmd(Path(cfg.data)):
+        folder_only = [k for k, v in (("map", cfg.map), ("style", cfg.style)) if v is not None]
+        folder_only += [k for k, d in (("channel", 10), ("val_share", 0.1)) if getattr(cfg, k) != d]
+        if folder_only:
+            raise ValueError(f"{cfg.data or 'the default data'}: the Groove MIDI Dataset (it holds "
+                             f"info.csv) is read with its own map, channel, styles and split; "
+                             f"{', '.join(folder_only)} apply to folders of MIDI files")
+        data, digest = load_dataset(Path(cfg.data) if cfg.data else None, progress=progress)
+        return data, digest, DATA_MAP, {}
+    lib = load_library(Path(cfg.data), cfg.map or "gm", cfg.channel, cfg.style, cfg.val_share,
+                       cfg.seed, progress=progress)
+    if master:
+        report = lib.report()
+        print(report, flush=True)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_open(out / "data_report.txt") as f:
+            f.write((report + "\n").encode())
+        with atomic_open(out / "validation.txt") as f:
+            f.write("".join(f"{r.as_posix()}\n" for r in lib.validation_files).encode())
+    meta = {"library": {"root": str(lib.root.resolve()), "channel": lib.channel,
+                        "train_files": len(lib.train),
+                        "validation_files": [r.as_posix() for r in lib.validation_files]}}
+    return {"train": lib.train, "validation": lib.validation}, lib.digest, lib.map_name, meta
 
 
 def _tensorboard(out: Path):
