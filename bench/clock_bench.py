@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drumd.daemon.clock import START, TICK, Clock, tick_period
+from drumd.daemon.clock import START, TICK, TICKS_PER_STEP, Clock, tick_period
+from drumd.mappings.grid import STEPS_PER_BAR
 
 SCENARIOS = [  # (BPM, jitter s, drop probability); BPM "60-180" is the ramp
     (300, 0.005, 0.0), (300, 0.0005, 0.05), (120, 0.002, 0.02), (40, 0.005, 0.02),
@@ -41,14 +42,14 @@ def true_times(bpm, n: int) -> tuple[np.ndarray, float]:
     over its first RAMP_BARS bars (and runs for that long: `n` is ignored), then stays."""
     if bpm != "60-180":
         return np.arange(n + 7) * tick_period(bpm), float(bpm)
-    ramp = RAMP_BARS * 4 * 24
+    ramp = RAMP_BARS * STEPS_PER_BAR * TICKS_PER_STEP
     tempo = 60 + 120 * np.minimum(np.arange(ramp + 6), ramp) / ramp
     return np.concatenate(([0.0], np.cumsum(tick_period(tempo)))), 180.0
 
 
 def ticks_in_run(bpm, n: int) -> int:
     """Ticks fed per run: `n`, or the ramp's length."""
-    return RAMP_BARS * 4 * 24 if bpm == "60-180" else n
+    return RAMP_BARS * STEPS_PER_BAR * TICKS_PER_STEP if bpm == "60-180" else n
 
 
 def run(clock_cls, bpm, jitter: float, drop: float, runs: int, n: int, seed0: int = 0) -> dict:

@@ -24,10 +24,9 @@ from __future__ import annotations
 import math
 
 from drumd.daemon.tickfilter import TickFilter
+from drumd.mappings.grid import STEPS_PER_BEAT
 
-TICKS_PER_STEP = 6
-STEPS_PER_BEAT = 4
-STEPS_PER_BAR = 16  # 4/4 only: MIDI clock carries no metre
+TICKS_PER_STEP = 6  # MIDI clock: 24 ticks per quarter note
 
 TICK, START, CONTINUE, STOP, SPP = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
 

@@ -174,10 +174,6 @@ def shut_down(session, status, in_port, out_port, audio=(), stats_path=None) -> 
         session.shutdown()  # every note is switched off before the recording is written
     except MidiFileError as e:
         lost_take = f"{e}; the recording was not saved"
-        status.close()  # the step of shutdown() after the write
-    if isinstance(session.error, MidiFileError):  # a write on transport stop, same cause
-        lost_take = lost_take or f"{session.error}; the recording was not saved"
-        session.error = None
     # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
     # (-S) server once they are gone; and not at all on a hung server (out_port.close).
     if out_port.server_alive(0.2):

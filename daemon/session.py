@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import queue
 import sys
 import threading
 import time
 
-from drumd.daemon.clock import (CONTINUE, START, STEPS_PER_BAR, STEPS_PER_BEAT, STOP, TICK,
-                                TICKS_PER_STEP, Clock)
+from drumd.daemon.clock import CONTINUE, START, STOP, TICK, TICKS_PER_STEP, Clock
 from drumd.daemon.controls import LiveControls
 from drumd.daemon.follow import biased_density, effect, scaled_velocity
 from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
 from drumd.daemon.status import percentile_ms
+from drumd.mappings.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+from drumd.mappings.midifile import MidiFileError
+
+log = logging.getLogger(__name__)
 
 COMPUTE_AT = {"generate": 1.5}  # steps before the grid point; other modes:
 COMPUTE_AT_LISTENING = 0.75     # ... wait for the player's hits on the step before
@@ -104,9 +108,9 @@ class Session:
                 change = port.check()
                 if change == "lost":
                     self.sender.silence()
-                    self._note(f"drumd: {what} port {port.target!r} went away; waiting for it")
+                    log.warning("%s port %r went away; waiting for it", what, port.target)
                 elif change == "back":
-                    self._note(f"drumd: {what} port {port.target!r} is back")
+                    log.info("%s port %r is back", what, port.target)
             if self.status is not None:
                 self.status.show(self.snapshot())
 
@@ -124,14 +128,12 @@ class Session:
         self.sender.close()
         if self.cfg["send_clock"] and self.clock.running and self.clock.source == "internal":
             self.out_port.send([STOP])
-        if self.recorder is not None:
-            self.recorder.write()
-        if self.status is not None:
-            self.status.close()
-
-    def _note(self, text: str) -> None:
-        if self.status is not None:
-            self.status.note(text)
+        try:
+            if self.recorder is not None:
+                self.recorder.write()  # MidiFileError: serve's caller says the take was lost
+        finally:
+            if self.status is not None:
+                self.status.close()
 
     # --- clock access for other threads --------------------------------------------------
     def _time_of(self, pos: float) -> float | None:
@@ -203,7 +205,7 @@ class Session:
             with self.cond:
                 now = self.now()
                 if self.clock.poll(now):
-                    self._note(f"drumd: clock lost; playing on at {self.clock.bpm:.1f} BPM")
+                    log.warning("clock lost; playing on at %.1f BPM", self.clock.bpm)
                 no_daw = (self.cfg["clock"] == "auto" and self.clock.epoch == 0
                           and not self.clock.external_seen and now - self.t_started > AUTO_CLOCK_GRACE)
             if no_daw:
@@ -228,7 +230,11 @@ class Session:
                     self._grid_epoch = epoch
                 if not running:
                     if self.recorder is not None:
-                        self.recorder.write()
+                        try:
+                            self.recorder.write()
+                        except MidiFileError as e:  # the take is kept; drumd exit tries again
+                            log.error("%s; the take so far was not saved, drumd tries again when it "
+                                      "exits", e)
                     continue
                 k = first_step = start_step
                 mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])

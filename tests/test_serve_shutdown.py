@@ -49,6 +49,13 @@ class FakePort:
         self.closed = True
 
 
+def wait_for_note_ons(port, timeout=10.0):
+    """Until drumd has played (a busy machine may take longer to start than a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not any(m[0] == 0x99 for m in port.sent) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 class Terminal(io.StringIO):
     def isatty(self):
         return True
@@ -67,7 +74,7 @@ def test_a_recording_that_cannot_be_written_ends_in_one_line_with_notes_off(tmp_
                 Voicing("gm", 10), PlayerInput("gm"), Recorder(take, time.perf_counter(), 240.0),
                 status)
     s.start()
-    time.sleep(0.6)
+    wait_for_note_ons(out_port)
     shutil.rmtree(folder)  # the take's folder goes while drumd plays
     lost = shut_down(s, status, in_port, out_port, stats_path=str(tmp_path / "stats.json"))
     assert lost == (f"{take}: folder {folder} does not exist (create it first; drumd does not)"
@@ -102,3 +109,30 @@ def test_serve_says_the_recording_was_lost_in_one_line(jack, drumd_checkpoint, t
         "drumd does not); the recording was not saved")
     channel = [m for _, m in events if m[0] < 0xF0]
     assert channel and channel[-1] == (CC | 9, 123, 0)
+
+
+def test_a_take_that_cannot_be_written_on_stop_is_kept_and_written_at_exit(tmp_path, caplog):
+    """On a transport Stop the take is written; when that fails drumd says so and plays on
+    (the take kept in memory), and writes it when it exits if it can by then."""
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    take = folder / "take.mid"
+    # --clock auto: no DAW, so it plays on its own after a second; a DAW's Stop still stops it
+    settings = config.resolve(None, {"clock": "auto", "bpm": 240.0, "record": str(take)})
+    in_port, out_port = FakePort(), FakePort()
+    inbox = queue.SimpleQueue()
+    s = Session(settings, KickSampler(), in_port, out_port, inbox, Voicing("gm", 10),
+                PlayerInput("gm"), Recorder(take, time.perf_counter(), 240.0), None)
+    s.start()
+    wait_for_note_ons(out_port)
+    shutil.rmtree(folder)
+    inbox.put((time.perf_counter(), [0xFC]))  # Stop: the take is written, and cannot be
+    deadline = time.monotonic() + 10
+    while "not saved" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "the take so far was not saved" in caplog.text
+    assert s.error is None and not s.stopping.is_set()  # still running
+    folder.mkdir()
+    assert shut_down(s, StatusLine(False, stream=io.StringIO()), in_port, out_port) is None
+    from drumd.mappings.midifile import read_drum_notes
+    assert read_drum_notes(take).notes  # the kicks played before the Stop
