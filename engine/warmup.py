@@ -37,6 +37,23 @@ def steady_clips(perf: Performance, max_change: float = MAX_BAR_CHANGE) -> list[
             and change[b] <= max_change]
 
 
+def loop_clip(perf: Performance) -> tuple | None:
+    """(events, velocity, offset) of WARMUP_STEPS steps from a loop of one or two bars (a
+    bought pack's usual length: too short for steady_clips, which skips a file's first bar),
+    a one-bar loop played twice. A performance ends at its last hit, so the loop's length is
+    rounded up to whole bars (its trailing rests restored). None when it is longer than two
+    bars or a bar has fewer than MIN_HITS_PER_BAR hits."""
+    n_bars = -(-len(perf) // STEPS_PER_BAR)
+    if n_bars not in (1, 2):
+        return None
+    k = n_bars * STEPS_PER_BAR
+    padded = [np.concatenate([a, np.zeros((k - len(a),) + a.shape[1:], a.dtype)])
+              for a in (perf.events, perf.velocity, perf.offset)]
+    if (event_bits(padded[0]).reshape(n_bars, -1).sum(1) < MIN_HITS_PER_BAR).any():
+        return None
+    return tuple(np.concatenate([a] * (WARMUP_STEPS // k)) for a in padded)
+
+
 def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> dict:
     """{style: {"events": (N,32) int16, "velocity": (N,32,9) uint8, "offset": (N,32,9) float16}}
     from the beats (not fills) of `perfs` (the training split): one steady clip (steady_clips)
@@ -47,8 +64,8 @@ def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> di
     typical clips per style (a Jaccard-medoid ranking, shipped before) gave grooves too alike:
     the two-sample classifier told unprimed play from the test beats at 0.72 (4 seeds) against
     0.65 with every file's clip (8 seeds; with the sampler's settings of the same change).
-    A style with no steady clip at all takes its unsteady ones; one with no 2-bar groove at all
-    is left out.
+    A style with no steady clip takes its unsteady ones, then its loops of one or two bars
+    (loop_clip: a folder of loops from a pack); one with no 2-bar groove at all is left out.
     """
     rng = np.random.default_rng(seed)
     bank = {}
@@ -59,16 +76,18 @@ def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> di
             for p in beats:
                 starts = steady_clips(p, max_change)
                 if starts:
-                    clips.append((p, starts[int(rng.integers(len(starts)))]))
+                    at = slice(s := starts[int(rng.integers(len(starts)))], s + WARMUP_STEPS)
+                    clips.append((p.events[at], p.velocity[at], p.offset[at]))
             if clips:
                 break
         if not clips:
+            clips = [c for c in map(loop_clip, beats) if c is not None]
+        if not clips:
             continue
-        sl = [slice(s, s + WARMUP_STEPS) for _, s in clips]
         bank[style] = {
-            "events": np.stack([p.events[s] for (p, _), s in zip(clips, sl)]).astype(np.int16),
-            "velocity": np.stack([p.velocity[s] for (p, _), s in zip(clips, sl)]).astype(np.uint8),
-            "offset": np.stack([p.offset[s] for (p, _), s in zip(clips, sl)]).astype(np.float16),
+            "events": np.stack([c[0] for c in clips]).astype(np.int16),
+            "velocity": np.stack([c[1] for c in clips]).astype(np.uint8),
+            "offset": np.stack([c[2] for c in clips]).astype(np.float16),
         }
     return bank
 

@@ -151,3 +151,18 @@ def test_a_style_change_moves_the_home_groove(ckpt):
     assert s.home is not rock_home and s.style_name == "funk"
     funk_clip = s.bank["funk"]["events"][s._warmup_pick["funk"]]
     assert (s.home.bits.any(-1) == (funk_clip > 0)).all()
+
+
+def test_a_style_of_short_loops_gets_a_warm_up_groove():
+    """A folder of 1- and 2-bar loops (a pack) has no 3-bar file for steady_clips: its loops
+    become the bank, a one-bar loop played twice, its trailing rests restored."""
+    one, two = rock_beat(1), rock_beat(2)
+    assert len(one) < 16  # it ends at its last hit
+    bank = build_bank([one, two, rock_beat(1, "funk")], STYLES)
+    events = bank["rock"]["events"]
+    assert events.shape == (2, WARMUP_STEPS)
+    np.testing.assert_array_equal(events[0, :16], events[0, 16:])  # the bar, twice
+    assert events[0, len(one):16].tolist() == [0] * (16 - len(one))
+    assert list(bank) == ["funk", "rock"] and len(bank["funk"]["events"]) == 1
+    # a longer file's steady clip wins: loops only when nothing else is there
+    assert len(build_bank([rock_beat(6), one], STYLES)["rock"]["events"]) == 1
