@@ -68,6 +68,10 @@ VELOCITY_TEMPERATURE = 0.5
 OFFSET_TEMPERATURE = 0.5
 HOME_VELOCITY_NATS = 1.0  # velocity tilt per bin away from the home groove's, at variation 0
 FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats
+# Following a player (accompaniment): a drum the player played on this 16th one or two bars ago
+# is theirs there; a drumd hit on it costs follow * FOLLOW_NATS nats (at follow 1, about one in
+# 160,000 steps: no doubled hit that would flam against theirs).
+FOLLOW_NATS = 12.0
 CRASH = CLASS_NAMES.index("crash")
 
 
@@ -83,6 +87,7 @@ class Controls:
     quantize: float = 0.0          # 0 = the model's timing, 1 = on the grid
     variation: float = 0.5         # 0 = keeps its groove, 1 = free
     fill_every: int = 8            # bars per phrase, a fill at each phrase's end; 0 = never
+    follow: float = 0.8            # 0 = ignores a player (amend_last), 1 = leaves them their drums
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,8 @@ class _NumpyLSTM:
     """
 
     def __init__(self, ckpt: Checkpoint):
-        m = ckpt.model
-        sd = {k: v.detach().float().numpy() for k, v in m.state_dict().items()}  # float32: half the memory traffic
-        cfg = m.cfg
+        sd = {k: np.asarray(v, np.float32) for k, v in ckpt.weights.items()}  # float32: half the memory traffic
+        cfg = ckpt.config
         self.layers, self.hidden = cfg.layers, cfg.hidden
         w0 = sd["lstm.weight_ih_l0"]
         E, S, D = cfg.event_embed, cfg.style_embed, dense_width(cfg)
@@ -257,6 +261,8 @@ class Sampler:
         self.history = History(self.ckpt.config.lookback)
         self.home = None          # Home: the groove's two bars by song position % 32, once known
         self.after_fill = False   # the previous step was part of a fill
+        # the player's hits (amend_last) of the last two bars, row = song position % 32
+        self.player = np.zeros((HOME_STEPS, NUM_CLASSES), bool)
         primer = list(primer) or self._warmup(name, step_index)
         self.position = step_index - len(primer)
         for s in primer:
@@ -325,11 +331,16 @@ class Sampler:
 
     def amend_last(self, hits) -> None:
         """Merge hits a player made during the step just returned into what the model saw,
-        before the next step is computed (accompaniment: the step was computed one ahead)."""
-        if not hits or self.history.t == 0:
+        before the next step is computed (accompaniment: the step was computed one ahead).
+        Called once a step, also with no hits: the player's last two bars (self.player) are
+        what following them (Controls.follow) reads."""
+        if self.history.t == 0:
+            return
+        ev, vel, off = _arrays_of(hits)
+        self.player[(self.position - 1) % HOME_STEPS] = EVENT_BITS[ev]
+        if not hits:
             return
         i = (self.history.t - 1) % self.history.size
-        ev, vel, off = _arrays_of(hits)
         louder = vel > self.history.velocity[i]
         self.history.amend_last(int(self.history.events[i]) | ev,
                                 np.where(louder, vel, self.history.velocity[i]),
@@ -340,10 +351,22 @@ class Sampler:
         if c.density:
             logits = logits + c.density * HITS_PER_EVENT
         keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
+        i = self.position % HOME_STEPS
+        follow = min(max(c.follow, 0.0), 1.0) if self.player.any() else 0.0
+        theirs = self.player.any(axis=0) & SKELETON if follow else SKELETON & False
         if keep:
-            i = self.position % HOME_STEPS
-            differing = (1.0 - EVENT_BITS_F) @ self.home.drop_weight[i] + EVENT_BITS_F @ self.home.add_weight[i]
+            # a kick or snare the player plays is theirs: drumd's home no longer holds it
+            drop = np.where(theirs, (1.0 - follow) * self.home.drop_weight[i], self.home.drop_weight[i])
+            add = np.where(theirs, (1.0 - follow) * self.home.add_weight[i], self.home.add_weight[i])
+            differing = (1.0 - EVENT_BITS_F) @ drop + EVENT_BITS_F @ add
             logits = logits - keep * HOME_NATS * differing
+        if follow:
+            # Their drums: never where they played them on this 16th one or two bars ago (a
+            # doubled hit flams against theirs), elsewhere at HOME_NATS a hit (drumd does not lay
+            # its own backbeat over theirs: it gives way to the feel they set).
+            here = self.player[i] | self.player[(i + STEPS_PER_BAR) % HOME_STEPS]
+            cost = np.where(here, FOLLOW_NATS, np.where(theirs, HOME_NATS, 0.0))
+            logits = logits - follow * (EVENT_BITS_F @ cost)
         if crash and CRASH not in c.mute:
             logits = np.where(EVENT_BITS[:, CRASH], logits, -np.inf)
         if c.mute:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
-from drumd.engine.encoding import CLASS_NAMES, Step, performance_of, quantize_hits, steps_of
+from drumd.engine.encoding import CLASS_NAMES, Hit, Step, performance_of, quantize_hits, steps_of
 from drumd.engine.features import HITS_PER_EVENT
 from drumd.engine.model import DrumLSTM, ModelConfig
 from drumd.engine.sampler import FILL_STEPS, Controls, Sampler, phrase_fill, tempered
@@ -166,3 +166,42 @@ def test_a_style_of_short_loops_gets_a_warm_up_groove():
     assert list(bank) == ["funk", "rock"] and len(bank["funk"]["events"]) == 1
     # a longer file's steady clip wins: loops only when nothing else is there
     assert len(build_bank([rock_beat(6), one], STYLES)["rock"]["events"]) == 1
+
+
+def _accompany(ckpt, follow: float, bars: int = 12) -> tuple[int, int, int]:
+    """(drumd hits on the player's drum and 16th, drumd snares, drumd hits) after 2 bars of a
+    player's half-time feel (kick on 1, snare on 3), drumd hearing each of their steps."""
+    player = {0: (Hit(36, 100, 0.0),), 8: (Hit(38, 100, 0.0),)}
+    s = Sampler(ckpt, seed=4)
+    s.reset(style="rock")
+    doubled = snares = hits = 0
+    for k in range(bars * 16):
+        if k:
+            s.amend_last(player.get((k - 1) % 16, ()))
+        step = s.step(Controls(density=2.0, follow=follow))
+        if k >= 32:
+            theirs = {h.pitch for h in player.get(k % 16, ())}
+            doubled += sum(h.pitch in theirs for h in step.hits)
+            snares += sum(h.pitch == 38 for h in step.hits)
+            hits += len(step.hits)
+    return doubled, snares, hits
+
+
+def test_following_a_player_leaves_them_their_drums(ckpt):
+    """follow 1: no drumd hit on a drum the player plays on that 16th (it would flam), and
+    their drum (the snare) given way to; follow 0: drumd plays over them as before."""
+    doubled0, snares0, hits0 = _accompany(ckpt, 0.0)
+    doubled1, snares1, hits1 = _accompany(ckpt, 1.0)
+    assert doubled0 >= 5 and doubled1 == 0
+    assert snares1 <= snares0 / 4
+    assert hits1 >= hits0 / 3  # it still plays (hats, cymbals, toms)
+
+
+def test_no_player_no_following(ckpt):
+    """Without amend_last (generate mode) follow changes nothing: same seed, same steps."""
+    runs = []
+    for follow in (0.0, 1.0):
+        s = Sampler(ckpt, seed=2)
+        s.reset(style="rock")
+        runs.append([s.step(Controls(follow=follow)) for _ in range(64)])
+    assert runs[0] == runs[1]
