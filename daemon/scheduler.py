@@ -46,7 +46,9 @@ class SenderStats:
 
 class Sender:
     """`send(msg)` is the output port; `timeline(pos)` the clock's predicted time of a position
-    (None while the transport is stopped); `on_sent(t, msg)` sees every message (recording)."""
+    (None while the transport is stopped); `on_sent(t, msg, pos)` sees every message as it is
+    sent at `t` (recording): `pos` is the grid position (16ths) an on-grid message was queued
+    for, None for the rest."""
 
     def __init__(self, send, timeline, gate: float = 0.06, now=time.perf_counter, on_sent=None):
         self._send, self.timeline, self.gate, self.now = send, timeline, gate, now
@@ -108,12 +110,12 @@ class Sender:
             if t_at <= t_grid:
                 _, _, msg, token = heapq.heappop(self._at)
             else:
-                _, _, msg = heapq.heappop(self._grid)
+                pos, _, msg = heapq.heappop(self._grid)
                 token = None
             self.stats.add_lateness(now - t_next)
-            self._play(now, msg, token)
+            self._play(now, msg, token, None if t_at <= t_grid else pos)
 
-    def _play(self, now: float, msg, token) -> None:
+    def _play(self, now: float, msg, token, pos: float | None = None) -> None:
         kind = msg[0] & 0xF0
         if kind == NOTE_ON and msg[2] > 0:
             key = (msg[0] & 0x0F, msg[1])
@@ -128,13 +130,13 @@ class Sender:
             if self.sounding.get(key) != token:
                 return  # its note-on was already closed
             del self.sounding[key]
-        self._emit(now, msg)
+        self._emit(now, msg, pos)
 
-    def _emit(self, now: float, msg) -> None:
+    def _emit(self, now: float, msg, pos: float | None = None) -> None:
         self._send(msg)
         self.stats.sent += 1
         if self.on_sent is not None:
-            self.on_sent(now, msg)
+            self.on_sent(now, msg, pos)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="drumd-sender", daemon=True)

@@ -64,7 +64,7 @@ class Session:
                                      settings["quantize"], settings["top_p"], settings["mute"],
                                      settings["cc"], settings["variation"], settings["fill_every"])
         self.player = PlayerLog()
-        on_sent = (lambda t, m: recorder.add("drumd out", t, m)) if recorder else None
+        on_sent = self._record_sent if recorder else None
         self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
                              now=now, on_sent=on_sent)
         self.played: dict[int, object] = {}  # song step -> Step drumd played (primer on resume)
@@ -142,6 +142,15 @@ class Session:
                 return None
             return self.clock.time_of(pos)
 
+    def _record_sent(self, t: float, msg, pos: float | None) -> None:
+        """Sender thread (its lock held): keep what was sent at `t` in the take, at the grid
+        position it was queued for, else at the clock's position at `t` while it runs."""
+        if pos is None:
+            with self.cond:
+                if self.clock.running and self.clock.epoch == self._grid_epoch:
+                    pos = self.clock.position_at(t)
+        self.recorder.add("drumd out", t, msg, pos)
+
     def _start_internal(self) -> None:
         with self.cond:
             # A little lead so the first step can be computed before it sounds.
@@ -161,7 +170,9 @@ class Session:
                     self._clock_message(msg, t)
                 continue
             if self.recorder is not None:
-                self.recorder.add("player in", t, msg)
+                with self.cond:
+                    pos = self.clock.position_at(t) if self.clock.running else None
+                self.recorder.add("player in", t, msg, pos)
             kind, ch = status & 0xF0, status & 0x0F
             if kind == 0x90 and len(msg) == 3 and msg[2] > 0:
                 self._player_hit(t, ch, msg[1], msg[2])
@@ -178,7 +189,7 @@ class Session:
                 self.cond.notify_all()
             tick = msg[0] == TICK and self.clock.running and self.clock.source == "external"
             if tick and self.clock.est.next_index % 24 == 0 and self.recorder is not None:
-                self.recorder.tempo(t, self.clock.bpm)
+                self.recorder.tempo(t, self.clock.bpm, self.clock.position_at(t))
         self.sender.wake()  # a new tick refines the predicted times of what is queued
 
     def _player_hit(self, t: float, ch: int, note: int, velocity: int) -> None:
@@ -237,6 +248,10 @@ class Session:
                                       "exits", e)
                     continue
                 k = first_step = start_step
+                if self.recorder is not None:  # the song position the take (re)starts from
+                    with self.cond:
+                        if self.clock.epoch == epoch:
+                            self.recorder.started(self.clock.time_of(k), k, bpm)
                 mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
                 primer = [self.played[s] for s in range(k - 2 * STEPS_PER_BAR, k) if s in self.played]
                 mode.start(self.sampler, k, self.controls.style, bpm,
@@ -284,7 +299,10 @@ class Session:
         tempo = state.tempo_bpm
         if self.cfg["guitar_tempo"] and ours and tempo and abs(tempo - self.guitar.bpm) > GUITAR_TEMPO_STEP:
             with self.cond:
-                self.clock.set_internal_bpm(tempo, self.now())
+                now = self.now()
+                self.clock.set_internal_bpm(tempo, now)
+                if self.recorder is not None:
+                    self.recorder.tempo(now, tempo, self.clock.position_at(now))
             self.sender.wake()
         e = effect(state, mode, self.cfg["guitar_fill"])
         if e.fill:

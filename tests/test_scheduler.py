@@ -18,7 +18,7 @@ def make(gate=0.06, grid=None):
     sent = []
     clock = {"now": 0.0}
     s = Sender(sent.append, grid or Grid(), gate=gate, now=lambda: clock["now"],
-               on_sent=lambda t, m: None)
+               on_sent=lambda t, m, pos: None)
     return s, sent, clock
 
 
