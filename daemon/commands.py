@@ -56,6 +56,9 @@ def _opt(*decls, **kw):
       help="0 = keeps its groove bar after bar, 1 = free to wander [0.5].")
 @_opt("--fill-every", type=click.IntRange(0, 64), metavar="BARS",
       help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
+@_opt("--follow", type=click.FloatRange(0, 1),
+      help="Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
+           "gives way to their feel [0.8].")
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
 # output paths: checked by run() (check_output_path), each problem one line
 @_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")

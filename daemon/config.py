@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from drumd.daemon.controls import DEFAULT_CC, DEFAULT_FILL_EVERY, DEFAULT_VARIATION, GROUPS, MODES
+from drumd.daemon.controls import (DEFAULT_CC, DEFAULT_FILL_EVERY, DEFAULT_FOLLOW, DEFAULT_VARIATION,
+                                   GROUPS, MODES)
 from drumd.daemon.guitar import GuitarConfig
 
 
@@ -100,6 +101,7 @@ SETTINGS = {
     "quantize": (0.0, _number(0, 1)),
     "variation": (DEFAULT_VARIATION, _number(0, 1)),
     "fill_every": (DEFAULT_FILL_EVERY, _number(0, 64, integer=True)),
+    "follow": (DEFAULT_FOLLOW, _number(0, 1)),
     "mute": ([], _mute),
     "record": (None, _optional(_string)),
     "status": (None, _optional(_boolean)),

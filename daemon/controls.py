@@ -13,13 +13,14 @@ GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymba
 DEFAULT_CC = {
     "temperature": 20, "density": 21, "fill": 22, "style": 23, "mode": 24, "quantize": 25,
     "mute_kick": 26, "mute_snare": 27, "mute_hats": 28, "mute_toms": 29, "mute_cymbals": 30,
-    "variation": 31, "fill_every": 85, "phrase_end": 64,
+    "variation": 31, "fill_every": 85, "follow": 86, "phrase_end": 64,
 }
 TEMPERATURE_RANGE = (0.2, 2.0)
 DENSITY_RANGE = (-3.0, 3.0)
 # fill_every by CC: the value's eighth of the range picks one of these (bars; 0 = never).
 FILL_EVERY_CHOICES = (0, 1, 2, 4, 8, 12, 16, 32)
 DEFAULT_VARIATION = 0.5
+DEFAULT_FOLLOW = 0.8  # accompany: leaves the player their drums, gives way to their feel
 DEFAULT_FILL_EVERY = 8
 
 
@@ -27,11 +28,12 @@ class LiveControls:
     def __init__(self, styles: list[str], style: str, mode: str = "generate",
                  temperature: float = 1.0, density: float = 0.0, quantize: float = 0.0,
                  top_p: float = 1.0, mute=(), cc: dict | None = None,
-                 variation: float = DEFAULT_VARIATION, fill_every: int = DEFAULT_FILL_EVERY):
+                 variation: float = DEFAULT_VARIATION, fill_every: int = DEFAULT_FILL_EVERY,
+                 follow: float = DEFAULT_FOLLOW):
         self.styles = styles
         self.style, self.mode = style, mode
         self.temperature, self.density, self.quantize, self.top_p = temperature, density, quantize, top_p
-        self.variation, self.fill_every = variation, fill_every
+        self.variation, self.fill_every, self.follow = variation, fill_every, follow
         self.muted: frozenset[str] = frozenset(mute)
         self.fill_requested = False   # one-shot: the engine turns it into a fill at the next bar
         self.phrase_end = False       # one-shot: call mode answers now
@@ -52,6 +54,8 @@ class LiveControls:
             self.quantize = x
         elif name == "variation":
             self.variation = x
+        elif name == "follow":
+            self.follow = x
         elif name == "fill_every":
             self.fill_every = FILL_EVERY_CHOICES[min(value * len(FILL_EVERY_CHOICES) // 128,
                                                      len(FILL_EVERY_CHOICES) - 1)]
@@ -79,7 +83,7 @@ class LiveControls:
         return Controls(temperature=self.temperature, top_p=self.top_p, density=self.density,
                         mute=frozenset(c for g in self.muted for c in GROUPS[g]), fill=fill,
                         style=self.style, quantize=self.quantize, variation=self.variation,
-                        fill_every=self.fill_every)
+                        fill_every=self.fill_every, follow=self.follow)
 
 
 def _lerp(lo_hi, x):

@@ -62,7 +62,8 @@ class Session:
         self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
                                      settings["temperature"], settings["density"],
                                      settings["quantize"], settings["top_p"], settings["mute"],
-                                     settings["cc"], settings["variation"], settings["fill_every"])
+                                     settings["cc"], settings["variation"], settings["fill_every"],
+                                     settings["follow"])
         self.player = PlayerLog()
         on_sent = self._record_sent if recorder else None
         self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
@@ -342,6 +343,7 @@ class Session:
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,
                 "variation": self.controls.variation, "fill_every": self.controls.fill_every,
+                "follow": self.controls.follow,
                 "late": self.late_steps, "steps": self.steps_done,
                 "p50": percentile_ms(list(self.compute_s), 50),
                 "p99": percentile_ms(list(self.compute_s), 99),

@@ -21,9 +21,10 @@ def percentile_ms(samples, q: float) -> float:
 def format_status(s: dict) -> str:
     where = f"{s['bar']}:{s['beat']}" if s["running"] else "stopped"
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
+    follow = f"F {s['follow']:.2f}  " if s["mode"] == "accompany" and "follow" in s else ""
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "
             f"T {s['temperature']:.2f}  D {s['density']:+.1f}  Q {s['quantize']:.2f}  "
-            f"V {s['variation']:.2f}  fill/{s['fill_every']}  "
+            f"V {s['variation']:.2f}  fill/{s['fill_every']}  {follow}"
             f"late {s['late']}  step p99 {s['p99']:.2f} ms")
 
 

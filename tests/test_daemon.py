@@ -9,6 +9,7 @@ from drumd.daemon import config
 from drumd.daemon.controls import LiveControls
 from drumd.daemon.modes import Accompany, Call, Generate, PlayerLog
 from drumd.daemon.record import Recorder
+from drumd.daemon.status import format_status
 from drumd.daemon.voicing import PlayerInput, Voicing, velocity_table
 from drumd.engine.encoding import Hit, Step
 from drumd.mappings.midifile import MidiFileError
@@ -287,3 +288,23 @@ def test_variation_and_fill_every_by_cc_flag_and_config(tmp_path):
     cfg.write_text("variation: 2\n")
     with pytest.raises(config.ConfigError, match=r"drumd.yaml:1: variation"):
         config.load(cfg)
+
+
+def test_follow_by_cc_flag_and_config(tmp_path):
+    c = LiveControls(STYLES, "rock", mode="accompany")
+    assert c.for_step(False).follow == 0.8
+    assert c.control_change(86, 0) == "follow" and c.for_step(False).follow == 0.0
+    c.control_change(86, 127)
+    assert c.for_step(False).follow == 1.0
+    cfg = tmp_path / "drumd.yaml"
+    cfg.write_text("follow: 0.3\n")
+    assert config.resolve(str(cfg), {})["follow"] == 0.3
+    assert config.resolve(str(cfg), {"follow": 1.0})["follow"] == 1.0
+    cfg.write_text("follow: 1.5\n")
+    with pytest.raises(config.ConfigError, match=r"drumd.yaml:1: follow"):
+        config.load(cfg)
+    line = format_status({"bpm": 120.0, "source": "internal", "fallback": False, "running": True,
+                          "bar": 1, "beat": 1, "mode": "accompany", "temperature": 1.0,
+                          "density": 0.0, "quantize": 0.0, "variation": 0.5, "fill_every": 8,
+                          "follow": 0.8, "late": 0, "p99": 0.3})
+    assert "F 0.80" in line
