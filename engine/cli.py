@@ -13,6 +13,19 @@ log = logging.getLogger(__name__)
 
 MAX_PRIMER_BARS = 512
 MIN_BPM, MAX_BPM = 20.0, 400.0  # as serve's --bpm
+# What `train` and `eval` need beyond the player's install (pyproject.toml's extras).
+EXTRAS = {"train": ("torch",), "eval": ("torch", "matplotlib")}
+
+
+def _require(extra: str) -> None:
+    """One line saying what to install when the player's install lacks what `extra` needs
+    (torch, matplotlib: left out of it, they are ~750 MB and 1.5 s of every start)."""
+    for module in EXTRAS[extra]:
+        try:
+            __import__(module)
+        except ImportError:
+            raise click.ClickException(f"drumd {extra} needs {module}, which the player's install "
+                                       f"leaves out: pip install 'drumd[{extra}]'") from None
 
 
 @click.command()
@@ -34,6 +47,7 @@ MIN_BPM, MAX_BPM = 20.0, 400.0  # as serve's --bpm
 @click.option("--resume", type=InputPath(), help="Continue from a run's last.pt.")
 def train(config, data, map_name, channel, style, val_share, out, sets, resume):
     """Train a model on a folder of drum MIDI files, or on the Groove MIDI Dataset's train split."""
+    _require("train")
     from drumd.engine.data import DataError
     from drumd.engine.train import TrainConfig, train as run
     overrides = {}
@@ -89,8 +103,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
     from drumd.mappings.files import OutputPathError, check_output_path
     from drumd.mappings.grid import STEPS_PER_BAR
     from drumd.mappings.midifile import MidiFileError
-    # The files first, the model after: a bad primer or path is answered before torch loads
-    # (1.5 s of imports, and the checkpoint).
+    # The files first, the model after: a bad primer or path is answered before the
+    # checkpoint loads.
     try:
         # OUT: a file, or with --style all a folder (created if missing, but not its parent)
         check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
@@ -167,6 +181,7 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
 def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed, runs, bars, min_beats):
     """Score checkpoints (default: the shipped one) on the test split beside baselines, and
     judge how they play (unprimed and primed, per style) against the real test beats."""
+    _require("eval")
     from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
     from drumd.engine.evaluate import run_eval

@@ -7,7 +7,7 @@ import numpy as np
 
 from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, event_bits,
                                    offset_to_bin, position_bits, velocity_to_bin)
-from drumd.engine.model import BOS, DENSITY_WINDOW, tempo_bucket
+from drumd.engine.modelspec import BOS, DENSITY_WINDOW, tempo_bucket
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS))   # (512, 9) 0/1 rows, a lookup for the live path
 HITS_PER_EVENT = EVENT_BITS.sum(-1)                # popcount of each event

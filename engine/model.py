@@ -11,41 +11,17 @@ LSTM), so "this hat was accented one bar ago" reaches the velocity of this hat i
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, OFFSET_BINS, POSITION_BITS,
-                                   VELOCITY_BINS)
-
-BOS = NUM_EVENTS  # "no previous step" token at the start of a sequence
-TEMPO_EDGES = (70, 85, 100, 115, 130, 150, 180)  # bpm bucket boundaries -> 8 buckets
-DENSITY_WINDOW = 32  # steps of history the density feature averages over
-
-
-@dataclass
-class ModelConfig:
-    n_styles: int = 18
-    hidden: int = 256
-    layers: int = 2
-    event_embed: int = 64
-    style_embed: int = 8
-    head_hidden: int = 128
-    dropout: float = 0.2
-    lookback: tuple[int, ...] = (16, 32)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["lookback"] = list(self.lookback)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
-        d["lookback"] = tuple(d.get("lookback", (16, 32)))
-        return cls(**d)
+from drumd.engine.encoding import NUM_CLASSES, NUM_EVENTS, OFFSET_BINS, VELOCITY_BINS
+# The shape and input layout live in modelspec (no torch: the player needs them without it).
+from drumd.engine.modelspec import (BOS, DENSE_KEYS, DENSITY_WINDOW, EXPRESSION_KEYS,  # noqa: F401
+                                    TEMPO_EDGES, TEMPO_EMBED, ModelConfig, dense_width,
+                                    expression_width, lstm_input_width, tempo_bucket)
 
 
 @dataclass
@@ -65,29 +41,9 @@ class StepInputs:
     tempo: torch.Tensor          # (B,T) long bucket
 
 
-# The dense (non-embedded) inputs, in the order the first LSTM layer sees them.
-DENSE_KEYS = ("prev_velocity", "prev_offset", "lookback", "lookback_velocity", "lookback_offset",
-              "position", "density", "level", "fill")
-# What the expression head sees besides the LSTM output and the step's hits.
-EXPRESSION_KEYS = ("lookback_velocity", "lookback_offset", "level")
-
-
-def dense_width(cfg: "ModelConfig") -> int:
-    look = NUM_CLASSES * len(cfg.lookback)
-    return 2 * NUM_CLASSES + 3 * look + POSITION_BITS + 3
-
-
-def expression_width(cfg: "ModelConfig") -> int:
-    return 2 * NUM_CLASSES * len(cfg.lookback) + 1
-
-
 def expression_context(x) -> torch.Tensor:
     """(B,T,expression_width) from StepInputs."""
     return torch.cat([getattr(x, k) for k in EXPRESSION_KEYS], dim=-1)
-
-
-def tempo_bucket(bpm: float) -> int:
-    return sum(bpm >= e for e in TEMPO_EDGES)
 
 
 class DrumLSTM(nn.Module):
@@ -96,8 +52,8 @@ class DrumLSTM(nn.Module):
         self.cfg = cfg
         self.event_emb = nn.Embedding(NUM_EVENTS + 1, cfg.event_embed)
         self.style_emb = nn.Embedding(cfg.n_styles, cfg.style_embed)
-        self.tempo_emb = nn.Embedding(len(TEMPO_EDGES) + 1, 4)
-        n_in = cfg.event_embed + dense_width(cfg) + cfg.style_embed + 4
+        self.tempo_emb = nn.Embedding(len(TEMPO_EDGES) + 1, TEMPO_EMBED)
+        n_in = lstm_input_width(cfg)
         self.lstm = nn.LSTM(n_in, cfg.hidden, cfg.layers, batch_first=True,
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.drop = nn.Dropout(cfg.dropout)

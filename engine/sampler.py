@@ -39,7 +39,7 @@ from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_CLASSES, NUM_EV
                                    PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bin_to_offset,
                                    bin_to_velocity, event_bits, velocity_to_bin)
 from drumd.engine.features import HITS_PER_EVENT, History
-from drumd.engine.model import DENSE_KEYS, EXPRESSION_KEYS, dense_width
+from drumd.engine.modelspec import DENSE_KEYS, EXPRESSION_KEYS, dense_width
 from drumd.engine.warmup import WARMUP_STEPS, bank_from_meta
 from drumd.mappings.grid import STEPS_PER_BAR
 

@@ -93,17 +93,15 @@ def build_bank(perfs: list[Performance], styles: list[str], seed: int = 0) -> di
 
 
 def bank_to_meta(bank: dict) -> dict:
-    """The bank for a checkpoint's meta: its arrays as torch tensors (the meta is loaded with
-    weights_only=True, which takes tensors; as nested lists, some 200,000 Python objects, the
-    bank took torch's loader 0.3-0.85 s on every start)."""
-    import torch  # only training writes checkpoints
-    return {s: {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in clips.items()}
-            for s, clips in bank.items()}
+    """The bank for a checkpoint's meta: its arrays as they are (engine.checkpoint stores them as
+    arrays in the .safetensors and as tensors in the .pt; as nested lists, some 200,000 Python
+    objects, the bank took torch's loader 0.3-0.85 s on every start)."""
+    return {s: {k: np.ascontiguousarray(v) for k, v in clips.items()} for s, clips in bank.items()}
 
 
 def bank_from_meta(meta) -> dict:
-    """{style: {"events", "velocity", "offset"}} numpy arrays from a checkpoint's meta (tensors,
-    or nested lists as checkpoints before 2026-12 stored them)."""
+    """{style: {"events", "velocity", "offset"}} numpy arrays (int64, float32, float32) from a
+    checkpoint's meta (arrays; or nested lists, as checkpoints before 2026-12 stored them)."""
     out = {}
     for s, clips in (meta or {}).items():
         out[s] = {"events": np.asarray(clips["events"], np.int64),
