@@ -27,6 +27,10 @@ What makes it play like a drummer, besides the model:
   temperature changes how adventurous the choice of hits is, not how many: the distribution is
               re-tilted per hit (a logit bias per hit, found by Newton's method) so its expected
               hits per step equal those at temperature 1
+  following   (accompaniment: a player's hits given to amend_last) a drum the player hit on this
+              16th one or two bars ago is theirs there: drumd does not double it (it would flam),
+              and a kick or snare they play leaves drumd's home groove and costs a hit elsewhere,
+              so its backbeat gives way to theirs (Controls.follow: 0 = plays over them)
 """
 from __future__ import annotations
 
