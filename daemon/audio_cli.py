@@ -1,6 +1,6 @@
 """`drumd render`, `drumd audition`, `drumd devices`: the built-in synth offline and live.
 
-sounddevice (PortAudio) and the engine (torch) are imported inside the commands that need
+sounddevice (PortAudio) and the engine (the model) are imported inside the commands that need
 them, so `drumd --help` and `drumd render` start quickly and work without an audio device.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Commands that do not run the model do not load torch: `drumd --help`, render, remap and the
-other file commands start in a fraction of a second, not the 1.5 s torch's import takes (a
-third of the 5 s every command has on a 1 MB file: bench/midi_files_bench.py)."""
+"""`drumd --help` and every command's options load without torch and without the model: the
+CLI starts in a fraction of a second, not the 1.5 s torch's import took (bench/startup_bench.py).
+The player's commands run without torch at all: tests/test_play_without_torch.py."""
 import subprocess
 import sys
 

@@ -128,6 +128,14 @@ def test_an_old_pt_alone_is_read_with_torch_and_can_be_exported(saved, tmp_path,
     assert export_player(path) == tmp_path / "old.safetensors"
     again = load_checkpoint(path)
     assert again.path == tmp_path / "old.safetensors" and again.styles == ckpt.styles
+    export = [sys.executable, "-m", "drumd.engine.checkpoint"]
+    (tmp_path / "cli.pt").write_bytes(saved[0].read_bytes())
+    r = subprocess.run(export + [str(tmp_path / "cli.pt")], capture_output=True, text=True)
+    assert r.returncode == 0 and load_checkpoint(tmp_path / "cli.safetensors").styles == STYLES
+    (tmp_path / "junk.pt").write_text("junk")
+    r = subprocess.run(export + [str(tmp_path / "junk.pt")], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.startswith(f"Error: {tmp_path / 'junk.pt'}: not a drumd")
+    assert not (tmp_path / "junk.safetensors").exists()
     # without torch: one line naming the file and what to install
     path2 = tmp_path / "alone.pt"
     path2.write_bytes(saved[0].read_bytes())
