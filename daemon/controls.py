@@ -77,8 +77,8 @@ class LiveControls:
 
     def for_step(self, fill: bool):
         """The engine's Controls for the next step."""
-        # Imported here: the engine loads torch, and every `drumd` command imports this module
-        # for serve's options (1.5 s of `drumd --help`); after the first step it is a lookup.
+        # Imported here: every `drumd` command imports this module for serve's options, and only
+        # those that play need the engine (tests/test_cli_startup.py); after the first step it is a lookup.
         from drumd.engine.sampler import Controls
         return Controls(temperature=self.temperature, top_p=self.top_p, density=self.density,
                         mute=frozenset(c for g in self.muted for c in GROUPS[g]), fill=fill,
