@@ -18,6 +18,13 @@ If the external clock stops ticking while the transport runs (no tick for `vanis
 beats, e.g. the DAW crashed or the cable was pulled), the clock falls back to running
 internally at the last measured tempo, continuing the same grid; when ticks come back it
 locks onto them again at the nearest tick. An explicit Stop always stops.
+
+JACK transport (`--clock jack`, source JACK_TRANSPORT): `transport()` is fed the transport's
+state about once per JACK period (daemon/jacktransport.py reads it). Its song position and
+tempo re-anchor the grid each time: the grid is a straight line through the latest reported
+(time, position) at the reported tempo, so steps are placed from the transport's frame count
+with no filtering needed. A position off that line by more than JUMP_STEPS is a relocation (a
+new epoch, as a Song Position while running); rolling starts the grid, stopping stops it.
 """
 from __future__ import annotations
 
@@ -29,6 +36,9 @@ from drumd.mappings.grid import STEPS_PER_BEAT
 TICKS_PER_STEP = 6  # MIDI clock: 24 ticks per quarter note
 
 TICK, START, CONTINUE, STOP, SPP = 0xF8, 0xFA, 0xFB, 0xFC, 0xF2
+
+JACK_TRANSPORT = "jack transport"  # Clock.source while following JACK transport
+JUMP_STEPS = 0.25  # 16ths between the running grid and a transport position that make a relocation
 
 
 def tick_period(bpm: float) -> float:
@@ -134,6 +144,28 @@ class Clock:
         self._relocate_to = None
         self.source, self.fallback, self.running = "external", False, True
         self.start_step = -(-tick // TICKS_PER_STEP)
+        self.epoch += 1
+        return True
+
+    # --- JACK transport ------------------------------------------------------------------
+    def transport(self, t: float, pos: float, bpm: float, rolling: bool) -> bool:
+        """JACK transport's state: song position `pos` (16ths) at time `t` (seconds), tempo
+        `bpm` (quarter notes per minute), rolling or not. True if the transport started,
+        stopped or relocated (a new epoch); otherwise the grid just follows it."""
+        step_dur = tick_period(bpm) * TICKS_PER_STEP
+        following = self.running and self.source == JACK_TRANSPORT
+        if not rolling:
+            if not self.running:
+                return False
+            self.running = False  # (a master's BBT while stopped can be anything: not kept)
+            self.epoch += 1
+            return True
+        if following and abs(self.position_at(t) - pos) <= JUMP_STEPS:
+            self._t0, self._pos0, self._step_dur = t, pos, step_dur
+            return False
+        self._t0, self._pos0, self._step_dur = t, pos, step_dur
+        self.source, self.fallback, self.running = JACK_TRANSPORT, False, True
+        self.start_step = math.ceil(pos - 1e-6)
         self.epoch += 1
         return True
 

@@ -32,8 +32,9 @@ def _opt(*decls, **kw):
 @_opt("--out-port", help="Name of drumd's virtual output port [out / 'drumd out'].")
 @_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
 @_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
-@_opt("--clock", type=click.Choice(["auto", "internal", "external"]),
-      help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s [auto].")
+@_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack"]),
+      help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s; "
+           "external: wait for MIDI clock; jack: follow JACK transport; internal: --bpm [auto].")
 @_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
 @_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
 @_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
@@ -96,6 +97,7 @@ def run(settings: dict) -> int:
     # A crash in native code (rtmidi, libjack, PortAudio) then says which thread was where.
     faulthandler.enable()
     from drumd.daemon import ports
+    from drumd.daemon.jacktransport import TransportError
     from drumd.daemon.record import Recorder
     from drumd.daemon.session import Session
     from drumd.daemon.status import StatusLine
@@ -124,12 +126,22 @@ def run(settings: dict) -> int:
                                    settings["connect_in"], inbox)
         out_port = ports.Port("out", api, out_client, settings["out_port"] or out_name,
                               settings["connect_out"])
+        transport = None
+        if settings["clock"] == "jack":
+            from drumd.daemon.jacktransport import JackTransport
+            transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
     except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
+        raise click.ClickException(str(e)) from None
+    except TransportError as e:
+        in_port.close()
+        out_port.close()
         raise click.ClickException(str(e)) from None
 
     try:
         synth, guitar = _open_audio(settings)
     except click.ClickException:
+        if transport is not None:
+            transport.close()
         in_port.close()
         out_port.close()
         raise
@@ -139,7 +151,7 @@ def run(settings: dict) -> int:
                               "player in": player_input.map.name}) \
         if settings["record"] else None
     session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
-                      recorder, status, synth=synth, guitar=guitar)
+                      recorder, status, synth=synth, guitar=guitar, transport=transport)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: session.stop())
     log.info("serving on %s (%s), mode %s, style %s", ports.api_name(api), settings["client"],
@@ -179,10 +191,14 @@ def shut_down(session, status, in_port, out_port, audio=(), stats_path=None) -> 
         lost_take = f"{e}; the recording was not saved"
     # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
     # (-S) server once they are gone; and not at all on a hung server (out_port.close).
-    if out_port.server_alive(0.2):
+    alive = out_port.server_alive(0.2)
+    if alive:
         for a in audio:
             if a is not None:
                 a.close()
+    transport = getattr(session, "transport", None)  # --clock jack's client: no libjack call
+    if transport is not None and alive:               # on a hung server
+        transport.close()
     in_port.close()
     out_port.close()
     if stats_path:

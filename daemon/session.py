@@ -8,6 +8,8 @@
   (--synth)            the engine thread also queues each hit into the SynthOutput at its
                        predicted time: one step ahead is enough lead for the audio latency
   (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py)
+  (--clock jack)       transport thread: reads JACK transport once per JACK period into the
+                       Clock (jacktransport.py); MIDI clock bytes are then ignored
   main thread          status line, reconnecting ports, signals, shutdown
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
@@ -28,7 +30,8 @@ import sys
 import threading
 import time
 
-from drumd.daemon.clock import CONTINUE, START, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.clock import CONTINUE, JACK_TRANSPORT, START, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.record import TEMPO_CHANGE
 from drumd.daemon.controls import LiveControls
 from drumd.daemon.follow import biased_density, effect, scaled_velocity
 from drumd.daemon.modes import PlayerLog, make_mode
@@ -51,13 +54,16 @@ GUITAR_TEMPO_STEP = 1.0
 class Session:
     def __init__(self, settings: dict, sampler, in_port, out_port, inbox: queue.SimpleQueue,
                  voicing, player_input, recorder=None, status=None, now=time.perf_counter,
-                 synth=None, guitar=None):
+                 synth=None, guitar=None, transport=None):
         self.cfg = settings
         self.sampler, self.in_port, self.out_port, self.inbox = sampler, in_port, out_port, inbox
         self.voicing, self.player_input, self.recorder, self.status = voicing, player_input, recorder, status
         self.synth, self.guitar = synth, guitar  # SynthOutput, GuitarFollower (or None)
+        self.transport = transport  # JackTransport for --clock jack (else None)
         self.now = now
         self.clock = Clock(bpm=settings["bpm"])
+        if transport is not None:
+            self.clock.source = JACK_TRANSPORT  # the status line says what drumd waits for
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
         self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
                                      settings["temperature"], settings["density"],
@@ -86,7 +92,10 @@ class Session:
     def start(self) -> None:
         sys.setswitchinterval(0.0005)
         self.sender.start()
-        for target, name in ((self._input_loop, "drumd-input"), (self._engine_loop, "drumd-engine")):
+        loops = [(self._input_loop, "drumd-input"), (self._engine_loop, "drumd-engine")]
+        if self.transport is not None:
+            loops.append((self._transport_loop, "drumd-transport"))
+        for target, name in loops:
             t = threading.Thread(target=self._guarded(target), name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -160,7 +169,7 @@ class Session:
 
     # --- input thread --------------------------------------------------------------------
     def _input_loop(self) -> None:
-        follow_clock = self.cfg["clock"] != "internal"
+        follow_clock = self.cfg["clock"] in ("auto", "external")  # MIDI clock
         while True:
             t, msg = self.inbox.get()
             if msg is None:
@@ -192,6 +201,32 @@ class Session:
             if tick and self.clock.est.next_index % 24 == 0 and self.recorder is not None:
                 self.recorder.tempo(t, self.clock.bpm, self.clock.position_at(t))
         self.sender.wake()  # a new tick refines the predicted times of what is queued
+
+    # --- transport thread (--clock jack) -------------------------------------------------
+    def _transport_loop(self) -> None:
+        """Read JACK transport twice per JACK period (at most every 10 ms) into the clock."""
+        interval = min(max(self.transport.period / 2, 0.001), 0.01)
+        meter_said, bbt_said = (4, 4), False
+        recorded_bpm = None
+        while not self.stopping.wait(interval):
+            state = self.transport.query()
+            if state.meter is None and not bbt_said:
+                bbt_said = True
+                log.warning("JACK transport has no bar/beat position (no timebase master): "
+                            "drumd counts its frames at %.1f BPM from frame 0", state.bpm)
+            elif state.meter is not None and state.meter != meter_said:
+                meter_said = state.meter
+                log.warning("JACK transport is in %d/%d; drumd plays 4/4 and counts 16ths from "
+                            "the song's start, so its bar lines drift from the transport's", *state.meter)
+            with self.cond:
+                changed = self.clock.transport(state.time, state.position, state.bpm, state.rolling)
+                if changed:
+                    self.cond.notify_all()
+                if (self.recorder is not None and state.rolling and not changed and recorded_bpm
+                        and abs(state.bpm / recorded_bpm - 1) >= TEMPO_CHANGE):
+                    self.recorder.tempo(state.time, state.bpm, state.position)
+                recorded_bpm = state.bpm
+            self.sender.wake()  # the grid moved to the transport's latest position
 
     def _player_hit(self, t: float, ch: int, note: int, velocity: int) -> None:
         gm = self.player_input.to_gm(ch, note)

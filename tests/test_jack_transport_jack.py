@@ -1,0 +1,156 @@
+"""`drumd serve --clock jack` through a real JACK server (dummy backend): jack_transport is the
+timebase master (bar, beat, tick and tempo) and is driven through its stdin as a user drives
+a DAW's transport. drumd must start on play, stop on stop with every note closed, resume where
+a locate put the transport, follow a tempo change, and put its kicks on the transport's bar
+starts; every note (--quantize 1) on the transport's 16th grid.
+
+The reference is the transport itself, read by this test through JACK-Client: a thread samples
+(time of the cycle start, rolling, BBT position) every 2 ms, and each note drumd sent is placed
+on that record. jack_transport's own BBT runs about 2 % slow of its frame count (it adds whole
+ticks per period), so positions are judged against the BBT record, never against frames.
+Notes reach the listener at the start of the period after drumd sends them: a note may land
+up to a period late, plus 2 ms of scheduling on each side (as tests/test_daemon_jack.py).
+"""
+import threading
+import time
+
+import jack as jackclient
+import numpy as np
+import pytest
+
+from jackstack import PERIOD_S, RATE, Drumd, Listener, judged
+from test_daemon_jack import CC, note_ons, paired, status_lines
+
+from drumd.daemon.jacktransport import JackTransport, TransportError
+from drumd.mappings.grid import STEP_TICKS
+from drumd.mappings.midifile import read_drum_notes
+
+KICK = 36
+EARLY, LATE = 0.002, PERIOD_S + 0.004  # seconds a note may arrive before / after its 16th
+
+
+class TransportRecord:
+    """Samples JACK transport every 2 ms: (seconds on perf_counter of the cycle start, rolling,
+    song position in 16ths from BBT, quarter-note BPM)."""
+
+    def __init__(self):
+        self.client = jackclient.Client("jt-probe", no_start_server=True)
+        self.rate = self.client.samplerate
+        self.samples: list[tuple[float, bool, float, float]] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._closed:
+            state, pos = self.client.transport_query()
+            t = time.perf_counter() - self.client.frames_since_cycle_start / self.rate
+            if "bar" in pos:
+                beats = (pos["bar"] - 1) * pos["beats_per_bar"] + pos["beat"] - 1 + pos["tick"] / pos["ticks_per_beat"]
+                self.samples.append((t, state == jackclient.ROLLING, beats * 4, pos["beats_per_minute"]))
+            time.sleep(0.002)
+
+    def edges(self, rolling: bool, after: float) -> float:
+        """The first sample time after `after` in that state."""
+        return next(t for t, r, _, _ in self.samples if t > after and r == rolling)
+
+    def position(self, t: float) -> tuple[float, float]:
+        """(the transport's song position in 16ths, its BPM) at `t`, from the last rolling
+        sample before it."""
+        u, _, p, bpm = [s for s in self.samples if s[1] and s[0] <= t][-1]
+        return p + (t - u) * bpm / 15, bpm
+
+    def close(self):
+        self._closed = True
+        self._thread.join(timeout=2)
+        self.client.close()
+
+
+def test_no_jack_server_is_one_line(monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "drumd-test-nobody-here")
+    with pytest.raises(TransportError, match="no JACK server is running"):
+        JackTransport("drumd-transport")
+
+
+@pytest.mark.jack
+def test_drumd_follows_jack_transport(jack, transport, drumd_checkpoint, tmp_path):
+    mark = jack.log_mark()
+    take = tmp_path / "take.mid"
+    transport.command("stop", "tempo 120", "locate 0")
+    listener = Listener("jt-rec")
+    record = TransportRecord()
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "jack", "--quantize", "1",
+                  "--status", "--record", str(take), "--seed", "5", client="drumd-jt")
+    try:
+        jack.connect(drumd.out_port, listener.port)
+        time.sleep(1.5)
+        assert note_ons(listener.snapshot()) == []  # the transport stands: drumd waits
+        t_cmd = time.perf_counter()
+        transport.command("play")
+        time.sleep(4.5)                                # bars 1-3 at 120 BPM
+        t_stop_cmd = time.perf_counter()
+        transport.command("stop")
+        time.sleep(1.0)
+        t_locate_cmd = time.perf_counter()
+        transport.command("locate 480000", "play")   # 10 s at 120 BPM: bar 6
+        time.sleep(2.5)
+        t_tempo_cmd = time.perf_counter()
+        transport.command("tempo 150")
+        time.sleep(2.5)
+        t_end_cmd = time.perf_counter()
+        transport.command("stop")
+        time.sleep(0.5)
+        events = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        transport.command("stop", "tempo 120", "locate 0")
+        listener.close()
+        record.close()
+    t_play = record.edges(True, t_cmd)
+    t_stop = record.edges(False, t_stop_cmd)
+    t_replay = record.edges(True, t_locate_cmd)
+    t_end = record.edges(False, t_end_cmd)
+    ons = note_ons(events)
+    lines = status_lines(out)
+    assert any("jack transport" in line for line in lines), out
+    with judged(jack, mark):
+        # starts on play, within a step and a bit
+        first = min(t for t, _ in ons)
+        assert t_play < first < t_play + 0.2, (first - t_play)
+        # stops on stop: nothing after it but the closing messages, every note closed
+        for stop in (t_stop, t_end):
+            assert not [t for t, _ in ons if stop + LATE + 0.01 < t < stop + 0.9]
+            assert any(m == (CC | 9, 123, 0) for t, m in events if stop <= t <= stop + 0.1)
+        assert paired(events) == {}
+        # every note on the transport's 16th grid: the transport's position when it arrived is
+        # its 16th plus 0 to a period (delivery), within the scheduling jitter
+        # The first 16th after a start or a jump (jack_transport's tempo command recomputes
+        # its bar and beat from the frame count at the new tempo: a jump) sounds as soon as
+        # drumd has read the transport, up to a period and a poll late: not judged.
+        t_jump = next(t for t, r, _, bpm in record.samples if t > t_tempo_cmd and bpm == 150)
+        jumps = (t_play, t_replay, t_jump)
+        errs, kicks, played = [], set(), set()
+        for t, m in ons:
+            pos, bpm = record.position(t)
+            step = round(pos)
+            played.add(step)
+            if m[1] == KICK:
+                kicks.add(step)
+            if not any(j <= t < j + 2 * PERIOD_S + 0.01 for j in jumps):
+                errs.append((t, (pos - step) * 15 / bpm))  # seconds after its 16th
+        bad = [(round(t - t_play, 3), round(e * 1000, 1)) for t, e in errs if not -EARLY < e < LATE]
+        assert len(errs) > 40 and not bad, bad
+        # kicks on the transport's bar starts, in every bar drumd played through
+        bars = [b for b in range(0, max(played), 16)
+                if any(b - 4 <= p < b for p in played) and any(b < p <= b + 4 for p in played)]
+        on_one = [b for b in bars if b in kicks]
+        assert len(bars) >= 4 and len(on_one) >= 0.75 * len(bars), (bars, sorted(kicks))
+    # located to bar 6: drumd went on from there, as its status line and its take say
+    after = [line for line in lines if "stopped" not in line]
+    assert any(line.split()[4].startswith("6:") for line in after), lines
+    ticks = [n.tick for n in read_drum_notes(take).notes]
+    assert min(ticks) < 4 * STEP_TICKS and max(ticks) >= 80 * STEP_TICKS  # tick 0: the first play
+    assert not [k for k in ticks if 40 * STEP_TICKS <= k < 80 * STEP_TICKS]  # nothing between
+    assert all(k % STEP_TICKS in (0, 1, STEP_TICKS - 1) for k in ticks)
+    # the tempo change reached the status line
+    assert any(line.split()[0] == "150.0" for line in lines), lines
