@@ -62,7 +62,11 @@ def note_balance(events) -> tuple[int, int, int]:
 
 def run(jack: JackServer, transport: Transport, minutes: float, checkpoint: str | None = None,
         client: str = "drumd-soak", extra: tuple[str, ...] = ()) -> dict:
-    stats_path = Path(tempfile.mkdtemp(prefix="drumd-soak-")) / "stats.json"
+    with tempfile.TemporaryDirectory(prefix="drumd-soak-") as folder:  # removed afterwards
+        return _run(jack, transport, minutes, checkpoint, client, extra, Path(folder) / "stats.json")
+
+
+def _run(jack, transport, minutes, checkpoint, client, extra, stats_path: Path) -> dict:
     mark = jack.log_mark()
     daw = Daw(jack, transport, bpm=BPM, force_bpm=True)
     listener = Listener(f"{client}-rec")

@@ -28,7 +28,6 @@ def test_audition_plays_a_midi_file(audio_jack, tmp_path):
 
 
 def test_audition_plays_a_generated_groove(audio_jack):
-    pytest.importorskip("drumd.engine.sampler")
     done, took = audition(audio_jack, "--bars", "1", "--bpm", "160", "--seed", "1")
     assert done.returncode == 0, done.stderr
     assert "generating 1 bars of rock at 160 BPM" in done.stdout
@@ -36,7 +35,6 @@ def test_audition_plays_a_generated_groove(audio_jack):
 
 
 def test_groove_is_timed_in_steps_and_checks_its_style():
-    pytest.importorskip("drumd.engine.sampler")
     from drumd.daemon.audio_cli import groove_hits
 
     hits = groove_hits("rock", 120.0, 2, seed=3)

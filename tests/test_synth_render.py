@@ -123,7 +123,6 @@ def test_only_the_drum_channel_is_read(tmp_path):
 
 
 def test_vendor_map_translates_to_gm(tmp_path):
-    pytest.importorskip("drumd.mappings.loader")
     # Roland TD: 22 = hi-hat edge (GM 42), 58 = tom 3 rim (GM 43); 1 means nothing: dropped.
     write_midi(tmp_path / "td.mid", [(0, 22, 100), (240, 58, 90), (480, 1, 100)])
     write_midi(tmp_path / "gm.mid", [(0, 42, 100), (240, 43, 90)])
@@ -137,7 +136,7 @@ def test_vendor_map_translates_to_gm(tmp_path):
 
 
 def test_hi_hat_pedal_cc4_decides_open_or_closed(tmp_path):
-    mappings = pytest.importorskip("drumd.mappings")
+    from drumd import mappings
     # GetGood Invasion's note 17 is a hi-hat whose openness follows CC4 (127 = closed)
     write_midi(tmp_path / "hh.mid", [(0, 17, 100), (480, 17, 100), (960, 17, 100)],
                cc=[(0, 4, 127), (400, 4, 0), (900, 4, 120)])
