@@ -10,7 +10,18 @@ from typing import Mapping, NamedTuple
 CLASSES = ("kick", "snare", "sidestick", "clap", "closed_hh", "pedal_hh", "open_hh",
            "low_tom", "mid_tom", "high_tom", "crash", "ride", "ride_bell", "china", "splash",
            "cowbell", "tambourine", "perc", "other")
+# What playing a note does. A hit sounds a drum (the note's GM note is that drum); a choke
+# stops a ringing cymbal (a grab, a choke, a cymbal "mute": its GM note is the cymbal it
+# stops). A choke is never translated into a hit, nor a hit into a choke (translate.py).
+KINDS = ("hit", "choke")
 GM_RANGE = range(35, 82)  # GM1 percussion key map
+# A fold (a GM note played on a note of another GM note, `preferred`) stays in its family.
+FAMILY = {"kick": "kick", "snare": "snare", "sidestick": "snare", "clap": "snare",
+          "closed_hh": "hi-hat", "pedal_hh": "hi-hat", "open_hh": "hi-hat",
+          "low_tom": "tom", "mid_tom": "tom", "high_tom": "tom",
+          "crash": "cymbal", "china": "cymbal", "splash": "cymbal", "ride": "cymbal",
+          "ride_bell": "cymbal", "cowbell": "percussion", "tambourine": "percussion",
+          "perc": "percussion", "other": "other"}
 GM_CLOSED_HH, GM_OPEN_HH = 42, 46
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MIDDLE_C = ("C3", "C4")
@@ -20,10 +31,24 @@ class MapError(ValueError):
     """A drum map that cannot be used. Messages read 'FILE:LINE: what was expected'."""
 
 
+def fold_problem(gm: int, cls: str) -> str | None:
+    """Why a hit of class cls cannot stand in for GM note gm (None: it can)."""
+    from drumd.mappings.loader import gm_classes  # the GM table is itself a map
+    want = gm_classes().get(gm)
+    if want is None or FAMILY[want] != FAMILY[cls]:
+        return f"a stand-in for GM {gm} ({want}) must be of its family ({FAMILY.get(want)}), not {cls}"
+    return None
+
+
 class Articulation(NamedTuple):
     name: str
     gm: int | None  # None: the kit has this note but GM has nothing like it
     cls: str
+    kind: str = "hit"  # KINDS; a choke's gm and cls are those of the cymbal it stops
+
+    @property
+    def is_choke(self) -> bool:
+        return self.kind == "choke"
 
 
 def note_name(note: int, middle_c: str = "C4") -> str:
@@ -39,7 +64,9 @@ class DrumMap:
     name: str
     title: str
     notes: Mapping[int, Articulation]
-    preferred: Mapping[int, int] = field(default_factory=dict)  # GM -> note, as written in the file
+    # GM -> note, as written in the file. A GM note the kit has no note of its own for may
+    # name a stand-in hit of another GM note (a fold: a 2-tom kit plays GM's six toms).
+    preferred: Mapping[int, int] = field(default_factory=dict)
     channel: int = 10  # 1-16, as users count
     aliases: tuple[str, ...] = ()
     product: Mapping[str, str] = field(default_factory=dict)
@@ -53,31 +80,42 @@ class DrumMap:
     path: Path | None = None
     origin: str = "file"  # "builtin", "user" or "file"
     _from_gm: Mapping[int, int] = field(init=False, repr=False, compare=False)
+    _chokes: Mapping[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        own = {a.gm for a in self.notes.values() if a.gm is not None and not a.is_choke}
         for gm, note in self.preferred.items():
             art = self.notes.get(note)
-            if art is None or art.gm != gm:
-                raise MapError(f"{self.name}: preferred {gm}: {note} must name a note that maps to GM {gm}")
+            if art is None or art.is_choke or (gm in own and art.gm != gm):
+                raise MapError(f"{self.name}: preferred {gm}: {note} must name a hit that maps to GM {gm}"
+                               " (or, if the kit has none, a stand-in hit)")
+            if art.gm != gm and (why := fold_problem(gm, art.cls)):
+                raise MapError(f"{self.name}: preferred {gm}: {why}")
         object.__setattr__(self, "_from_gm", MappingProxyType(self._choose_preferred()))
+        object.__setattr__(self, "_chokes", MappingProxyType(self._choose(
+            [(n, a) for n, a in sorted(self.notes.items()) if a.is_choke])))
 
-    def _choose_preferred(self) -> dict[int, int]:
-        # GM notes without an explicit `preferred` entry play: the note with the GM number
-        # itself if it means that drum (GM-like kits), else the lowest-numbered note that is
-        # neither uncertain nor pedal-controlled, else the lowest note.
+    def _choose(self, notes: list[tuple[int, Articulation]]) -> dict[int, int]:
+        # For each GM note: the note with the GM number itself if it means that (GM-like
+        # kits), else the lowest-numbered note that is neither uncertain nor pedal-controlled,
+        # else the lowest note.
         candidates: dict[int, list[int]] = {}
-        for note, art in sorted(self.notes.items()):
+        for note, art in notes:
             if art.gm is not None:
                 candidates.setdefault(art.gm, []).append(note)
         chosen = {}
-        for gm, notes in candidates.items():
-            if gm in self.preferred:
-                chosen[gm] = self.preferred[gm]
-            elif gm in notes:
+        for gm, found in candidates.items():
+            if gm in found:
                 chosen[gm] = gm
             else:
-                plain = [n for n in notes if n not in self.uncertain and n not in self.hihat_pedal]
-                chosen[gm] = (plain or notes)[0]
+                plain = [n for n in found if n not in self.uncertain and n not in self.hihat_pedal]
+                chosen[gm] = (plain or found)[0]
+        return chosen
+
+    def _choose_preferred(self) -> dict[int, int]:
+        # The hits; a GM note without an explicit `preferred` entry: see _choose.
+        chosen = self._choose([(n, a) for n, a in sorted(self.notes.items()) if not a.is_choke])
+        chosen.update(self.preferred)
         return chosen
 
     @property
@@ -86,12 +124,13 @@ class DrumMap:
         return frozenset(self._from_gm)
 
     def to_gm(self, note: int, cc4: int | None = None) -> int | None:
-        """GM note for a vendor note (many-to-one), None if the map has no GM meaning for it.
+        """GM note for a vendor note (many-to-one), None if the map has no GM meaning for it
+        or the note is no hit (a choke: see choke_of).
 
         cc4 is the last hi-hat pedal value (CC4) on the channel; it decides open/closed for
         the notes the map lists under hihat_pedal and is ignored for all others."""
         art = self.notes.get(note)
-        if art is None:
+        if art is None or art.is_choke:
             return None
         if cc4 is not None and note in self.hihat_pedal:
             return GM_CLOSED_HH if cc4 >= self.hihat_closed_at else GM_OPEN_HH
@@ -100,6 +139,20 @@ class DrumMap:
     def from_gm(self, gm: int) -> int | None:
         """The vendor note to play for a GM note, None if this kit has nothing for it."""
         return self._from_gm.get(gm)
+
+    def choke_of(self, note: int) -> int | None:
+        """The GM cymbal a choke note stops, None if the note is no choke."""
+        art = self.notes.get(note)
+        return art.gm if art is not None and art.is_choke else None
+
+    def choke_for(self, gm: int) -> int | None:
+        """The note that stops this kit's cymbal for GM note gm, None if it has none."""
+        return self._chokes.get(gm)
+
+    @property
+    def folds(self) -> Mapping[int, int]:
+        """{GM note: stand-in note} for the GM notes the kit plays on a note of another GM note."""
+        return MappingProxyType({gm: n for gm, n in self.preferred.items() if self.notes[n].gm != gm})
 
     def note_name(self, note: int, convention: str | None = None) -> str:
         """Note name in `convention` ("C3" or "C4": the name of MIDI 60), default the vendor's."""

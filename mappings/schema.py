@@ -14,8 +14,11 @@ File layout (see maps/*.yaml):
   uncertain                   notes whose meaning or GM choice is a guess
   hihat_pedal                 {closed_at: CC4 value, notes: [...]}: notes whose openness
                               follows CC4 (>= closed_at: GM 42, below: GM 46)
-  notes                       {note: {name, gm (GM note 35-81 or null), class}}
-  preferred                   {GM note: note}: what to play for a GM note
+  notes                       {note: {name, gm (GM note 35-81 or null), class, kind}}; kind
+                              is hit (the default) or choke: a note that stops a ringing
+                              cymbal, whose gm and class are the cymbal's
+  preferred                   {GM note: note}: what to play for a GM note; where the kit has
+                              no hit of that GM note, a stand-in hit of another (a fold)
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from types import MappingProxyType
 
 import yaml
 
-from drumd.mappings.drummap import CLASSES, GM_RANGE, MIDDLE_C, Articulation, DrumMap, MapError
+from drumd.mappings.drummap import (CLASSES, GM_RANGE, KINDS, MIDDLE_C, Articulation, DrumMap,
+                                    MapError, fold_problem)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
@@ -34,7 +38,7 @@ _ID_HELP = "lower-case letters, digits, '.', '_' or '-'"
 _TOP = {"name": True, "title": True, "aliases": False, "product": False, "octave": False,
         "channel": False, "sources": False, "remarks": False, "uncertain": False,
         "hihat_pedal": False, "notes": True, "preferred": False}
-_NOTE = {"name": True, "gm": True, "class": True}
+_NOTE = {"name": True, "gm": True, "class": True, "kind": False}
 _PRODUCT = {"vendor": False, "product": False, "version": False}
 _OCTAVE = {"middle_c": True}
 _PEDAL = {"closed_at": True, "notes": True}
@@ -189,7 +193,14 @@ def _notes(r: _Reader, node) -> dict[int, Articulation]:
         cls = r.scalar(f["class"], f"{what} class")
         if cls not in CLASSES:
             r.fail(f["class"], f"{what} class: expected one of {', '.join(CLASSES)}, got {cls!r}")
-        notes[note] = Articulation(r.string(f["name"], f"{what} name"), gm, cls)
+        kind = "hit"
+        if "kind" in f:
+            kind = r.scalar(f["kind"], f"{what} kind")
+            if kind not in KINDS:
+                r.fail(f["kind"], f"{what} kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+            if kind == "choke" and gm is None:
+                r.fail(f["gm"], f"{what} gm: a choke names the GM cymbal it stops, got null")
+        notes[note] = Articulation(r.string(f["name"], f"{what} name"), gm, cls, kind)
     if not notes:
         r.fail(node, "notes: expected at least one note")
     return notes
@@ -212,6 +223,8 @@ def _note_list(r: _Reader, node, what: str, notes: dict) -> frozenset[int]:
 def _preferred(r: _Reader, node, notes: dict) -> dict[int, int]:
     if node is None:
         return {}
+    # a GM note the kit has hits of plays one of them; one it has none of may fold onto another
+    own = {a.gm for a in notes.values() if a.gm is not None and not a.is_choke}
     out = {}
     for gm, k, v in r.pairs(node, "preferred", lambda k: r.scalar(k, "preferred key")):
         if type(gm) is not int or gm not in GM_RANGE:
@@ -220,9 +233,13 @@ def _preferred(r: _Reader, node, notes: dict) -> dict[int, int]:
         note = r.note(v, f"preferred {gm}")
         if note not in notes:
             r.fail(v, f"preferred {gm}: note {note} is not under notes")
-        if notes[note].gm != gm:
+        if notes[note].is_choke:
+            r.fail(v, f"preferred {gm}: expected a hit, but note {note} is a choke")
+        if notes[note].gm != gm and gm in own:
             r.fail(v, f"preferred {gm}: expected a note that maps to GM {gm}, "
                       f"but note {note} maps to GM {notes[note].gm}")
+        if notes[note].gm != gm and (why := fold_problem(gm, notes[note].cls)):
+            r.fail(v, f"preferred {gm}: {why}")
         out[gm] = note
     return out
 

@@ -11,6 +11,12 @@ kit has nothing for its GM note) follow a policy:
            map cannot name, e.g. an AUX pad) takes the class of its GM guess. Notes the
            source map lacks have no class and are dropped.
 Whatever the policy does with them, unmapped notes are counted in Translator.unmapped.
+
+Chokes (notes that stop a ringing cymbal, DrumMap kind "choke") are never hits: a source
+choke plays the destination's choke of the same GM cymbal, else the choke of the cymbal that
+cymbal's hits land on (under `nearest`, another crash), else it is dropped whatever the
+policy, and counted in Translator.chokes_dropped. No hit lands on a choke (`pass` drops a
+note whose number is a choke in the destination).
 """
 from __future__ import annotations
 
@@ -64,10 +70,12 @@ class Translator:
             raise ValueError(f"unmapped must be one of {', '.join(POLICIES)}, not {unmapped!r}")
         self.src, self.dst, self.policy = load_map(src), load_map(dst), unmapped
         self.unmapped: Counter[int] = Counter()
+        self.chokes_dropped: Counter[int] = Counter()  # source choke note -> count
         self._by_class: dict[str, list[int]] = {}
         for gm in sorted(self.dst.gm_notes):
             cls = self.dst.notes[self.dst.from_gm(gm)].cls
             self._by_class.setdefault(cls, []).append(gm)
+        self._chokes = self._choke_table()
         self.table, self._indirect = self._build(None)
         if self.src.hihat_pedal:
             self.table_cc4_open, self._indirect_open = self._build(_CC4_OPEN)
@@ -79,9 +87,28 @@ class Translator:
     def __repr__(self):
         return f"Translator({self.src.name!r}, {self.dst.name!r}, unmapped={self.policy!r})"
 
+    def _choke_table(self) -> dict[int, int]:
+        """{source choke note: destination choke note or DROP}."""
+        out = {}
+        for note, art in self.src.notes.items():
+            if not art.is_choke:
+                continue
+            choke = self.dst.choke_for(art.gm)
+            if choke is None:  # the cymbal its hits land on, if that one has a choke
+                hit = self.dst.from_gm(art.gm)
+                if hit is None and self.policy == "nearest":
+                    hit = self._unmapped(None, art.gm, art.cls)
+                if hit is not None and hit != DROP and self.dst.notes[hit].gm is not None:
+                    choke = self.dst.choke_for(self.dst.notes[hit].gm)
+            out[note] = DROP if choke is None else choke
+        return out
+
     def _build(self, cc4: int | None) -> tuple[tuple[int, ...], frozenset[int]]:
         table, indirect = [], set()
         for note in range(128):
+            if note in self._chokes:
+                table.append(self._chokes[note])
+                continue
             gm = self.src.to_gm(note, cc4)
             out = self.dst.from_gm(gm) if gm is not None else None
             if out is None:
@@ -90,12 +117,14 @@ class Translator:
             table.append(out)
         return tuple(table), frozenset(indirect)
 
-    def _unmapped(self, note: int, gm: int | None) -> int:
+    def _unmapped(self, note: int | None, gm: int | None, cls: str | None = None) -> int:
         if self.policy == "pass":
-            return note
-        art = self.src.notes.get(note)
-        if self.policy == "nearest" and art is not None:
-            own = gm_note(gm).cls if art.cls == "other" and gm is not None else art.cls
+            dst = self.dst.notes.get(note)
+            return DROP if dst is not None and dst.is_choke else note
+        art = self.src.notes.get(note) if cls is None else None
+        if self.policy == "nearest" and (art is not None or cls is not None):
+            cls = cls or art.cls
+            own = gm_note(gm).cls if cls == "other" and gm is not None else cls
             for cls in NEIGHBOURS[own]:
                 candidates = self._by_class.get(cls)
                 if candidates:
@@ -118,8 +147,11 @@ class Translator:
         return note in self._indirect_open
 
     def note(self, note: int, cc4: int | None = None) -> int | None:
-        """Output note for a source note-on (None: drop it); unmapped notes are counted."""
+        """Output note for a source note-on (None: drop it); unmapped notes and dropped
+        chokes are counted."""
         if self.is_unmapped(note, cc4):
             self.unmapped[note] += 1
         out = self.table_for(cc4)[note]
+        if out == DROP and note in self._chokes:
+            self.chokes_dropped[note] += 1
         return None if out == DROP else out

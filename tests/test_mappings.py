@@ -8,7 +8,8 @@ from drumd.mappings import (CLASSES, DROP, GM_RANGE, NEIGHBOURS, POLICIES, DrumM
                             Translator, gm_name, list_maps, load_map, note_name)
 
 SHIPPED = ("gm", "ezdrummer2", "ezdrummer3", "superior-drummer3", "studio-drummer",
-           "addictive-drums2", "roland-td", "ssd5", "mt-power2", "hydrogen-gm", "getgood-invasion")
+           "addictive-drums2", "roland-td", "ssd5", "mt-power2", "hydrogen-gm", "getgood-invasion",
+           "avl-drumkits")
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +38,13 @@ def test_aliases_are_unique_and_resolve():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_gm_vendor_gm_is_identity_with_explicit_preferred(name):
     m = load_map(name)
-    covered = {a.gm for a in m.notes.values() if a.gm is not None}
-    assert covered == m.gm_notes
-    assert set(m.preferred) == covered, "shipped maps name their preferred note explicitly"
+    covered = {a.gm for a in m.notes.values() if a.gm is not None and not a.is_choke}
+    assert covered | set(m.folds) == m.gm_notes and not covered & set(m.folds)
+    assert set(m.preferred) == m.gm_notes, "shipped maps name their preferred note explicitly"
     for gm in covered:
         assert m.to_gm(m.from_gm(gm)) == gm
+    for gm, note in m.folds.items():
+        assert m.from_gm(gm) == note and not m.notes[note].is_choke
     assert all(a.cls in CLASSES and (a.gm is None or a.gm in GM_RANGE) for a in m.notes.values())
     assert m.sources and m.channel == 10
 
@@ -173,19 +176,29 @@ def test_translator_agrees_with_the_maps(src, dst, policy, cc4, notes):
     for n in notes:
         out = tr.note(n, cc4)
         assert (DROP if out is None else out) == tr.table_for(cc4)[n]
+        if s.choke_of(n) is not None:  # a choke: a choke or nothing, whatever the policy
+            assert not tr.is_unmapped(n, cc4)
+            assert out is None or d.choke_of(out) is not None
+            continue
+        assert out is None or d.choke_of(out) is None, "a hit never lands on a choke"
         gm = s.to_gm(n, cc4)
         if gm is not None and gm in d.gm_notes:
-            assert d.to_gm(out) == gm and not tr.is_unmapped(n, cc4)
+            assert d.to_gm(out) == gm or d.folds.get(gm) == out
+            assert not tr.is_unmapped(n, cc4)
         else:
             assert tr.is_unmapped(n, cc4)
             if policy == "pass":
-                assert out == n
+                assert out == (None if n in d.notes and d.notes[n].is_choke else n)
             elif policy == "drop":
                 assert out is None
     assert sum(tr.unmapped.values()) == sum(tr.is_unmapped(n, cc4) for n in notes)
+    assert sum(tr.chokes_dropped.values()) == sum(
+        s.choke_of(n) is not None and tr.table_for(cc4)[n] == DROP for n in notes)
 
 
 def test_drummap_rejects_inconsistent_preferred():
     notes = {36: load_map("gm").notes[36]}
-    with pytest.raises(MapError, match="preferred 38"):
+    with pytest.raises(MapError, match="preferred 38: a stand-in for GM 38 .* not kick"):
         DrumMap("x", "X", notes, preferred={38: 36})
+    with pytest.raises(MapError, match="preferred 36: 37 must name a hit"):
+        DrumMap("x", "X", {**notes, 37: load_map("gm").notes[37]}, preferred={36: 37})

@@ -7,7 +7,7 @@ import mido
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from drumd.mappings import Translator, load_map
+from drumd.mappings import DROP, Translator, load_map
 from drumd.mappings import smf
 from drumd.mappings.midifile import RemapStats, remap_file, remap_smf, save_midi
 
@@ -63,9 +63,10 @@ def notes(start, dur, note, vel=100, ch=9, off_as_note_on=False):
 
 
 @st.composite
-def performances(draw, src: str):
-    """Random drum notes of map src (plus CC4 and a piano on channel 1) as a MidiFile."""
-    vendor = sorted(load_map(src).notes)
+def performances(draw, src: str, keep=lambda note: True):
+    """Random drum notes of map src that keep(note) (plus CC4 and a piano on channel 1) as a
+    MidiFile."""
+    vendor = sorted(n for n in load_map(src).notes if keep(n))
     events = []
     for _ in range(draw(st.integers(0, 30))):
         events += notes(draw(st.integers(0, 4000)), draw(st.integers(1, 400)),
@@ -86,15 +87,19 @@ def drum_hits(mid, m):
         if msg.type == "control_change" and msg.control == 4 and msg.channel == 9:
             cc4 = msg.value
         elif msg.type == "note_on" and msg.velocity and msg.channel == 9:
-            hits.append((t, m.to_gm(msg.note, cc4), msg.velocity))
+            gm = m.to_gm(msg.note, cc4)
+            hits.append((t, gm if gm is not None or m.choke_of(msg.note) is None
+                         else ("choke", m.choke_of(msg.note)), msg.velocity))
     return hits
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), src=st.sampled_from(MAPS), dst=st.sampled_from(MAPS))
 def test_remap_keeps_ticks_and_everything_but_drum_note_numbers(data, src, dst):
-    mid = data.draw(performances(src))
-    tr = Translator(src, dst, "pass")  # pass: nothing dropped, so events pair up one to one
+    tr = Translator(src, dst, "pass")  # pass drops only chokes with no choke to go to, and notes
+    # that would land on a choke: without those, events pair up one to one
+    tables = (tr.table, tr.table_cc4_open, tr.table_cc4_closed)
+    mid = data.draw(performances(src, keep=lambda n: all(t[n] != DROP for t in tables)))
     out = remap_midi(mid, tr, channels={9})
     before, after = absolute(mid.tracks[0]), absolute(out.tracks[0])
     assert len(before) == len(after) and out.ticks_per_beat == mid.ticks_per_beat
@@ -119,7 +124,13 @@ def test_file_round_trip_a_b_a_keeps_the_gm_content(tmp_path_factory, data, a, b
     back = read_midi(d / "a2.mid")
     # Notes whose GM meaning b can play come back with that meaning, at the same tick and
     # velocity; the others are dropped (default policy) and counted.
-    expected = [h for h in drum_hits(mid, ma) if h[1] in mb.gm_notes]
+    # Chokes go choke to choke or are dropped (never a hit).
+    ab, ba = Translator(a, b), Translator(b, a)
+    back_choke = {c: ba.table[ab.table[c]] for c in ma.notes if ma.choke_of(c) is not None
+                  and ab.table[c] != DROP and ba.table[ab.table[c]] != DROP}
+    expected = [h for h in drum_hits(mid, ma) if h[1] in mb.gm_notes
+                or isinstance(h[1], tuple) and any(("choke", ma.choke_of(c)) == h[1]
+                                                   for c in back_choke)]
     assert drum_hits(back, ma) == expected
     hits = len(drum_hits(mid, ma))
     assert (stats.files, stats.notes, stats.dropped) == (2, hits + len(expected), hits - len(expected))
