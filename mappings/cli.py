@@ -64,13 +64,18 @@ def show_cmd(name):
     click.echo()
     rows = []
     for note, art in sorted(m.notes.items()):
-        flags = ("*" if m.from_gm(art.gm) == note else "") + ("?" if note in m.uncertain else "") \
+        played = art.gm is not None and (m.choke_for(art.gm) if art.is_choke else m.from_gm(art.gm))
+        flags = ("*" if played == note else "") + ("?" if note in m.uncertain else "") \
             + ("p" if note in m.hihat_pedal else "")
         gm, gm_title = ("-", "") if art.gm is None else (art.gm, gm_name(art.gm))
+        folded = [str(g) for g, n in m.folds.items() if n == note]
+        if folded:
+            gm_title += f" (also plays GM {', '.join(folded)})"
         rows.append((note, m.note_name(note, "C3"), m.note_name(note, "C4"), art.name, gm,
-                     gm_title, art.cls, flags))
+                     gm_title, art.cls + (" choke" if art.is_choke else ""), flags))
     _table(("note", "C3=60", "C4=60", "articulation", "GM", "GM name", "class", ""), rows)
-    click.echo("\n* played for its GM note   ? uncertain   p open/closed follows CC4")
+    click.echo("\n* played for its GM note (a choke: stops that GM cymbal)   ? uncertain   "
+               "p open/closed follows CC4")
     for title, lines in (("remarks", m.remarks), ("sources", m.sources)):
         if lines:
             click.echo(f"\n{title}:")
@@ -88,8 +93,10 @@ def check_cmd(file: Path):
         m = read_map(file, expect_name=expect)
     except MapError as e:
         raise click.ClickException(str(e)) from None
+    chokes = sum(a.is_choke for a in m.notes.values())
     click.echo(f"OK {file}: {m.name} ({m.title}): {len(m.notes)} notes, plays "
-               f"{len(m.gm_notes)} GM notes, {len(m.uncertain)} uncertain")
+               f"{len(m.gm_notes)} GM notes, {chokes} choke{'s' * (chokes != 1)}, "
+               f"{len(m.uncertain)} uncertain")
     by_rule = sorted(m.gm_notes - m.preferred.keys())
     if by_rule:
         click.echo("  GM notes without a `preferred` entry (lowest plain note chosen): "
@@ -158,6 +165,16 @@ def _unmapped_report(tr: Translator) -> None:
     _table(("count", "note", f"{tr.src.name} name", "why", "result"), rows)
 
 
+def _chokes_dropped(tr: Translator) -> str:
+    """' (of which N cymbal chokes: DST has no choke for GM 49, 57)', or ''."""
+    if not tr.chokes_dropped:
+        return ""
+    n = sum(tr.chokes_dropped.values())
+    cymbals = sorted({tr.src.choke_of(note) for note in tr.chokes_dropped})
+    return (f" (of which {n} cymbal choke{'s' * (n != 1)}: {tr.dst.name} has no choke for "
+            f"{', '.join(f'GM {g} {gm_name(g)}' for g in cymbals)}; a choke never becomes a hit)")
+
+
 @click.command("remap")
 @click.argument("src", metavar="IN", type=InputPath(folder_ok=True, path_type=Path))
 @click.argument("dst", metavar="[OUT]", required=False, type=click.Path(path_type=Path))
@@ -201,7 +218,7 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
             failed.append(str(e))
     click.echo(f"remapped {stats.files} file{'s' * (stats.files != 1)} from {tr.src.name} to "
                f"{tr.dst.name}: {stats.notes} notes, {sum(tr.unmapped.values())} unmapped, "
-               f"{stats.dropped} dropped")
+               f"{stats.dropped} dropped{_chokes_dropped(tr)}")
     if tr.unmapped:
         _unmapped_report(tr)
     if failed:
