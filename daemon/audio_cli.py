@@ -33,10 +33,14 @@ def midi_hits(path, channel: int = 10, drum_map=None) -> list[TimedHit]:
     Read by drumd.mappings.midifile.read_drum_notes (the one reader of drum hits): tracks
     merged by tick, a hi-hat pedal CC4 at a note's tick applies to it. `drum_map` (a
     drumd.mappings DrumMap) translates vendor notes to GM, with the channel's last hi-hat
-    pedal CC4 deciding open/closed; notes it has no GM meaning for are dropped.
-    Raises MidiFileError naming the file.
+    pedal CC4 deciding open/closed; notes it has no GM hit for (chokes among them) are
+    dropped. Without one the notes are taken as GM (the commands read them in the map the
+    file names: see _file_hits). Raises MidiFileError naming the file.
     """
-    f = read_drum_notes(path, channel)
+    return _gm_hits(read_drum_notes(path, channel), drum_map)
+
+
+def _gm_hits(f, drum_map) -> list[TimedHit]:
     hits = []
     for n, t in zip(f.notes, f.seconds([n.tick for n in f.notes])):
         pitch = drum_map.to_gm(n.note, n.cc4) if drum_map is not None else n.note
@@ -45,18 +49,46 @@ def midi_hits(path, channel: int = 10, drum_map=None) -> list[TimedHit]:
     return hits
 
 
-def _file_hits(midi_file, channel, map_name, max_seconds=None) -> list[TimedHit]:
-    """midi_hits for a command: every problem with the file is one line naming it."""
+def _file_hits(midi_file, channel, map_name, max_seconds=None) -> tuple[list[TimedHit], str]:
+    """midi_hits for a command, in the drum map --map names, else the one the file names
+    (drumd writes it: `drumd generate --map`, remap), else GM. Returns the hits and which map
+    they were read in, for the command's summary line. Every problem with the file is one
+    line naming it; a file map --map overrides is a warning."""
     try:
-        hits = midi_hits(midi_file, channel, _drum_map(map_name))
+        f = read_drum_notes(midi_file, channel)
     except MidiFileError as e:
         raise click.ClickException(str(e)) from None
+    if map_name is not None:
+        drum_map = _drum_map(map_name)
+        used = f"map {drum_map.name} (--map)"
+        if f.map_name is not None and _known_map(f.map_name) is not drum_map:
+            click.echo(f"warning: {midi_file}: written for drum map {f.map_name}; reading it as "
+                       f"{drum_map.name}, as --map says", err=True)
+    elif f.map_name is not None:
+        drum_map = _known_map(f.map_name)
+        if drum_map is None:
+            raise click.ClickException(
+                f"{midi_file}: written for drum map {f.map_name!r}, which is not known here; "
+                "give --map NAME (see `drumd maps list`) to say how to read its notes")
+        used = f"map {drum_map.name} (named in the file)"
+    else:
+        drum_map, used = None, "General MIDI (the file names no map)"
+    hits = _gm_hits(f, drum_map)
     if not hits:
         raise click.ClickException(f"{midi_file}: no notes on channel {channel}")
     if max_seconds is not None and hits[-1][0] > max_seconds:
         raise click.ClickException(f"{midi_file}: its last hit is at {hits[-1][0] / 60:,.0f} minutes; "
                                    f"drumd renders up to {max_seconds // 60} minutes")
-    return hits
+    return hits, used
+
+
+def _known_map(name):
+    """The map a file names, None if there is none of that name here."""
+    from drumd.mappings import MapError, load_map
+    try:
+        return load_map(name)
+    except MapError:
+        return None
 
 
 def render_blocks(hits, samplerate: int = 48000, block: int = 8192) -> Iterator[np.ndarray]:
@@ -149,7 +181,8 @@ def _drum_map(name):
 _channel = click.option("--channel", type=click.IntRange(1, 16), default=10, show_default=True,
                         help="MIDI channel of the drums.")
 _map = click.option("--map", "map_name", metavar="NAME",
-                    help="Vendor drum map of the file's notes (see `drumd maps`), translated to GM.")
+                    help="Vendor drum map of the file's notes (see `drumd maps`), translated to "
+                         "GM. Default: the map the file names (drumd writes it), else GM.")
 
 
 @click.command()
@@ -162,7 +195,7 @@ _map = click.option("--map", "map_name", metavar="NAME",
 @click.option("--bits", type=click.Choice(["16", "24"]), default="16", show_default=True)
 def render(midi_file, wav_file, channel, map_name, rate, bits):
     """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth."""
-    hits = _file_hits(midi_file, channel, map_name, MAX_RENDER_SECONDS)
+    hits, used = _file_hits(midi_file, channel, map_name, MAX_RENDER_SECONDS)
     try:
         check_output_path(wav_file)
         frames = write_wav(wav_file, render_blocks(hits, rate), rate, int(bits))
@@ -170,7 +203,7 @@ def render(midi_file, wav_file, channel, map_name, rate, bits):
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"{wav_file}: cannot write ({e.strerror or e})") from None
-    click.echo(f"{wav_file}: {len(hits)} hits, {frames / rate:.1f} s")
+    click.echo(f"{wav_file}: {len(hits)} hits, {frames / rate:.1f} s; notes read as {used}")
 
 
 @click.command()
@@ -190,7 +223,7 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
     """
     from .audio import AudioError, SynthOutput
 
-    hits = _file_hits(midi_file, channel, map_name) if midi_file else None
+    hits, used = _file_hits(midi_file, channel, map_name) if midi_file else (None, None)
     try:  # before the model loads: no PortAudio or no device is known at once
         out = SynthOutput(device=int(device) if device and device.isdigit() else device)
     except AudioError as e:
@@ -203,6 +236,8 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
             out.close()
             raise
     with out:
+        if used is not None:
+            click.echo(f"playing {midi_file}: {len(hits)} hits; notes read as {used}")
         play_hits(out, hits)
 
 
