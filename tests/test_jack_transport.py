@@ -2,6 +2,10 @@
 BBT fields (jack_position_t, JackPositionBBT), and the Clock following transport reports fed
 with explicit times. Through a real JACK server and jack_transport:
 tests/test_jack_transport_jack.py."""
+import logging
+import queue
+import time
+
 import pytest
 
 from drumd.daemon import config
@@ -57,3 +61,72 @@ def test_clock_jack_is_a_setting_and_a_flag(tmp_path):
     cfg.write_text("clock: link\n")
     with pytest.raises(config.ConfigError, match="clock: expected one of auto, internal, external, jack"):
         config.load(cfg)
+
+
+class ScriptedTransport:
+    """A JACK transport on an injected script (timing logic only, as the real stack test has
+    the real one): stopped until `start`, then rolling from 16th `pos0` at `bpm`; at `jump` it
+    is located to 16th `to`; stopped from `stop` on. Times on perf_counter."""
+
+    period = 0.005
+
+    def __init__(self, start, pos0, bpm, jump, to, stop, meter=(3, 4)):
+        self.start, self.pos0, self.bpm, self.jump, self.to, self.stop = start, pos0, bpm, jump, to, stop
+        self.meter = meter
+
+    def position(self, t):
+        if t >= self.jump:
+            return self.to + (t - self.jump) * self.bpm / 15
+        return self.pos0 + (t - self.start) * self.bpm / 15
+
+    def query(self):
+        from drumd.daemon.jacktransport import TransportState
+        now = time.perf_counter()
+        t = now - (now % self.period)  # the cycle start the position belongs to
+        rolling = self.start <= t < self.stop
+        return TransportState(rolling, t, self.position(t) if rolling else 0.0, self.bpm, self.meter, 0)
+
+    def close(self):
+        pass
+
+
+def test_a_session_follows_the_transport_relocates_and_stops_with_notes_closed(tmp_path):
+    """Session threads on fake ports with a scripted transport: notes on its 16ths, a locate
+    while rolling (which jack_transport as timebase master cannot do: its transport hangs in
+    Starting) closes every note and goes on from there; stop silences; a 3/4 meter is said once."""
+    from drumd.daemon.record import Recorder
+    from drumd.daemon.session import Session
+    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.mappings.grid import STEP_TICKS
+    from drumd.mappings.midifile import read_drum_notes
+    from test_daemon import FakePort, FakeSampler
+
+    said = []
+    handler = logging.Handler()
+    handler.emit = lambda r: said.append(r.getMessage())
+    logger = logging.getLogger("drumd.daemon.session")
+    logger.addHandler(handler)
+    now = time.perf_counter()
+    tr = ScriptedTransport(start=now + 0.3, pos0=32.0, bpm=240.0, jump=now + 0.9, to=64.0, stop=now + 1.5)
+    settings = config.resolve(None, {"clock": "jack", "bpm": 100.0, "quantize": 1.0})
+    out = FakePort()
+    take = tmp_path / "take.mid"
+    s = Session(settings, FakeSampler(), FakePort(), out, queue.SimpleQueue(), Voicing("gm", 10),
+                PlayerInput("gm"), Recorder(take, now, 100.0), transport=tr)
+    try:
+        s.start()
+        assert s.snapshot()["source"] == "jack transport"
+        time.sleep(1.8)
+    finally:
+        s.shutdown()
+        logger.removeHandler(handler)
+    ons = [(t, m) for t, m in out.sent if m[0] == 0x99 and m[2] > 0]
+    assert ons and all(tr.start <= t < tr.stop + 0.01 for t, _ in ons)
+    errs = [tr.position(t) - round(tr.position(t)) for t, _ in ons if not tr.jump <= t < tr.jump + 0.02]
+    assert max(abs(e) for e in errs) * 62.5 < 5, errs  # ms from the transport's 16th (62.5 ms)
+    for when in (tr.jump, tr.stop):  # every note closed at the locate and at the stop
+        assert any(m == [0xB9, 123, 0] for t, m in out.sent if when <= t < when + 0.03)
+    assert [m for m in said if "3/4" in m] == [said[0]] and "drumd plays 4/4" in said[0]
+    ticks = [n.tick for n in read_drum_notes(take).notes]  # tick 0: the 16th it started from
+    assert ticks[0] == 0 and ticks == sorted(ticks) and all(k % STEP_TICKS == 0 for k in ticks)
+    assert 32 * STEP_TICKS in ticks and not [k for k in ticks if 12 * STEP_TICKS < k < 32 * STEP_TICKS]
