@@ -92,8 +92,7 @@ class DrumMap:
             if art.gm != gm and (why := fold_problem(gm, art.cls)):
                 raise MapError(f"{self.name}: preferred {gm}: {why}")
         object.__setattr__(self, "_from_gm", MappingProxyType(self._choose_preferred()))
-        object.__setattr__(self, "_chokes", MappingProxyType(self._choose(
-            [(n, a) for n, a in sorted(self.notes.items()) if a.is_choke])))
+        object.__setattr__(self, "_chokes", MappingProxyType(self._choose_chokes()))
 
     def _choose(self, notes: list[tuple[int, Articulation]]) -> dict[int, int]:
         # For each GM note: the note with the GM number itself if it means that (GM-like
@@ -116,6 +115,18 @@ class DrumMap:
         # The hits; a GM note without an explicit `preferred` entry: see _choose.
         chosen = self._choose([(n, a) for n, a in sorted(self.notes.items()) if not a.is_choke])
         chosen.update(self.preferred)
+        return chosen
+
+    def _choose_chokes(self) -> dict[int, int]:
+        # The choke of a GM cymbal is the one nearest the note played for its hits (vendors
+        # put a cymbal's choke beside its hit: 49/50, 55/56); on a tie, a plain note before an
+        # uncertain one, then the lower.
+        chosen: dict[int, int] = {}
+        for gm in sorted({a.gm for a in self.notes.values() if a.is_choke}):
+            hit = self._from_gm.get(gm)
+            chosen[gm] = min((n for n, a in self.notes.items() if a.is_choke and a.gm == gm),
+                             key=lambda n: (0 if hit is None else abs(n - hit),
+                                            n in self.uncertain, n))
         return chosen
 
     @property
