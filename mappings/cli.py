@@ -95,8 +95,9 @@ def check_cmd(file: Path):
         raise click.ClickException(str(e)) from None
     chokes = sum(a.is_choke for a in m.notes.values())
     click.echo(f"OK {file}: {m.name} ({m.title}): {len(m.notes)} notes, plays "
-               f"{len(m.gm_notes)} GM notes, {chokes} choke{'s' * (chokes != 1)}, "
-               f"{len(m.uncertain)} uncertain")
+               f"{len(m.gm_notes)} GM notes, "
+               + (f"{chokes} choke{'s' * (chokes != 1)}, " if chokes else "")
+               + f"{len(m.uncertain)} uncertain")
     by_rule = sorted(m.gm_notes - m.preferred.keys())
     if by_rule:
         click.echo("  GM notes without a `preferred` entry (lowest plain note chosen): "

@@ -63,8 +63,11 @@ def test_check_ok(tmp_path):
 @pytest.mark.parametrize("text, line, expected", [
     ("name: kit\ntitle: Kit\nnotes:\n  200: {name: K, gm: 36, class: kick}\n", 4,
      "expected a MIDI note number 0-127"),
-    ("name: kit\ntitle: Kit\nnotes:\n  36: {name: K, gm: 36, class: kick}\npreferred: {38: 36}\n", 5,
+    ("name: kit\ntitle: Kit\nnotes:\n  36: {name: K, gm: 36, class: kick}\n"
+     "  38: {name: S, gm: 38, class: snare}\npreferred: {38: 36}\n", 6,
      "preferred 38: expected a note that maps to GM 38"),
+    ("name: kit\ntitle: Kit\nnotes:\n  36: {name: K, gm: 36, class: kick}\npreferred: {38: 36}\n", 5,
+     "preferred 38: a stand-in for GM 38 (snare) must be of its family (snare), not kick"),
     ("name: kit\ntitle: [Kit\n", 3, "not valid YAML"),
 ])
 def test_check_bad_file_exits_1_naming_file_and_line(tmp_path, text, line, expected):
