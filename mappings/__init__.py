@@ -4,7 +4,7 @@
     m.to_gm(22) -> 42; m.from_gm(42) -> 42
     tr = Translator("roland-td", "ezdrummer2", unmapped="nearest")
     tr.note(55) -> 55; tr.table[55] -> 55  # O(1) tables for real-time use
-    m.choke_of(56) -> 49                 # a choke (kind "choke") stops a cymbal; no hit
+    load_map("ezd").choke_of(56) -> 49   # a choke stops a cymbal (GM 49); to_gm(56) -> None
 """
 from drumd.mappings.drummap import CLASSES, GM_RANGE, KINDS, Articulation, DrumMap, MapError, note_name
 from drumd.mappings.loader import (BUILTIN_DIR, gm_classes, gm_name, list_maps, load_map, read_map,
