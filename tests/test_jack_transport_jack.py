@@ -11,6 +11,8 @@ ticks per period), so positions are judged against the BBT record, never against
 Notes reach the listener at the start of the period after drumd sends them: a note may land
 up to a period late, plus 2 ms of scheduling on each side (as tests/test_daemon_jack.py).
 """
+import os
+import subprocess
 import threading
 import time
 
@@ -18,7 +20,7 @@ import jack as jackclient
 import numpy as np
 import pytest
 
-from jackstack import PERIOD_S, RATE, Drumd, Listener, judged
+from jackstack import PERIOD_S, Drumd, JackServer, Listener, judged
 from test_daemon_jack import CC, note_ons, paired, status_lines
 
 from drumd.daemon.jacktransport import JackTransport, TransportError
@@ -33,7 +35,8 @@ class TransportRecord:
     """Samples JACK transport every 2 ms: (seconds on perf_counter of the cycle start, rolling,
     song position in 16ths from BBT, quarter-note BPM)."""
 
-    def __init__(self):
+    def __init__(self, fallback_bpm: float = 120.0):
+        self.fallback_bpm = fallback_bpm  # no timebase master: frames counted at this tempo
         self.client = jackclient.Client("jt-probe", no_start_server=True)
         self.rate = self.client.samplerate
         self.samples: list[tuple[float, bool, float, float]] = []
@@ -47,7 +50,10 @@ class TransportRecord:
             t = time.perf_counter() - self.client.frames_since_cycle_start / self.rate
             if "bar" in pos:
                 beats = (pos["bar"] - 1) * pos["beats_per_bar"] + pos["beat"] - 1 + pos["tick"] / pos["ticks_per_beat"]
-                self.samples.append((t, state == jackclient.ROLLING, beats * 4, pos["beats_per_minute"]))
+                bpm = pos["beats_per_minute"]
+            else:
+                beats, bpm = pos["frame"] / self.rate * self.fallback_bpm / 60, self.fallback_bpm
+            self.samples.append((t, state == jackclient.ROLLING, beats * 4, bpm))
             time.sleep(0.002)
 
     def edges(self, rolling: bool, after: float) -> float:
@@ -154,3 +160,77 @@ def test_drumd_follows_jack_transport(jack, transport, drumd_checkpoint, tmp_pat
     assert all(k % STEP_TICKS in (0, 1, STEP_TICKS - 1) for k in ticks)
     # the tempo change reached the status line
     assert any(line.split()[0] == "150.0" for line in lines), lines
+
+
+@pytest.fixture
+def bare_jack():
+    """A JACK server of this test's own, with jack_transport but no timebase master (only a
+    frame count): the session's server keeps its master, which other tests rely on."""
+    before = os.environ.get("JACK_DEFAULT_SERVER")
+    server = JackServer()
+    proc = server.spawn(["jack_transport"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield server, proc
+    finally:
+        server.close()
+        if before is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = before
+
+
+@pytest.mark.jack
+def test_without_a_timebase_master_drumd_counts_frames_and_follows_a_locate_while_rolling(
+        bare_jack, drumd_checkpoint, tmp_path):
+    jack, proc = bare_jack
+
+    def command(*cmds):
+        proc.stdin.write("".join(c + "\n" for c in cmds))
+        proc.stdin.flush()
+
+    mark = jack.log_mark()
+    take = tmp_path / "take.mid"
+    command("stop", "locate 0")
+    listener = Listener("jt-bare-rec")
+    record = TransportRecord(fallback_bpm=150.0)
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "jack", "--bpm", "150",
+                  "--quantize", "1", "--status", "--record", str(take), "--seed", "6",
+                  client="drumd-jt-bare")
+    try:
+        jack.connect(drumd.out_port, listener.port)
+        time.sleep(1.0)
+        t_play_cmd = time.perf_counter()
+        command("play")
+        time.sleep(2.0)
+        t_locate_cmd = time.perf_counter()
+        command("locate 480000")  # 10 s: 16th 100 at 150 BPM (bar 7 beat 2)
+        time.sleep(2.0)
+        command("stop")
+        time.sleep(0.5)
+        events = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        command("stop", "locate 0")
+        listener.close()
+        record.close()
+    assert "no bar/beat position (no timebase master)" in out, out
+    t_play = record.edges(True, t_play_cmd)
+    t_jump = next(t for t, r, p, _ in record.samples if t > t_locate_cmd and r and p > 90)
+    ons = note_ons(events)
+    with judged(jack, mark):
+        # the locate while rolling: every note closed at it, then notes from bar 7 on
+        assert any(m == (CC | 9, 123, 0) for t, m in events if t_jump <= t <= t_jump + 0.1)
+        assert paired(events) == {}
+        errs = []
+        for t, _ in ons:  # the first 16th after the start and the jump: not judged (as above)
+            if not any(j <= t < j + 2 * PERIOD_S + 0.01 for j in (t_play, t_jump)):
+                pos, bpm = record.position(t)
+                errs.append((pos - round(pos)) * 15 / bpm)
+        bad = [round(e * 1000, 1) for e in errs if not -EARLY < e < LATE]
+        assert len(errs) > 40 and not bad, bad
+    lines = status_lines(out)
+    assert any(line.split()[4].startswith("7:") for line in lines), lines
+    ticks = [n.tick for n in read_drum_notes(take).notes]
+    assert min(ticks) < 4 * STEP_TICKS and max(ticks) >= 100 * STEP_TICKS
+    assert not [k for k in ticks if 40 * STEP_TICKS <= k < 100 * STEP_TICKS]
