@@ -17,7 +17,6 @@ import threading
 import time
 
 import jack as jackclient
-import numpy as np
 import pytest
 
 from jackstack import PERIOD_S, Drumd, JackServer, Listener, judged
