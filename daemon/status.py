@@ -19,7 +19,9 @@ def percentile_ms(samples, q: float) -> float:
 
 
 def format_status(s: dict) -> str:
-    where = f"{s['bar']}:{s['beat']}" if s["running"] else "stopped"
+    # before bar 1 (the steps computed ahead of the start) it is starting, not at "0:4"
+    where = ("stopped" if not s["running"] else "starting" if s["bar"] < 1
+             else f"{s['bar']}:{s['beat']}")
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
     follow = f"F {s['follow']:.2f}  " if s["mode"] == "accompany" and "follow" in s else ""
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "

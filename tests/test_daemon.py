@@ -308,3 +308,11 @@ def test_follow_by_cc_flag_and_config(tmp_path):
                           "density": 0.0, "quantize": 0.0, "variation": 0.5, "fill_every": 8,
                           "follow": 0.8, "late": 0, "p99": 0.3})
     assert "F 0.80" in line
+
+
+def test_status_before_bar_one_says_starting():
+    base = {"bpm": 120.0, "source": "internal", "fallback": False, "running": True, "bar": 0,
+            "beat": 4, "mode": "generate", "temperature": 1.0, "density": 0.0, "quantize": 0.0,
+            "variation": 0.5, "fill_every": 8, "late": 0, "p99": 0.3}
+    assert "starting" in format_status(base) and "0:4" not in format_status(base)
+    assert " 1:1 " in format_status({**base, "bar": 1, "beat": 1})
