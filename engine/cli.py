@@ -44,12 +44,21 @@ def _require(extra: str) -> None:
 @click.option("--out", help="Run folder for log.csv, best.pt, last.pt (and a folder's "
                             "data_report.txt, validation.txt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value (YAML syntax).")
-@click.option("--resume", type=InputPath(), help="Continue from a run's last.pt.")
-def train(config, data, map_name, channel, style, val_share, out, sets, resume):
-    """Train a model on a folder of drum MIDI files, or on the Groove MIDI Dataset's train split."""
+@click.option("--resume", type=InputPath(), help="Continue from a run's last.pt (with the options "
+              "the run was started with).")
+@click.option("--finetune", is_flag=False, flag_value="shipped", metavar="[CKPT]",
+              help="Start from the shipped model (or CKPT): its styles kept, the data's new ones "
+                   "added; fine-tuning's own defaults (lower learning rate, early stopping).")
+@click.option("--minutes", type=click.FloatRange(0, min_open=True),
+              help="Wall-time cap: stop at the next evaluation after N minutes, keeping the best "
+                   "checkpoint (the config's max_minutes).")
+def train(config, data, map_name, channel, style, val_share, out, sets, resume, finetune, minutes):
+    """Train a model on a folder of drum MIDI files, or on the Groove MIDI Dataset's train split.
+    Ctrl-C stops it, keeping the best checkpoint so far (--resume RUN/last.pt continues)."""
     _require("train")
+    from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
-    from drumd.engine.train import TrainConfig, train as run
+    from drumd.engine.train import Interrupted, TrainConfig, train as run
     overrides = {}
     for s in sets:
         if "=" not in s:
@@ -57,14 +66,18 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume):
         k, v = s.split("=", 1)
         overrides[k] = yaml.safe_load(v)
     for k, v in (("data", data), ("out", out), ("resume", resume), ("map", map_name),
-                 ("channel", channel), ("style", style), ("val_share", val_share)):
+                 ("channel", channel), ("style", style), ("val_share", val_share),
+                 ("finetune", finetune), ("max_minutes", minutes)):
         if v not in (None, ""):
             overrides[k] = v
     try:
         cfg = TrainConfig.load(config, overrides)
         best = run(cfg)
-    except (ValueError, DataError) as e:
+    except (ValueError, DataError, CheckpointError) as e:
         raise click.ClickException(str(e))
+    except Interrupted as e:
+        click.echo(str(e), err=True)
+        raise SystemExit(130)  # as a shell reports Ctrl-C
     click.echo(f"best checkpoint: {best}")
 
 

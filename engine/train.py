@@ -1,7 +1,18 @@
 """Training, readable top to bottom. Same script on one process or N under torchrun (DDP).
 
     drumd train --config train.yaml --set max_minutes=20
+    drumd train --data ~/loops --map ezdrummer2 --finetune --out runs/mine
     torchrun --nproc_per_node 2 -m drumd.engine.train --config train.yaml
+
+Fine-tuning (`finetune`: a checkpoint, or "shipped") starts from that model: its styles are
+kept, the data's new ones added (their style-embedding rows start as the mean of the known
+rows), every other weight is copied and nothing is frozen. Its defaults (FINETUNE_DEFAULTS,
+for the options the config and --set leave unset) were chosen by measurement, see there.
+
+Stopping: after max_iters, after max_minutes (at the iteration that crosses it, which is then
+evaluated), after `patience` evaluations without a better validation NLL, or on Ctrl-C (SIGINT:
+the run stops after the current iteration and raises Interrupted; best.pt and last.pt stay as
+the last evaluation left them, never half-written).
 """
 from __future__ import annotations
 
@@ -9,6 +20,8 @@ import csv
 import math
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,12 +31,12 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from drumd.engine.checkpoint import save_checkpoint
+from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.library import holds_gmd, load_library
 from drumd.engine.features import sequence_features
 from drumd.engine.progress import on_terminal
-from drumd.engine.warmup import bank_to_meta, build_bank
+from drumd.engine.warmup import bank_from_meta, bank_to_meta, build_bank
 from drumd.mappings.files import atomic_open
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
@@ -56,6 +69,7 @@ class TrainConfig:
     threads: int = 2
     limit_files: int = 0             # >0: use only this many files per split (tests, smoke runs)
     resume: str | None = None        # a last.pt to continue from
+    finetune: str | None = None      # a checkpoint to start from ("shipped": the shipped model)
     progress: bool | None = None     # tqdm bars; None: only when stderr is a terminal
 
     @classmethod
@@ -67,12 +81,38 @@ class TrainConfig:
             if not isinstance(raw, dict):
                 raise ValueError(f"{path}: expected a mapping of training options")
         raw.update(overrides)
+        if raw.get("finetune") is not None:  # its defaults, for what the user left unset
+            raw = {**FINETUNE_DEFAULTS, **raw}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"{path or 'options'}: unknown training option(s) {unknown}; "
                              f"known: {sorted(known)}")
+        for f in fields(cls):  # numbers as numbers (YAML reads 1e-3, without a dot, as text)
+            if f.name in raw and type(f.default) in (int, float):
+                raw[f.name] = _number(raw[f.name], type(f.default), f"{path or 'options'}: {f.name}")
         return cls(**raw)
+
+
+def _number(v, kind, where: str):
+    """`v` as an int or float, or ValueError (one line naming the option)."""
+    if isinstance(v, str):
+        try:
+            v = kind(v.strip())
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
+        raise ValueError(f"{where} {v!r}: expected {'a whole number' if kind is int else 'a number'}")
+    return kind(v)
+
+
+# Fine-tuning's defaults, measured (README, "Fine-tune the shipped model"): MEASURED_BELOW
+FINETUNE_DEFAULTS = {"lr": 1e-3, "min_lr": 1e-4, "warmup_iters": 10, "max_iters": 600,
+                     "eval_interval": 20, "patience": 4, "max_minutes": 4.0}
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) stopped training; the message says what is kept and where."""
 
 
 def build_arrays(perfs, styles, lookback):
@@ -131,7 +171,8 @@ def lr_at(it, cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Train; returns the path of the best checkpoint (selected on validation NLL)."""
+    """Train; returns the path of the best checkpoint (selected on validation NLL). Raises
+    Interrupted on Ctrl-C (after cleaning up), ValueError or CheckpointError for bad options."""
     ddp = int(os.environ.get("RANK", -1)) != -1
     if ddp:
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
@@ -146,13 +187,20 @@ def train(cfg: TrainConfig) -> Path:
 
     progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
     out = Path(cfg.out)
+    base = _finetune_base(cfg) if cfg.finetune else None  # a bad checkpoint: before the data
     data, digest, data_map, library = _load_data(cfg, progress, master, out)
     train_p, val_p = data["train"], data["validation"]
     if cfg.limit_files:
         train_p, val_p = train_p[:cfg.limit_files], val_p[:cfg.limit_files]
-    styles = sorted({p.style for p in data["train"]})
-    mcfg = ModelConfig(**{"n_styles": len(styles), **cfg.model})
-    model = DrumLSTM(mcfg)
+    data_styles = sorted({p.style for p in data["train"]})
+    if base is not None:
+        styles = base.styles + [s for s in data_styles if s not in base.styles]
+        model = _grown_model(base, len(styles))
+        mcfg = model.cfg
+    else:
+        styles = data_styles
+        mcfg = ModelConfig(**{"n_styles": len(styles), **cfg.model})
+        model = DrumLSTM(mcfg)
     tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
 
@@ -160,14 +208,25 @@ def train(cfg: TrainConfig) -> Path:
     it0, best, bad_evals = 0, float("inf"), 0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError:
+            raise ValueError(f"{cfg.resume}: its model does not match this run's (give --resume "
+                             "the options the run was started with, --finetune included)") from None
         opt.load_state_dict(state["optimizer"])
         it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
+    bank = bank_to_meta(build_bank(train_p, styles, cfg.seed))
     meta = {"data_checksum": digest, "data_map": data_map, "train_config": asdict(cfg),
-            "train_steps": int(tr_starts[-1]), "world_size": world, **library,
-            "warmup": bank_to_meta(build_bank(train_p, styles, cfg.seed))}
+            "train_steps": int(tr_starts[-1]), "world_size": world, **library}
+    if base is not None:  # its warm-up grooves for the styles this data has none of
+        bank = {**bank_to_meta(bank_from_meta(base.meta.get("warmup"))), **bank}
+        meta["finetuned_from"] = {"path": str(base.path), "data_checksum": base.meta.get("data_checksum"),
+                                  "styles": base.styles, "new_styles": styles[len(base.styles):]}
+    meta["warmup"] = bank
+    t_start = time.time()
+    writer = log = bar = tb = None
     if master:
         out.mkdir(parents=True, exist_ok=True)
         log_path = out / "log.csv"
@@ -177,84 +236,181 @@ def train(cfg: TrainConfig) -> Path:
         if new_log:
             writer.writerow(["iter", "seconds", "lr", "train_nll", "train_expr", "val_nll", "val_expr", "steps_per_s"])
         tb = _tensorboard(out)
-        bar = None
+        if base is not None and not cfg.resume:
+            # the starting point: the model as it was (new styles at the mean) is best.pt until
+            # fine-tuning beats it on the held-out files, and the log's row 0 says how it played them
+            val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
+            writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
+            log.flush()
+            best = val_nll
+            save_checkpoint(out / "best.pt", model, styles,
+                            {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr, "train_seconds": 0.0})
+            _say(f"fine-tuning {base.path.name}: held-out NLL {val_nll:.4f} before "
+                 f"({len(styles) - len(base.styles)} new style(s))", progress)
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=cfg.max_iters, initial=it0, desc="train", unit="it", dynamic_ncols=True)
 
-    t_start = time.time()
     run_nll = run_expr = 0.0
     run_n = run_hits = 0
     seen_steps, t_tput = 0, time.time()
-    stop = torch.zeros(1)
+    stop = torch.zeros(2)
     it = it0
-    for it in range(it0, cfg.max_iters):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(it, cfg)
-        b = sample_batch(rng, tr_arrays, tr_starts, cfg.batch_size, cfg.seq_len)
-        nll, expr, n, nh = losses(net, to_inputs(b), b["target_event"], b["target_vbin"],
-                                  b["target_obin"], b["mask"])
-        loss = (nll + cfg.expr_weight * expr * (n / nh.clamp(min=1)) / 9) / n
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        run_nll += nll.item(); run_expr += expr.item(); run_n += int(n); run_hits += int(nh)
-        seen_steps += int(n) * world
+    stopped_by = None
+    with _sigint_flag() as sigint:
+        for it in range(it0, cfg.max_iters):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(it, cfg)
+            b = sample_batch(rng, tr_arrays, tr_starts, cfg.batch_size, cfg.seq_len)
+            nll, expr, n, nh = losses(net, to_inputs(b), b["target_event"], b["target_vbin"],
+                                      b["target_obin"], b["mask"])
+            loss = (nll + cfg.expr_weight * expr * (n / nh.clamp(min=1)) / 9) / n
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            run_nll += nll.item(); run_expr += expr.item(); run_n += int(n); run_hits += int(nh)
+            seen_steps += int(n) * world
 
-        last = it + 1 == cfg.max_iters
-        over_time = (time.time() - t_start) / 60 > cfg.max_minutes
-        if ddp:  # every rank must agree to stop, or the others hang in all-reduce
-            stop[0] = float(over_time)
-            dist.all_reduce(stop, op=dist.ReduceOp.MAX)
-            over_time = bool(stop[0])
-        if master and bar is not None:
-            bar.update(1)
-        if (it + 1) % cfg.eval_interval == 0 or last or over_time:
-            if master:
-                val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
-                now = time.time()
-                tput = seen_steps / (now - t_tput)
-                tr_nll, tr_expr = run_nll / max(run_n, 1), run_expr / max(run_hits, 1)
-                writer.writerow([it + 1, round(now - t_start, 1), f"{lr_at(it, cfg):.2e}",
-                                 f"{tr_nll:.4f}", f"{tr_expr:.4f}", f"{val_nll:.4f}", f"{val_expr:.4f}",
-                                 round(tput)])
-                log.flush()
-                if tb:
-                    for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
-                        tb.add_scalar(k, v, it + 1)
-                if bar is not None:
-                    bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{min(best, val_nll):.3f}",
-                                    steps_s=f"{tput:.0f}")
-                if val_nll < best:
-                    best, bad_evals = val_nll, 0
-                    save_checkpoint(out / "best.pt", model, styles,
-                                    {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
-                                     "train_seconds": round(now - t_start, 1)})
-                else:
-                    bad_evals += 1
-                _save_resume(out / "last.pt", model, opt, it + 1, best, bad_evals)
-                run_nll = run_expr = 0.0
-                run_n = run_hits = 0
-                seen_steps, t_tput = 0, time.time()
-            if ddp:
-                flag = torch.tensor([float(bad_evals > cfg.patience)])
-                dist.broadcast(flag, 0)
-                early = bool(flag[0])
-            else:
-                early = bad_evals > cfg.patience
-            if early or over_time:
+            last = it + 1 == cfg.max_iters
+            over_time = (time.time() - t_start) / 60 > cfg.max_minutes
+            interrupted = sigint.is_set()
+            if ddp:  # every rank must agree to stop, or the others hang in all-reduce
+                stop[0], stop[1] = float(over_time), float(interrupted)
+                dist.all_reduce(stop, op=dist.ReduceOp.MAX)
+                over_time, interrupted = bool(stop[0]), bool(stop[1])
+            if interrupted:  # best.pt and last.pt stay as the last evaluation left them
+                stopped_by = "interrupted"
                 break
+            if bar is not None:
+                bar.update(1)
+            if (it + 1) % cfg.eval_interval == 0 or last or over_time:
+                if master:
+                    val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
+                    now = time.time()
+                    tput = seen_steps / (now - t_tput)
+                    tr_nll, tr_expr = run_nll / max(run_n, 1), run_expr / max(run_hits, 1)
+                    writer.writerow([it + 1, round(now - t_start, 1), f"{lr_at(it, cfg):.2e}",
+                                     f"{tr_nll:.4f}", f"{tr_expr:.4f}", f"{val_nll:.4f}", f"{val_expr:.4f}",
+                                     round(tput)])
+                    log.flush()
+                    if tb:
+                        for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
+                            tb.add_scalar(k, v, it + 1)
+                    if val_nll < best:
+                        best, bad_evals = val_nll, 0
+                        save_checkpoint(out / "best.pt", model, styles,
+                                        {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
+                                         "train_seconds": round(now - t_start, 1)})
+                    else:
+                        bad_evals += 1
+                    _save_resume(out / "last.pt", model, opt, it + 1, best, bad_evals)
+                    left = max(0.0, cfg.max_minutes - (now - t_start) / 60)
+                    if bar is not None:
+                        # the bar's end (and so its ETA): max_iters, or where the time cap stops it
+                        rate = (it + 1 - it0) / max(now - t_start, 1e-9)
+                        bar.total = int(min(cfg.max_iters, it0 + rate * cfg.max_minutes * 60))
+                        bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{best:.3f}",
+                                        steps_s=f"{tput:.0f}")
+                    else:  # a redirected log: one line per evaluation
+                        _say(f"iter {it + 1}/{cfg.max_iters}  {(now - t_start) / 60:.1f} min "
+                             f"({left:.1f} left of {cfg.max_minutes:g})  train {tr_nll:.4f}  val {val_nll:.4f}  "
+                             f"best {best:.4f}", progress)
+                    run_nll = run_expr = 0.0
+                    run_n = run_hits = 0
+                    seen_steps, t_tput = 0, time.time()
+                if ddp:
+                    flag = torch.tensor([float(bad_evals > cfg.patience)])
+                    dist.broadcast(flag, 0)
+                    early = bool(flag[0])
+                else:
+                    early = bad_evals > cfg.patience
+                if early or over_time:
+                    stopped_by = "early" if early else "minutes"
+                    break
     if master:
         if bar is not None:
             bar.close()
         log.close()
         if tb:
             tb.close()
+        if stopped_by == "minutes":
+            _say(f"stopped at iteration {it + 1}: {cfg.max_minutes:g} minutes are up", progress)
+        elif stopped_by == "early":
+            _say(f"stopped at iteration {it + 1}: validation NLL has not improved for "
+                 f"{cfg.patience + 1} evaluations", progress)
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
+    if stopped_by == "interrupted":
+        best_pt = out / "best.pt"
+        if master and best_pt.exists() and math.isfinite(best):
+            raise Interrupted(f"interrupted at iteration {it + 1}: the best checkpoint so far is "
+                              f"{best_pt} (validation NLL {best:.4f}); --resume {out / 'last.pt'} continues")
+        raise Interrupted(f"interrupted at iteration {it + 1}, before the first evaluation: "
+                          "no checkpoint written")
     return out / "best.pt"
+
+
+def _say(line: str, progress: bool) -> None:
+    """One line of news: through tqdm when bars are drawn (so they stay whole), else printed."""
+    if progress:
+        from tqdm import tqdm
+        tqdm.write(line)
+    else:
+        print(line, flush=True)
+
+
+class _sigint_flag:
+    """While open, Ctrl-C (SIGINT) sets an event the training loop checks after each iteration
+    instead of raising KeyboardInterrupt wherever it lands (mid-write of a checkpoint); a second
+    Ctrl-C raises as usual. Off the main thread (signals cannot be caught there), a plain event."""
+
+    def __enter__(self):
+        self.event, self.old = threading.Event(), None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def _handle(self, signum, frame):
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        return False
+
+
+def _finetune_base(cfg: TrainConfig):
+    """The checkpoint fine-tuning starts from; ValueError (one line) when cfg.model asks for
+    another model than it is, CheckpointError when it cannot be read."""
+    path = None if cfg.finetune in ("shipped", "", True) else cfg.finetune
+    base = load_checkpoint(path)
+    ours = base.config.to_dict()
+    asked = ModelConfig.from_dict({**ours, **cfg.model}).to_dict() if cfg.model else ours
+    differ = sorted(k for k in asked if k != "n_styles" and asked[k] != ours[k])
+    if differ:
+        raise ValueError(f"{base.path}: fine-tuning keeps its model ("
+                         + ", ".join(f"{k} {ours[k]}" for k in differ) + "); the config asks for "
+                         + ", ".join(f"{k} {asked[k]}" for k in differ)
+                         + " (drop the model settings, or train from scratch without --finetune)")
+    return base
+
+
+def _grown_model(base, n_styles: int) -> DrumLSTM:
+    """DrumLSTM with `base`'s weights and `n_styles` style rows: the known rows copied, the new
+    ones the mean of the known (a style between them, not noise the LSTM never saw)."""
+    from dataclasses import replace
+    model = DrumLSTM(replace(base.config, n_styles=n_styles))
+    weights = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in base.weights.items()}
+    emb = weights["style_emb.weight"]
+    grown = emb.mean(0, keepdim=True).repeat(n_styles, 1)
+    grown[:len(emb)] = emb
+    weights["style_emb.weight"] = grown
+    model.load_state_dict(weights)
+    return model
 
 
 def _load_data(cfg: TrainConfig, progress: bool, master: bool, out: Path):

@@ -1,0 +1,171 @@
+"""Fine-tuning, the wall-time cap, Ctrl-C and --resume of `drumd train` (#14), on tiny models
+and folders made here: seconds each."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from drumd.daemon.cli import main as drumd
+from drumd.engine.checkpoint import load_checkpoint
+
+from engine_fixtures import TINY_MODEL
+from test_train_folder import RIDE, groove, write
+
+TINY = ["--set", f"model={json.dumps(TINY_MODEL)}", "--set", "batch_size=8",
+        "--set", "seq_len=32", "--set", "warmup_iters=2", "--set", "progress=false",
+        "--set", "threads=1"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny model trained on rock and funk: the checkpoint the tests fine-tune."""
+    tmp = tmp_path_factory.mktemp("base")
+    for i in range(3):
+        write(tmp / "loops" / "rock" / f"r{i}.mid", groove(kicks=(0, 8 - i)))
+        write(tmp / "loops" / "funk" / f"f{i}.mid", groove(cymbal=RIDE, kicks=(0, 3 + i, 10), swing=40))
+    r = CliRunner().invoke(drumd, ["train", "--data", str(tmp / "loops"), "--map", "ezdrummer2",
+                                   "--out", str(tmp / "run"), *TINY, "--set", "max_iters=10",
+                                   "--set", "eval_interval=5"])
+    assert r.exit_code == 0, r.output
+    return tmp / "run" / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def mine(tmp_path_factory):
+    """A player's folder: rock (a style the base knows) and waltzrock (a new one)."""
+    root = tmp_path_factory.mktemp("mine") / "mine"
+    for i in range(3):
+        write(root / "rock" / f"beat{i}.mid", groove(kicks=(0, 6, 8 + i)))
+        write(root / "newstyle" / f"ride{i}.mid", groove(cymbal=RIDE, kicks=(0, 7 + i), swing=60))
+    return root
+
+
+def finetune(base, mine, out, *more):
+    return CliRunner().invoke(drumd, ["train", "--data", str(mine), "--map", "ezdrummer2",
+                                      "--finetune", str(base), "--out", str(out), *TINY, *more])
+
+
+def log_rows(run):
+    return list(csv.DictReader(open(run / "log.csv")))
+
+
+def test_finetune_keeps_the_styles_and_adds_the_new_one(base, mine, tmp_path):
+    r = finetune(base, mine, tmp_path / "ft", "--set", "max_iters=10", "--set", "eval_interval=5")
+    assert r.exit_code == 0, r.output
+    old, new = load_checkpoint(base), load_checkpoint(tmp_path / "ft" / "best.pt")
+    assert old.styles == ["funk", "rock"]
+    assert new.styles == ["funk", "rock", "newstyle"]  # the known ones in their places, then the new
+    assert new.config.n_styles == 3 and new.config.hidden == TINY_MODEL["hidden"]
+    emb_old, emb_new = old.weights["style_emb.weight"], new.weights["style_emb.weight"]
+    # funk is not in the folder: no gradient reaches its row, only weight decay (lr * 1e-4 a step)
+    np.testing.assert_allclose(emb_new[0], emb_old[0], rtol=1e-3, atol=1e-5)
+    assert new.meta["finetuned_from"]["path"].startswith(str(base.with_suffix("")))
+    assert new.meta["finetuned_from"]["new_styles"] == ["newstyle"]
+    assert set(new.meta["warmup"]) >= {"funk", "rock", "newstyle"}  # funk's grooves from the base
+    rows = log_rows(tmp_path / "ft")
+    assert [int(r["iter"]) for r in rows] == [0, 5, 10]  # row 0: the base on the held-out files
+    assert "held-out NLL" in r.output and "before (1 new style(s))" in r.output
+    if new.meta["iter"] > 0:  # it fine-tuned: the shared weights moved
+        assert not np.allclose(new.weights["event_head.weight"], old.weights["event_head.weight"])
+    assert new.meta["val_nll"] == pytest.approx(min(float(r["val_nll"]) for r in rows), abs=1e-4)
+
+
+def test_the_starting_point_copies_every_weight(base, mine, tmp_path):
+    """With no iteration run, best.pt is the base as it was: every weight copied, the known
+    style rows too, the new row the mean of the known ones."""
+    r = finetune(base, mine, tmp_path / "ft0", "--set", "max_iters=0")
+    assert r.exit_code == 0, r.output
+    old, new = load_checkpoint(base), load_checkpoint(tmp_path / "ft0" / "best.pt")
+    for k, w in old.weights.items():
+        if k != "style_emb.weight":
+            np.testing.assert_array_equal(new.weights[k], w, err_msg=k)
+    emb_old, emb_new = old.weights["style_emb.weight"], new.weights["style_emb.weight"]
+    np.testing.assert_array_equal(emb_new[:2], emb_old)
+    np.testing.assert_allclose(emb_new[2], emb_old.mean(0), rtol=1e-6)
+
+
+def test_a_different_model_is_refused_in_one_line(base, mine, tmp_path):
+    r = finetune(base, mine, tmp_path / "bad", "--set", "model={hidden: 64, layers: 1}")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    (line,) = r.output.strip().splitlines()
+    assert "fine-tuning keeps its model (hidden 32)" in line and "hidden 64" in line, line
+    assert not (tmp_path / "bad" / "best.pt").exists()
+    r = finetune(tmp_path / "nothing.pt", mine, tmp_path / "bad2")
+    assert r.exit_code != 0 and "Traceback" not in r.output
+
+
+def test_minutes_stops_early_with_a_loadable_best(mine, tmp_path):
+    r = CliRunner().invoke(drumd, ["train", "--data", str(mine), "--map", "ezdrummer2", "--out",
+                                   str(tmp_path / "run"), *TINY, "--minutes", "0.002",
+                                   "--set", "max_iters=100000", "--set", "eval_interval=100000"])
+    assert r.exit_code == 0, r.output
+    assert "0.002 minutes are up" in r.output
+    (row,) = log_rows(tmp_path / "run")
+    assert 1 <= int(row["iter"]) < 100000 and float(row["seconds"]) >= 0.1  # 0.12 s, rounded
+    ck = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ck.meta["iter"] == int(row["iter"]) and ck.meta["train_config"]["max_minutes"] == 0.002
+
+
+def test_ctrl_c_keeps_the_best_checkpoint(mine, tmp_path):
+    run = tmp_path / "run"
+    cmd = [str(Path(sys.executable).parent / "drumd"), "train", "--data", str(mine), "--map",
+           "ezdrummer2", "--out", str(run), *TINY, "--set", "max_iters=1000000",
+           "--set", "eval_interval=3", "--minutes", "5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (run / "last.pt").exists() and p.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert p.poll() is None, p.communicate()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    (line,) = [x for x in err.splitlines() if x.strip()]
+    assert line.startswith("interrupted at iteration") and str(run / "best.pt") in line, line
+    ck = load_checkpoint(run / "best.pt")
+    rows = log_rows(run)
+    assert ck.meta["val_nll"] == pytest.approx(min(float(r["val_nll"]) for r in rows), abs=1e-4)
+    assert load_checkpoint(run / "best.safetensors").meta["iter"] == ck.meta["iter"]
+
+
+def test_resume_continues_a_finetune(base, mine, tmp_path):
+    run = tmp_path / "ft"
+    r = finetune(base, mine, run, "--set", "max_iters=10", "--set", "eval_interval=5")
+    assert r.exit_code == 0, r.output
+    r = finetune(base, mine, run, "--set", "max_iters=20", "--set", "eval_interval=5",
+                 "--resume", str(run / "last.pt"))
+    assert r.exit_code == 0, r.output
+    assert [int(x["iter"]) for x in log_rows(run)] == [0, 5, 10, 15, 20]
+    assert load_checkpoint(run / "best.pt").styles == ["funk", "rock", "newstyle"]
+    # resumed without --finetune, the run's model is not the one it builds: one line
+    r = CliRunner().invoke(drumd, ["train", "--data", str(mine), "--map", "ezdrummer2", "--out",
+                                   str(run), *TINY, "--resume", str(run / "last.pt")])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "--finetune" in r.output
+
+
+def test_numbers_in_options():
+    """YAML reads 1e-3 (no dot) as text: it is taken as the number; a fraction of an iteration
+    or a word is one line naming the option."""
+    from drumd.engine.train import TrainConfig
+    assert TrainConfig.load(None, {"lr": "1e-3", "max_iters": 5}).lr == 0.001
+    for k, v in (("max_iters", 1.5), ("lr", "fast"), ("patience", True)):
+        with pytest.raises(ValueError, match=f"options: {k} {v!r}: expected"):
+            TrainConfig.load(None, {k: v})
