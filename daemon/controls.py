@@ -5,6 +5,8 @@ attribute assignment, so no lock is needed (a step sees a control either before 
 """
 from __future__ import annotations
 
+import itertools
+
 MODES = ("generate", "accompany", "call")
 # Mute groups -> model class indices (kick, snare, closed_hh, open_hh, low/mid/high tom, crash, ride).
 GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymbals": (7, 8)}
@@ -24,6 +26,33 @@ DEFAULT_FOLLOW = 0.8  # accompany: leaves the player their drums, gives way to t
 DEFAULT_FILL_EVERY = 8
 
 
+class OneShot:
+    """A request made on one thread (a CC on the input thread) and taken once on another (the
+    engine's step), none lost. A boolean read and then cleared by the taker loses a request
+    made between the two; here requests count up (itertools.count: next() is atomic under the
+    GIL) and the taker remembers the last one it took. Requests made before one is taken are
+    taken together, as one."""
+
+    def __init__(self):
+        self._count = itertools.count(1)
+        self._made = 0
+        self._taken = 0
+
+    def request(self) -> None:
+        self._made = next(self._count)
+
+    def take(self) -> bool:
+        """True once for the requests made since the last take."""
+        made = self._made
+        if made > self._taken:
+            self._taken = made
+            return True
+        return False
+
+    def pending(self) -> bool:
+        return self._made > self._taken
+
+
 class LiveControls:
     def __init__(self, styles: list[str], style: str, mode: str = "generate",
                  temperature: float = 1.0, density: float = 0.0, quantize: float = 0.0,
@@ -35,8 +64,8 @@ class LiveControls:
         self.temperature, self.density, self.quantize, self.top_p = temperature, density, quantize, top_p
         self.variation, self.fill_every, self.follow = variation, fill_every, follow
         self.muted: frozenset[str] = frozenset(mute)
-        self.fill_requested = False   # one-shot: the engine turns it into a fill at the next bar
-        self.phrase_end = False       # one-shot: call mode answers now
+        self.fill_request = OneShot()        # the engine turns it into a fill at the next bar
+        self.phrase_end_request = OneShot()  # call mode answers now
         self.by_number = {n: name for name, n in {**DEFAULT_CC, **(cc or {})}.items()}
 
     def control_change(self, number: int, value: int) -> str | None:
@@ -64,9 +93,11 @@ class LiveControls:
         elif name == "mode":
             self.mode = MODES[min(value * len(MODES) // 128, len(MODES) - 1)]
         elif name == "fill":
-            self.fill_requested = self.fill_requested or on
+            if on:
+                self.fill_request.request()
         elif name == "phrase_end":
-            self.phrase_end = self.phrase_end or on
+            if on:
+                self.phrase_end_request.request()
         elif name.startswith("mute_"):
             group = name[5:]
             self.muted = self.muted | {group} if on else self.muted - {group}

@@ -299,11 +299,10 @@ class Session:
                 mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
                 mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
             guitar = self._follow_guitar(mode.name)
-            if self.controls.fill_requested:  # fill to the end of this bar (the next, if it's almost over)
-                self.controls.fill_requested = False
+            if self.controls.fill_request.take():  # fill to the end of this bar (the next, if it's almost over)
                 bar_end = (k // STEPS_PER_BAR + 1) * STEPS_PER_BAR
                 fill_until = bar_end + (STEPS_PER_BAR if bar_end - k < STEPS_PER_BEAT else 0)
-            pedal, self.controls.phrase_end = self.controls.phrase_end, False
+            pedal = self.controls.phrase_end_request.take()
             controls, velocity = self.controls.for_step(k < fill_until), 1.0
             if guitar is not None:
                 controls = dataclasses.replace(
@@ -342,7 +341,7 @@ class Session:
             self.sender.wake()
         e = effect(state, mode, self.cfg["guitar_fill"])
         if e.fill:
-            self.controls.fill_requested = True
+            self.controls.fill_request.request()
         return e
 
     def _emit(self, k: int, step, internal: bool, velocity: float = 1.0) -> None:

@@ -144,9 +144,9 @@ def test_cc_controls():
     c.control_change(28, 0)
     assert c.for_step(False).mute == frozenset({7, 8})
     c.control_change(22, 127)
-    assert c.fill_requested
+    assert c.fill_request.pending()
     c.control_change(64, 127)
-    assert c.phrase_end
+    assert c.phrase_end_request.pending()
     assert c.for_step(True).fill and c.for_step(False).quantize == 1.0
 
 
@@ -316,3 +316,19 @@ def test_status_before_bar_one_says_starting():
             "variation": 0.5, "fill_every": 8, "late": 0, "p99": 0.3}
     assert "starting" in format_status(base) and "0:4" not in format_status(base)
     assert " 1:1 " in format_status({**base, "bar": 1, "beat": 1})
+
+
+def test_a_one_shot_request_is_never_lost_between_read_and_clear():
+    """A request made while the engine takes the previous one is taken at the next step (a
+    boolean read then cleared lost it)."""
+    from drumd.daemon.controls import OneShot
+    r = OneShot()
+    assert not r.take()
+    r.request()
+    r.request()  # two before a take: one fill
+    assert r.take() and not r.take()
+    made = r._made
+    r.request()  # arrives "between" a take's read and its clear: the take saw `made`
+    r._taken = made
+    assert r.take()
+    assert not r.take() and not r.pending()
