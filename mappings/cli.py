@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import click
 
 from drumd.mappings.clitypes import InputPath
 from drumd.mappings.drummap import MapError
-from drumd.mappings.loader import gm_name, list_maps, load_map, read_map, user_dir
+from drumd.mappings.loader import BUILTIN_DIR, gm_name, list_maps, load_map, read_map, user_dir
 from drumd.mappings.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
 from drumd.mappings.translate import DROP, POLICIES, Translator
 
@@ -98,10 +99,81 @@ def check_cmd(file: Path):
                f"{len(m.gm_notes)} GM notes, "
                + (f"{chokes} choke{'s' * (chokes != 1)}, " if chokes else "")
                + f"{len(m.uncertain)} uncertain")
+    if m.uncertain:
+        # what the map itself says it is unsure of (an imported map: names that said too little)
+        click.echo(textwrap.fill(
+            "uncertain (guesses to confirm): " + ", ".join(
+                f"{n} {m.notes[n].name!r} as "
+                + (f"GM {m.notes[n].gm}" if m.notes[n].gm is not None else "no GM note")
+                for n in sorted(m.uncertain)),
+            width=100, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     by_rule = sorted(m.gm_notes - m.preferred.keys())
     if by_rule:
         click.echo("  GM notes without a `preferred` entry (lowest plain note chosen): "
                    + ", ".join(f"{g} -> {m.from_gm(g)}" for g in by_rule))
+
+
+@maps.command("import")
+@click.argument("file", type=InputPath(path_type=Path))
+@click.option("--name", metavar="NAME", help="Id of the new map (default: from FILE's name).")
+@click.option("--force", is_flag=True, help="Replace your map of that name if there is one.")
+def import_cmd(file: Path, name, force):
+    """Make a drum map from a plugin's or DAW's note names: a MIDNAM file (.midnam), a Cubase
+    drum map (.drm) or a Reaper note-name file (.txt).
+
+    Each note's GM meaning is guessed from its name; names that say too little are marked
+    uncertain, names drumd cannot place are left out; both are listed. The map is written to
+    your map folder (see `drumd maps list`) as NAME.yaml; check it with `drumd maps show NAME`."""
+    from datetime import date
+
+    from drumd.mappings.files import atomic_open
+    from drumd.mappings.importers import guess_map, map_yaml, read_note_names, slug
+    from drumd.mappings.schema import parse_map
+
+    try:
+        found = read_note_names(file)
+    except MapError as e:
+        raise click.ClickException(str(e)) from None
+    map_id = slug(name if name is not None else file.stem)
+    if not map_id or (name is not None and map_id != name):
+        raise click.ClickException(
+            f"--name {name!r}: expected an id of lower-case letters, digits, '.', '_' or '-'"
+            if name is not None else
+            f"{file}: cannot make a map id from the file name; give one with --name")
+    out = user_dir() / f"{map_id}.yaml"
+    if out.exists() and not force:
+        raise click.ClickException(f"{out}: you already have a map {map_id!r}; not replaced "
+                                   "(give --force to replace it, or --name for another id)")
+    placed, left = guess_map(found.rows)
+    if not placed:
+        raise click.ClickException(f"{file}: none of its {len(found.rows)} note names is a drum "
+                                   "drumd knows (kick, snare, hi-hat, tom, cymbal, percussion)")
+    title = found.title or f"{file.name} (imported)"
+    source = f"{file.name}: {found.fmt} note names, imported by drumd maps import on {date.today()}"
+    text = map_yaml(map_id, title, source, found, placed, left)
+    m = parse_map(text, str(out), map_id)  # what is written loads; a MapError here is drumd's bug
+    out.parent.mkdir(parents=True, exist_ok=True)  # the user map folder is drumd's to make
+    with atomic_open(out) as f:
+        f.write(text.encode("utf-8"))
+    builtin = (BUILTIN_DIR / f"{map_id}.yaml").is_file()
+    click.echo(f"read {len(found.rows)} note names from {file} ({found.fmt}); wrote {out}"
+               + (f" (it replaces the built-in map {map_id!r})" if builtin else ""))
+    rows = []
+    for g in placed:
+        flag = "?" if g.note in m.uncertain else ""
+        rows.append((g.note, g.name, g.gm, gm_name(g.gm),
+                     g.cls + (" choke" if g.kind == "choke" else ""), flag, g.why))
+    _table(("note", "name", "GM", "GM name", "class", "", "why uncertain"), rows)
+    if m.folds:
+        click.echo("GM toms the kit has none of play its nearest tom: "
+                   + ", ".join(f"{g} -> {n}" for g, n in sorted(m.folds.items())))
+    for remark in found.notes:
+        click.echo(remark)
+    click.echo(f"{len(placed)} placed, {len(m.uncertain)} of them uncertain (?); "
+               f"{len(left)} left out")
+    for g in left:
+        click.echo(f"  left out: {g.note} {g.name!r}: no drum drumd knows in the name")
+    click.echo(f"Check it: drumd maps show {map_id}; fix guesses in {out}")
 
 
 def _channel(ctx, param, value):
