@@ -142,12 +142,15 @@ def load(path: str | Path) -> dict:
         return {}
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected key: value settings")
-    out = {}
+    out, seen = {}, {}
     for key_node, value_node in root.value:
         key = key_node.value
         line = f"{path}:{key_node.start_mark.line + 1}"
         if key not in SETTINGS:
             raise ConfigError(f"{line}: {key}: unknown setting; known: {', '.join(SETTINGS)}")
+        if key in seen:  # YAML would quietly keep the last: say which two disagree
+            raise ConfigError(f"{line}: {key}: set again (first on line {seen[key]}); set it once")
+        seen[key] = key_node.start_mark.line + 1
         value = yaml.safe_load(yaml.serialize(value_node))
         if key == "cc":
             out[key] = _cc_table(value_node, path)

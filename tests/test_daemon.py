@@ -332,3 +332,10 @@ def test_a_one_shot_request_is_never_lost_between_read_and_clear():
     r._taken = made
     assert r.take()
     assert not r.take() and not r.pending()
+
+
+def test_a_setting_given_twice_in_a_config_file_is_refused(tmp_path):
+    cfg = tmp_path / "drumd.yaml"
+    cfg.write_text("bpm: 96\nstyle: funk\nbpm: 300\n")
+    with pytest.raises(config.ConfigError, match=r"drumd.yaml:3: bpm: set again \(first on line 1\)"):
+        config.load(cfg)
