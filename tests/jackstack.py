@@ -4,6 +4,7 @@ serve` as a subprocess. Every process started here is stopped by its owner's clo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rtmidi
 
@@ -85,9 +87,28 @@ class JackServer:
             raise RuntimeError(f"JACK tests need {', '.join(missing)} (scripts/install test)")
         # A few fixed names, not random ones: JACK has 8 server slots per machine and a server
         # that died uncleanly keeps its slot until a server of the same name starts again.
-        self.name = next((n for n in SERVER_NAMES if not _server_running(n)), None)
-        if self.name is None:
-            raise RuntimeError(f"JACK test servers {SERVER_NAMES} are all in use")
+        # A name is claimed by an flock held for the server's life: two test runs at once
+        # (two checkouts, a developer beside CI) otherwise pick the same free name and share
+        # its semaphores, which crashed a client (SIGSEGV in jack_client_open).
+        # All names taken: wait a while for one, as another run's tests end within minutes.
+        self.name, self._claim = None, None
+        deadline = time.monotonic() + 180
+        while self.name is None:
+            for n in SERVER_NAMES:
+                claim = open(Path(tempfile.gettempdir()) / f"{n}.lock", "w")
+                try:
+                    fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    claim.close()
+                    continue
+                if not _server_running(n):
+                    self.name, self._claim = n, claim
+                    break
+                claim.close()
+            if self.name is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"JACK test servers {SERVER_NAMES} are all in use")
+                time.sleep(1)
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.procs: list[subprocess.Popen] = []
         self.realtime = True
@@ -96,6 +117,7 @@ class JackServer:
             self.realtime = False
             self.server = self._start(["-r"])
         if self.server is None:
+            self._claim.close()
             raise RuntimeError(f"jackd did not start:\n{self.log}")
         os.environ["JACK_DEFAULT_SERVER"] = self.name  # for in-process rtmidi clients
 
@@ -171,6 +193,7 @@ class JackServer:
             self.server.kill()
             self.server.wait()
         self.logfile.close()
+        self._claim.close()  # releases the name
 
 
 class Transport:
@@ -252,6 +275,7 @@ class Listener:
         self.midi.ignore_types(sysex=True, timing=False, active_sense=True)
         self.port = f"{name}:in"
         self.events: list[tuple[float, tuple[int, ...]]] = []
+        self.deltas: list[float] = []  # rtmidi's: s since the previous message, in JACK's clock
         self.lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -266,14 +290,30 @@ class Listener:
             t = time.perf_counter()
             with self.lock:
                 self.events.append((t, tuple(msg[0])))
+                self.deltas.append(msg[1])
 
     def snapshot(self) -> list[tuple[float, tuple[int, ...]]]:
         with self.lock:
             return list(self.events)
 
+    def jack_times(self) -> list[tuple[float, tuple[int, ...]]]:
+        """(perf_counter s, bytes) as snapshot(), but each time from the JACK cycle that
+        delivered the message: rtmidi stamps it with jack_get_time() in JACK's process callback,
+        as a delta to the message before. Their sum is anchored on the poll that came soonest
+        after its stamp (a poll is never early), so a late poll no longer delays its message.
+        A message it ignores (sysex, active sensing) would shift the sum: use it where none come."""
+        with self.lock:
+            events, deltas = list(self.events), list(self.deltas)
+        if not events:
+            return []
+        stamps = np.cumsum(deltas)
+        anchor = min(t - s for (t, _), s in zip(events, stamps))
+        return [(anchor + s, m) for (_, m), s in zip(events, stamps)]
+
     def clear(self) -> None:
         with self.lock:
             self.events.clear()
+            self.deltas.clear()
 
     def close(self) -> None:
         self._closed = True
@@ -335,3 +375,82 @@ class Drumd:
             if self.proc in self.jack.procs:
                 self.jack.procs.remove(self.proc)
         return self.output()
+
+
+class Plugin:
+    """A drum plugin as a JACK client: its MIDI input and its (first) audio output.
+    `Plugin.lv2` hosts an LV2 plugin in jalv (console, headless), `Plugin.fluidsynth` plays a
+    SoundFont; the test drives either the same way."""
+
+    def __init__(self, jack: JackServer, args: list[str], midi_in: str, audio_out: str, tool: str):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/install test installs it)")
+        self.jack = jack
+        self.log = tempfile.TemporaryFile()
+        # stdin a pipe kept open: jalv's and fluidsynth's shells exit at its end
+        self.proc = jack.spawn(args, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT)
+        self.midi_in, self.audio_out = midi_in, audio_out
+        end = time.monotonic() + 20  # a kit's samples load first
+        while not {midi_in, audio_out} <= set(jack.ports()):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                out = self.output()
+                self.close()
+                raise RuntimeError(f"{args[0]} did not open {midi_in} and {audio_out}:\n{out}")
+            time.sleep(0.1)
+
+    @classmethod
+    def lv2(cls, jack: JackServer, uri: str, client: str, audio_port: str = "outL") -> "Plugin":
+        """jalv hosting the LV2 plugin `uri` as JACK client `client` (its MIDI port `control`)."""
+        return cls(jack, ["jalv", "-x", "-n", client, uri], f"{client}:control",
+                   f"{client}:{audio_port}", "jalv")
+
+    @classmethod
+    def fluidsynth(cls, jack: JackServer, soundfont: str, client: str) -> "Plugin":
+        """fluidsynth playing `soundfont` as JACK client `client`, outputs not auto-connected."""
+        return cls(jack, ["fluidsynth", "-a", "jack", "-m", "jack", "-o", f"audio.jack.id={client}",
+                          "-o", f"midi.jack.id={client}", "-r", str(RATE), "-g", "0.5", soundfont],
+                   f"{client}:midi_00", f"{client}:left", "fluidsynth")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def close(self) -> None:
+        self.jack.stop_process(self.proc)
+        self.log.close()
+
+
+class Capture:
+    """jack_capture recording one JACK audio port to a 24-bit WAV (read it with
+    test_synth_render.read_wav), with the time of its first sample (its .tme file: the
+    CLOCK_REALTIME of the first cycle it recorded)."""
+
+    def __init__(self, jack: JackServer, port: str, path: Path):
+        if shutil.which("jack_capture") is None:
+            pytest.skip("jack_capture is not installed (scripts/install test installs it)")
+        self.jack, self.path = jack, Path(path)
+        self.proc = jack.spawn(["jack_capture", "--daemon", "--timestamp", "--channels", "1",
+                                "--bitdepth", "24", "--port", port, str(self.path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tme = self.path.with_name(self.path.name + ".tme")
+        end = time.monotonic() + 10
+        while not (tme.is_file() and tme.read_text().strip()):  # written once a cycle came in
+            if self.proc.poll() is not None or time.monotonic() > end:
+                self.jack.stop_process(self.proc)
+                raise RuntimeError(f"jack_capture did not start recording {port}")
+            time.sleep(0.02)
+        self.tme = tme
+
+    def stop(self) -> float:
+        """Ends the recording (the WAV at self.path); the perf_counter time of its first sample."""
+        self.proc.send_signal(signal.SIGINT)  # jack_capture closes its file on SIGINT
+        try:
+            self.proc.wait(10)
+        finally:
+            self.jack.stop_process(self.proc)
+        # "%ld.%ld" of a timespec: the nanoseconds are printed without their leading zeros
+        sec, nsec = self.tme.read_text().split()[0].split(".")
+        # CLOCK_REALTIME against perf_counter, read back to back (the closest pair)
+        offset = min((lambda a, r, b: r - (a + b) / 2)(time.perf_counter(), time.time(),
+                                                         time.perf_counter()) for _ in range(20))
+        return int(sec) + int(nsec) / 1e9 - offset
