@@ -40,7 +40,7 @@ def _opt(*decls, **kw):
 @_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
 @_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
 @_opt("--style", help="Starting style [rock].")
-@_opt("--mode", type=click.Choice(MODES), help="generate, accompany or call [generate].")
+@_opt("--mode", type=click.Choice(MODES), help="generate, accompany, call or tap [generate].")
 @_opt("--bars", type=click.IntRange(1, 16), help="Call mode: bars of primer and of answer [2].")
 @_opt("--silence-beats", type=click.FloatRange(0.25, 16), help="Call mode: silence ending a phrase [1].")
 @_opt("--in-map", help="Drum map of the player's kit [gm].")
@@ -59,7 +59,7 @@ def _opt(*decls, **kw):
       help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
 @_opt("--follow", type=click.FloatRange(0, 1),
       help="Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
-           "gives way to their feel [0.8].")
+           "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap [0.8].")
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
 # output paths: checked by run() (check_output_path), each problem one line
 @_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")

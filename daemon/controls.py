@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 
-MODES = ("generate", "accompany", "call")
+MODES = ("generate", "accompany", "call", "tap")
 # Mute groups -> model class indices (kick, snare, closed_hh, open_hh, low/mid/high tom, crash, ride).
 GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymbals": (7, 8)}
 
@@ -22,7 +22,8 @@ DENSITY_RANGE = (-3.0, 3.0)
 # fill_every by CC: the value's eighth of the range picks one of these (bars; 0 = never).
 FILL_EVERY_CHOICES = (0, 1, 2, 4, 8, 12, 16, 32)
 DEFAULT_VARIATION = 0.5
-DEFAULT_FOLLOW = 0.8  # accompany: leaves the player their drums, gives way to their feel
+DEFAULT_FOLLOW = 0.8  # accompany: leaves the player their drums, gives way to their feel;
+                      # tap: covers each tap (1 in 600 missed), the taps set the kicks
 DEFAULT_FILL_EVERY = 8
 
 

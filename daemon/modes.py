@@ -4,6 +4,11 @@
   accompany  drumd plays continuously; the player's hits on the step just played are merged
              into what the model saw (Sampler.amend_last) before the next step is computed,
              so it follows the player
+  tap        drumd plays continuously; the player taps a rhythm on any one key (any note,
+             any channel: a tap is not a drum, never echoed) and drumd's accents follow it:
+             the taps of the last steps are told to the sampler (Sampler.tap) before the next
+             step is computed, and it covers the 16ths tapped one or two bars ago with a kick
+             or snare at the tap's velocity (Controls.follow)
   call       call and response: drumd listens; when the player's phrase ends (`silence_beats`
              without a hit, or the phrase-end pedal/CC) drumd primes the model with the
              player's last `bars` bars (a phrase that ends with a hit on a downbeat: the
@@ -63,6 +68,18 @@ class Accompany(Generate):
         return sampler.step(controls)
 
 
+class Tap(Generate):
+    name = "tap"
+
+    def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        # The last two steps: a tap quantised to step k-1 may have arrived after step k was
+        # computed (at k - 0.75); Sampler.tap keeps one tap once, however often it is told.
+        for s in (k - 2, k - 1):
+            for hit in player.hits(s):
+                sampler.tap(s, hit.velocity)
+        return sampler.step(controls)
+
+
 class Call:
     name = "call"
 
@@ -119,4 +136,4 @@ class Call:
 def make_mode(name: str, bars: int, silence_beats: float):
     if name == "call":
         return Call(bars, silence_beats)
-    return Accompany() if name == "accompany" else Generate()
+    return {"accompany": Accompany, "tap": Tap}.get(name, Generate)()

@@ -229,14 +229,16 @@ class Session:
             self.sender.wake()  # the grid moved to the transport's latest position
 
     def _player_hit(self, t: float, ch: int, note: int, velocity: int) -> None:
-        gm = self.player_input.to_gm(ch, note)
+        # Tap mode: any key is a tap, kept by its own note (not a drum: never echoed by --thru)
+        tap = self.controls.mode == "tap"
+        gm = note if tap else self.player_input.to_gm(ch, note)
         if gm is None:
             return
         with self.cond:
             pos = self.clock.position_at(t) if self.clock.running else None
         if pos is not None:
             self.player.add(pos, gm, velocity)
-        if self.cfg["thru"]:
+        if self.cfg["thru"] and not tap:
             out = self.voicing.note_on(gm, velocity)
             if out is not None:
                 self.sender.at(t, out)

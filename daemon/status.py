@@ -23,7 +23,7 @@ def format_status(s: dict) -> str:
     where = ("stopped" if not s["running"] else "starting" if s["bar"] < 1
              else f"{s['bar']}:{s['beat']}")
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
-    follow = f"F {s['follow']:.2f}  " if s["mode"] == "accompany" and "follow" in s else ""
+    follow = f"F {s['follow']:.2f}  " if s["mode"] in ("accompany", "tap") and "follow" in s else ""
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "
             f"T {s['temperature']:.2f}  D {s['density']:+.1f}  Q {s['quantize']:.2f}  "
             f"V {s['variation']:.2f}  fill/{s['fill_every']}  {follow}"

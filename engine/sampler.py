@@ -31,6 +31,13 @@ What makes it play like a drummer, besides the model:
               16th one or two bars ago is theirs there: drumd does not double it (it would flam),
               and a kick or snare they play leaves drumd's home groove and costs a hit elsewhere,
               so its backbeat gives way to theirs (Controls.follow: 0 = plays over them)
+  tapping     (tap mode: a player's taps given to tap(), any key) the taps of the last two bars
+              are a rhythm the groove must cover, as players repeat: a 16th tapped one or two
+              bars ago is expected again; an event there without a kick or snare costs
+              follow * TAP_NATS nats (a soft tap, under TAP_SOFT of the loudest: without any
+              hit), and the hits' velocities are tilted towards the tap's; the home's kicks
+              elsewhere are let go as the taps' are (its snare backbeat stays). So the kick
+              and snare accents follow the taps, bar by bar, and the hats keep running
 """
 from __future__ import annotations
 
@@ -77,6 +84,22 @@ FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats
 # 160,000 steps: no doubled hit that would flam against theirs).
 FOLLOW_NATS = 12.0
 CRASH = CLASS_NAMES.index("crash")
+KICK = CLASS_NAMES.index("kick")
+KICK_ONLY = np.arange(NUM_CLASSES) == KICK
+SNARE = CLASS_NAMES.index("snare")
+# Tapping (tap mode). A 16th tapped one or two bars ago is expected tapped again; an event there
+# without a kick (where the home has its snare: a kick or snare; a soft tap: any hit) costs
+# follow * TAP_NATS nats. 8: at follow 0.8, 6.4 nats, e^-6.4 = 1/600 of its odds
+# (bench/tap_bench.py, four figures, rock and funk: 99-100 % of taps get a hit, 94-100 % a kick or
+# snare, at 16-19 hits a bar). Where nobody tapped, once a bar of taps is heard, a kick costs
+# follow * TAP_KICK_NATS (3: kicks off the taps 0.1-0.3 a bar, against 1.7-3.0 with the taps
+# ignored): the kick pattern is the taps'.
+TAP_NATS = 8.0
+TAP_SOFT = 0.6             # a tap under this fraction of the loudest recent tap is a soft one
+TAP_KICK_NATS = 3.0        # a kick where nobody tapped, at follow 1
+TAP_VELOCITY_NATS = 1.5    # velocity tilt per bin towards the tap's, at follow 1
+HAS_SKELETON = EVENT_BITS[:, SKELETON].any(axis=1)  # (512,) kick or snare in the event
+HAS_HIT = EVENT_BITS.any(axis=1)
 
 
 @dataclass(frozen=True)
@@ -91,7 +114,8 @@ class Controls:
     quantize: float = 0.0          # 0 = the model's timing, 1 = on the grid
     variation: float = 0.5         # 0 = keeps its groove, 1 = free
     fill_every: int = 8            # bars per phrase, a fill at each phrase's end; 0 = never
-    follow: float = 0.8            # 0 = ignores a player (amend_last), 1 = leaves them their drums
+    follow: float = 0.8            # 0 = ignores a player (amend_last, tap), 1 = leaves them their
+                                   # drums (accompany) / covers every tap (tap mode)
 
 
 @dataclass(frozen=True)
@@ -267,6 +291,10 @@ class Sampler:
         self.after_fill = False   # the previous step was part of a fill
         # the player's hits (amend_last) of the last two bars, row = song position % 32
         self.player = np.zeros((HOME_STEPS, NUM_CLASSES), bool)
+        # the player's taps (tap()) of the last two bars: row = song position % 32, the song
+        # position each row's tap is of (rows are stale once that is two bars back) and its velocity
+        self.tap_position = np.full(HOME_STEPS, -HOME_STEPS - 1, np.int64)
+        self.tap_velocity = np.zeros(HOME_STEPS, np.float32)
         primer = list(primer) or self._warmup(name, step_index)
         self.position = step_index - len(primer)
         for s in primer:
@@ -350,6 +378,34 @@ class Sampler:
                                 np.where(louder, vel, self.history.velocity[i]),
                                 np.where(louder, off, self.history.offset[i]))
 
+    def tap(self, position: int, velocity: int) -> None:
+        """A player's tap (tap mode) on 16th `position` (song position, in steps, a step already
+        computed: up to two bars back), `velocity` 1..127. Telling the same tap twice is
+        harmless (the loudest is kept), so a caller may re-send the last steps' taps to catch
+        one that arrived late. The taps of the last two bars are what tapping (Controls.follow)
+        reads; nothing the model hears changes (a tap is not a drum)."""
+        if not self.position - HOME_STEPS <= position < self.position or velocity <= 0:
+            return
+        row = position % HOME_STEPS
+        if self.tap_position[row] != position:
+            self.tap_position[row], self.tap_velocity[row] = position, 0.0
+        self.tap_velocity[row] = max(self.tap_velocity[row], min(float(velocity), 127.0))
+
+    def _expected_tap(self) -> tuple[float, float, bool]:
+        """(velocity of the tap expected on this step, 0 if none; the loudest tap of the last
+        two bars, 0 if nobody tapped; whether a whole bar has passed since the first of them).
+        Expected: tapped one bar or two bars ago on this 16th (players repeat a rhythm; two
+        bars: a two-bar figure such as a clave)."""
+        recent = self.tap_position >= self.position - HOME_STEPS
+        if not recent.any():
+            return 0.0, 0.0, False
+        i = self.position % HOME_STEPS
+        j = (self.position - STEPS_PER_BAR) % HOME_STEPS
+        here = max(self.tap_velocity[j] if self.tap_position[j] == self.position - STEPS_PER_BAR else 0.0,
+                   self.tap_velocity[i] if self.tap_position[i] == self.position - HOME_STEPS else 0.0)
+        heard_bar = self.tap_position[recent].min() <= self.position - STEPS_PER_BAR
+        return float(here), float(self.tap_velocity[recent].max()), bool(heard_bar)
+
     def _sample_step(self, h, f: dict, c: Controls, fill: bool, crash: bool):
         logits = self.net.event_logits(h)
         if c.density:
@@ -358,10 +414,19 @@ class Sampler:
         i = self.position % HOME_STEPS
         follow = min(max(c.follow, 0.0), 1.0) if self.player.any() else 0.0
         theirs = self.player.any(axis=0) & SKELETON if follow else SKELETON & False
+        tap, loudest, heard_bar = self._expected_tap() if c.follow > 0 else (0.0, 0.0, False)
+        tapping = min(c.follow, 1.0) if loudest else 0.0
+        kicks_theirs = tapping and heard_bar and not tap
+        given = follow  # how far the home lets go of `theirs`
+        if kicks_theirs:
+            # a bar of taps heard, the taps set the kicks: where nobody tapped, the home's kick
+            # is let go and a kick costs TAP_KICK_NATS (its snare backbeat stays: the groove
+            # keeps its 2 and 4 under any tapped rhythm)
+            theirs, given = theirs | KICK_ONLY, max(follow, tapping)
         if keep:
             # a kick or snare the player plays is theirs: drumd's home no longer holds it
-            drop = np.where(theirs, (1.0 - follow) * self.home.drop_weight[i], self.home.drop_weight[i])
-            add = np.where(theirs, (1.0 - follow) * self.home.add_weight[i], self.home.add_weight[i])
+            drop = np.where(theirs, (1.0 - given) * self.home.drop_weight[i], self.home.drop_weight[i])
+            add = np.where(theirs, (1.0 - given) * self.home.add_weight[i], self.home.add_weight[i])
             differing = (1.0 - EVENT_BITS_F) @ drop + EVENT_BITS_F @ add
             logits = logits - keep * HOME_NATS * differing
         if follow:
@@ -371,6 +436,18 @@ class Sampler:
             here = self.player[i] | self.player[(i + STEPS_PER_BAR) % HOME_STEPS]
             cost = np.where(here, FOLLOW_NATS, np.where(theirs, HOME_NATS, 0.0))
             logits = logits - follow * (EVENT_BITS_F @ cost)
+        if kicks_theirs:
+            logits = logits - tapping * TAP_KICK_NATS * EVENT_BITS_F[:, KICK]
+        if tap:
+            # a tapped 16th is covered: by a kick (or the home's snare where it has one), or for
+            # a soft tap, by any hit
+            if tap < TAP_SOFT * loudest:
+                covered = HAS_HIT
+            elif self.home is not None and self.home.bits[i, SNARE]:
+                covered = HAS_SKELETON
+            else:
+                covered = EVENT_BITS[:, KICK]
+            logits = logits - tapping * TAP_NATS * ~covered
         if crash and CRASH not in c.mute:
             logits = np.where(EVENT_BITS[:, CRASH], logits, -np.inf)
         if c.mute:
@@ -387,6 +464,9 @@ class Sampler:
             if keep:
                 vl = tilted(vl, self.home.velocity_bin[self.position % HOME_STEPS],
                             keep * HOME_VELOCITY_NATS)
+            if tap:  # the accent follows the tap's velocity
+                vl = tilted(vl, np.where(SKELETON | ~HAS_SKELETON[event], int(velocity_to_bin(tap)), -1),
+                            tapping * TAP_VELOCITY_NATS)
             t = min(max(c.temperature, 0.5), 1.5)  # keep dynamics and feel human at any temperature
             jit = self.rng.random((2, len(k)))
             vel[k] = bin_to_velocity(_sample_rows(vl[k], t * VELOCITY_TEMPERATURE, u[1:1 + len(k)]), jit[0])

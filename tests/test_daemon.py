@@ -136,7 +136,7 @@ def test_cc_controls():
     assert c.style == "funk"
     c.program_change(4)
     assert c.style == "jazz"
-    c.control_change(24, 127)
+    c.control_change(24, 80)
     assert c.mode == "call"
     c.control_change(28, 127)
     c.control_change(30, 100)

@@ -1,0 +1,103 @@
+"""Tap to groove, engine only (issue #17's tap mode without the ports): a player taps a rhythm
+on one key, drumd hears each tap a step later (Sampler.tap, as `drumd serve --mode tap` tells
+it) and plays a groove whose accents should follow the taps, at several --follow settings side
+by side (0: taps ignored, the model's own groove on the same seed).
+
+    .venv/bin/python bench/tap_bench.py [--bars 16] [--runs 8] [--styles rock,funk]
+
+Counted after the first 2 bars (the first bar of taps cannot be foreseen), over all runs:
+  hit %       tapped 16ths on which drumd plays any hit (the issue's target: >= 80 %)
+  accent %    tapped 16ths on which drumd plays a kick or snare (the accent the tap asks for)
+  |dv|        mean |velocity of that kick or snare - the tap's|, MIDI units
+  hits/bar    drumd's hits per bar (the groove issue's real-groove range: about 15-20)
+  2+4 %       bars with a snare on both 2 and 4 (the backbeat)
+  kicks/bar   of which kicks off the taps
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from drumd.engine.checkpoint import load_checkpoint
+from drumd.engine.sampler import Controls, Sampler
+from drumd.mappings.grid import STEPS_PER_BAR
+
+# {16th of the bar: velocity}, one dict per bar of the figure (repeated)
+PATTERNS = {
+    "four on the floor": [{0: 100, 4: 100, 8: 100, 12: 100}],
+    "son clave 3-2": [{0: 110, 6: 100, 12: 105}, {4: 100, 8: 105}],
+    "syncopated": [{0: 115, 3: 70, 6: 100, 10: 95, 13: 60}],
+    "offbeat 8ths": [{2: 100, 6: 80, 10: 100, 14: 80}],
+}
+KICK, SNARE = 36, 38
+
+
+def taps_at(pattern, k: int) -> int:
+    """The tap's velocity on song position k (0: none)."""
+    return pattern[(k // STEPS_PER_BAR) % len(pattern)].get(k % STEPS_PER_BAR, 0)
+
+
+def run(ckpt, pattern, style: str, follow: float, bars: int, seed: int) -> dict:
+    s = Sampler(ckpt, seed=seed)
+    s.reset(style=style, bpm=100.0, step_index=0)
+    c = Controls(follow=follow)
+    n = dict(taps=0, hit=0, accent=0, dv=0.0, hits=0, backbeat=0, kicks=0, off_kicks=0, bars=0)
+    snares = set()
+    for k in range(bars * STEPS_PER_BAR):
+        for p in (k - 2, k - 1):  # as the daemon's tap mode: the last two steps' taps, again
+            if p >= 0 and taps_at(pattern, p):
+                s.tap(p, taps_at(pattern, p))
+        step = s.step(c)
+        pos = k % STEPS_PER_BAR
+        if pos == 0:
+            snares = set()
+        if k < 2 * STEPS_PER_BAR:
+            continue
+        v = taps_at(pattern, k)
+        pitches = {h.pitch: h.velocity for h in step.hits}
+        accents = [vel for p, vel in pitches.items() if p in (KICK, SNARE)]
+        n["hits"] += len(step.hits)
+        n["kicks"] += KICK in pitches
+        n["off_kicks"] += KICK in pitches and not v
+        if SNARE in pitches:
+            snares.add(pos)
+        if v:
+            n["taps"] += 1
+            n["hit"] += bool(step.hits)
+            if accents:
+                n["accent"] += 1
+                n["dv"] += abs(max(accents) - v)
+        if pos == STEPS_PER_BAR - 1:
+            n["backbeat"] += {4, 12} <= snares
+            n["bars"] += 1
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bars", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=8)
+    ap.add_argument("--styles", default="rock,funk")
+    ap.add_argument("--follow", default="0,0.8,1")
+    ap.add_argument("--patterns", default=",".join(PATTERNS))
+    a = ap.parse_args()
+    ckpt = load_checkpoint(None)
+    print(f"{a.runs} runs of {a.bars} bars per style and pattern, bars 3-{a.bars}")
+    print(f"{'pattern':18s} {'style':6s} follow  hit %  accent %   |dv|  hits/bar  2+4 %  kicks/bar (off taps)")
+    for name in a.patterns.split(","):
+        for style in a.styles.split(","):
+            for follow in (float(x) for x in a.follow.split(",")):
+                tot: dict = {}
+                for r in range(a.runs):
+                    for key, v in run(ckpt, PATTERNS[name], style, follow, a.bars, seed=r).items():
+                        tot[key] = tot.get(key, 0) + v
+                bars = tot["bars"]
+                print(f"{name:18s} {style:6s} {follow:6.2f} {100 * tot['hit'] / tot['taps']:6.1f} "
+                      f"{100 * tot['accent'] / tot['taps']:9.1f} {tot['dv'] / max(tot['accent'], 1):6.1f} "
+                      f"{tot['hits'] / bars:9.1f} {100 * tot['backbeat'] / bars:6.1f} "
+                      f"{tot['kicks'] / bars:10.2f} ({tot['off_kicks'] / bars:.2f})")
+
+
+if __name__ == "__main__":
+    main()
