@@ -25,6 +25,9 @@ tempo re-anchor the grid each time: the grid is a straight line through the late
 (time, position) at the reported tempo, so steps are placed from the transport's frame count
 with no filtering needed. A position off that line by more than JUMP_STEPS is a relocation (a
 new epoch, as a Song Position while running); rolling starts the grid, stopping stops it.
+Ableton Link (`--clock link`, source "link", daemon/linkclock.py) is fed the same way, its
+positions from the session's beat timeline; before its bar 1 they are negative, and the grid
+starts at step 0.
 """
 from __future__ import annotations
 
@@ -148,12 +151,14 @@ class Clock:
         return True
 
     # --- JACK transport ------------------------------------------------------------------
-    def transport(self, t: float, pos: float, bpm: float, rolling: bool) -> bool:
-        """JACK transport's state: song position `pos` (16ths) at time `t` (seconds), tempo
-        `bpm` (quarter notes per minute), rolling or not. True if the transport started,
-        stopped or relocated (a new epoch); otherwise the grid just follows it."""
+    def transport(self, t: float, pos: float, bpm: float, rolling: bool,
+                  source: str = JACK_TRANSPORT) -> bool:
+        """An external transport's state (JACK transport, Link: `source` names it): song
+        position `pos` (16ths) at time `t` (seconds), tempo `bpm` (quarter notes per minute),
+        rolling or not. True if the transport started, stopped or relocated (a new epoch);
+        otherwise the grid just follows it. A start before bar 1 (pos < 0) plays from step 0."""
         step_dur = tick_period(bpm) * TICKS_PER_STEP
-        following = self.running and self.source == JACK_TRANSPORT
+        following = self.running and self.source == source
         if not rolling:
             if not self.running:
                 return False
@@ -164,8 +169,8 @@ class Clock:
             self._t0, self._pos0, self._step_dur = t, pos, step_dur
             return False
         self._t0, self._pos0, self._step_dur = t, pos, step_dur
-        self.source, self.fallback, self.running = JACK_TRANSPORT, False, True
-        self.start_step = math.ceil(pos - 1e-6)
+        self.source, self.fallback, self.running = source, False, True
+        self.start_step = max(0, math.ceil(pos - 1e-6))
         self.epoch += 1
         return True
 

@@ -32,9 +32,10 @@ def _opt(*decls, **kw):
 @_opt("--out-port", help="Name of drumd's virtual output port [out / 'drumd out'].")
 @_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
 @_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
-@_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack"]),
+@_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack", "link"]),
       help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s; "
-           "external: wait for MIDI clock; jack: follow JACK transport; internal: --bpm [auto].")
+           "external: wait for MIDI clock; jack: follow JACK transport; link: join the Ableton "
+           "Link session (tempo, bar phase, start/stop); internal: --bpm [auto].")
 @_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
 @_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
 @_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
@@ -130,6 +131,9 @@ def run(settings: dict) -> int:
         if settings["clock"] == "jack":
             from drumd.daemon.jacktransport import JackTransport
             transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
+        elif settings["clock"] == "link":
+            from drumd.daemon.linkclock import LinkTransport
+            transport = LinkTransport(settings["bpm"])
     except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
         raise click.ClickException(str(e)) from None
     except TransportError as e:

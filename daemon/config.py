@@ -80,7 +80,7 @@ SETTINGS = {
     "out_port": (None, _optional(_string)),
     "connect_in": (None, _optional(_string)),
     "connect_out": (None, _optional(_string)),
-    "clock": ("auto", _choice("auto", "internal", "external", "jack")),
+    "clock": ("auto", _choice("auto", "internal", "external", "jack", "link")),
     "bpm": (120.0, _number(20, 400)),
     "send_clock": (False, _boolean),
     "checkpoint": (None, _optional(_string)),

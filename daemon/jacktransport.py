@@ -25,13 +25,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from drumd.daemon.clock import JACK_TRANSPORT
 from drumd.mappings.grid import STEPS_PER_BEAT
 
 QUARTER = 4  # a quarter note's beat_type
 
 
 class TransportError(Exception):
-    """JACK transport cannot be followed (no JACK server, no JACK library)."""
+    """An external transport cannot be followed (no JACK server or library for JACK
+    transport; no Link binding, or Link failing to start, for Link: linkclock.py)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +43,8 @@ class TransportState:
     position: float       # song position in 16ths at `time`
     bpm: float            # quarter notes per minute
     meter: tuple[int, int] | None  # (beats per bar, beat type); None: no BBT (no timebase master)
-    frame: int            # the transport's frame at `time`
+    frame: int            # the transport's frame at `time` (0 for Link)
+    peers: int | None = None  # Link: the other peers in the session; None for JACK
 
 
 def song_position(pos: dict, fallback_bpm: float) -> tuple[float, float, tuple[int, int] | None]:
@@ -63,7 +66,10 @@ def song_position(pos: dict, fallback_bpm: float) -> tuple[float, float, tuple[i
 
 
 class JackTransport:
-    """A JACK client (no ports) that reads the transport. `client`: its JACK client name."""
+    """A JACK client (no ports) that reads the transport. `client`: its JACK client name.
+    `source`: Clock.source while following it; `poll_s`: seconds between queries."""
+
+    source = JACK_TRANSPORT
 
     def __init__(self, client: str, fallback_bpm: float = 120.0, now=time.perf_counter):
         try:
@@ -79,6 +85,7 @@ class JackTransport:
         self.fallback_bpm, self.now = fallback_bpm, now
         self.rate = self.client.samplerate
         self.period = self.client.blocksize / self.rate  # seconds per JACK process cycle
+        self.poll_s = min(max(self.period / 2, 0.001), 0.01)  # twice a period, at most every 10 ms
 
     def query(self) -> TransportState:
         """Where the transport is: its state and position at the current cycle's first frame."""

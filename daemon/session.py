@@ -8,8 +8,9 @@
   (--synth)            the engine thread also queues each hit into the SynthOutput at its
                        predicted time: one step ahead is enough lead for the audio latency
   (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py)
-  (--clock jack)       transport thread: reads JACK transport once per JACK period into the
-                       Clock (jacktransport.py); MIDI clock bytes are then ignored
+  (--clock jack|link)  transport thread: reads JACK transport twice per JACK period, or the
+                       Link session every 2 ms, into the Clock (jacktransport.py,
+                       linkclock.py); MIDI clock bytes are then ignored
   main thread          status line, reconnecting ports, signals, shutdown
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 
-from drumd.daemon.clock import CONTINUE, JACK_TRANSPORT, START, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.clock import CONTINUE, START, STOP, TICK, TICKS_PER_STEP, Clock
 from drumd.daemon.record import TEMPO_CHANGE
 from drumd.daemon.controls import LiveControls
 from drumd.daemon.follow import biased_density, effect, scaled_velocity
@@ -59,11 +60,12 @@ class Session:
         self.sampler, self.in_port, self.out_port, self.inbox = sampler, in_port, out_port, inbox
         self.voicing, self.player_input, self.recorder, self.status = voicing, player_input, recorder, status
         self.synth, self.guitar = synth, guitar  # SynthOutput, GuitarFollower (or None)
-        self.transport = transport  # JackTransport for --clock jack (else None)
+        self.transport = transport  # JackTransport (--clock jack), LinkTransport (link), or None
+        self.peers: int | None = None  # Link peers at the latest query (None: not Link)
         self.now = now
         self.clock = Clock(bpm=settings["bpm"])
         if transport is not None:
-            self.clock.source = JACK_TRANSPORT  # the status line says what drumd waits for
+            self.clock.source = transport.source  # the status line says what drumd waits for
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
         self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
                                      settings["temperature"], settings["density"],
@@ -202,10 +204,10 @@ class Session:
                 self.recorder.tempo(t, self.clock.bpm, self.clock.position_at(t))
         self.sender.wake()  # a new tick refines the predicted times of what is queued
 
-    # --- transport thread (--clock jack) -------------------------------------------------
+    # --- transport thread (--clock jack, --clock link) ------------------------------------
     def _transport_loop(self) -> None:
-        """Read JACK transport twice per JACK period (at most every 10 ms) into the clock."""
-        interval = min(max(self.transport.period / 2, 0.001), 0.01)
+        """Read the transport (JACK transport, Link) every `transport.poll_s` into the clock."""
+        interval = self.transport.poll_s
         meter_said, bbt_said = (4, 4), False
         recorded_bpm = None
         while not self.stopping.wait(interval):
@@ -219,7 +221,9 @@ class Session:
                 log.warning("JACK transport is in %d/%d; drumd plays 4/4 and counts 16ths from "
                             "the song's start, so its bar lines drift from the transport's", *state.meter)
             with self.cond:
-                changed = self.clock.transport(state.time, state.position, state.bpm, state.rolling)
+                self.peers = state.peers
+                changed = self.clock.transport(state.time, state.position, state.bpm, state.rolling,
+                                               self.transport.source)
                 if changed:
                     self.cond.notify_all()
                 if (self.recorder is not None and state.rolling and not changed and recorded_bpm
@@ -373,8 +377,10 @@ class Session:
             c = self.clock
             pos = c.position_at(self.now()) if c.running else 0.0
             bpm, source, fallback, running = c.bpm, c.source, c.fallback, c.running
+            peers = self.peers
         step = int(pos // 1)
         return {"bpm": bpm, "source": source, "fallback": fallback, "running": running,
+                "peers": peers,
                 "bar": step // STEPS_PER_BAR + 1, "beat": step % STEPS_PER_BAR // STEPS_PER_BEAT + 1,
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,

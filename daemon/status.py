@@ -23,6 +23,8 @@ def format_status(s: dict) -> str:
     where = ("stopped" if not s["running"] else "starting" if s["bar"] < 1
              else f"{s['bar']}:{s['beat']}")
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
+    if s.get("peers") is not None:  # Link: how many others share the session
+        clock += f" ({s['peers']} peer{'' if s['peers'] == 1 else 's'})"
     follow = f"F {s['follow']:.2f}  " if s["mode"] in ("accompany", "tap") and "follow" in s else ""
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "
             f"T {s['temperature']:.2f}  D {s['density']:+.1f}  Q {s['quantize']:.2f}  "

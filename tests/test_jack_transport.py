@@ -58,8 +58,8 @@ def test_clock_jack_is_a_setting_and_a_flag(tmp_path):
     cfg = tmp_path / "drumd.yaml"
     cfg.write_text("clock: jack\n")
     assert config.resolve(str(cfg), {})["clock"] == "jack"
-    cfg.write_text("clock: link\n")
-    with pytest.raises(config.ConfigError, match="clock: expected one of auto, internal, external, jack"):
+    cfg.write_text("clock: midi\n")
+    with pytest.raises(config.ConfigError, match="clock: expected one of auto, internal, external, jack, link"):
         config.load(cfg)
 
 
@@ -69,6 +69,8 @@ class ScriptedTransport:
     is located to 16th `to`; stopped from `stop` on. Times on perf_counter."""
 
     period = 0.005
+    poll_s = period / 2
+    source = JACK_TRANSPORT
 
     def __init__(self, start, pos0, bpm, jump, to, stop, meter=(3, 4)):
         self.start, self.pos0, self.bpm, self.jump, self.to, self.stop = start, pos0, bpm, jump, to, stop
