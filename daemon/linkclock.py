@@ -33,7 +33,10 @@ from drumd.mappings.grid import STEPS_PER_BEAT
 
 LINK = "link"        # Clock.source while following Link
 QUANTUM = 4          # Link beats (quarter notes) per drumd bar
-ALONE_GRACE = 1.0    # s for Link's discovery to find peers before drumd starts the session alone
+# s for Link's discovery to find peers before drumd starts the session alone: on this machine
+# peers met within 0.1-0.3 s; a Wi-Fi network that drops a multicast announcement needs longer,
+# and a wrong "alone" would leave drumd playing beside a stopped session
+ALONE_GRACE = 2.0
 START_LEAD = 0.1     # s between drumd starting the session alone and its beat 0
 POLL_S = 0.002       # s between polls: a peer's stop is seen within 2 ms of Link reporting it
 

@@ -126,7 +126,9 @@ def test_alone_drumd_sets_the_tempo_and_starts_the_session_after_the_grace():
     assert tr.link.enabled and tr.link.startStopSyncEnabled
     state = tr.query()
     assert not state.rolling and session.commits == 0  # discovery may still find a peer
-    clock.t += 1.0
+    clock.t += 1.9
+    assert not tr.query().rolling
+    clock.t += 0.1
     state = tr.query()
     assert state.rolling and state.bpm == 120.0 and state.peers == 0
     assert session.playing and session.tempo == 120.0

@@ -197,7 +197,7 @@ def test_drumd_alone_starts_the_session_at_its_bpm(jack, drumd_checkpoint):
     p = None
     try:
         jack.connect(drumd.out_port, listener.port)
-        time.sleep(3.0)
+        time.sleep(4.5)  # 2 s looking for peers, then playing alone
         alone = note_ons(listener.snapshot())
         p = LinkPeer(120.0)
         assert p.wait(lambda s: s[4] == 1, 10), "the peer never found drumd's Link session"
