@@ -176,6 +176,33 @@ def import_cmd(file: Path, name, force):
     click.echo(f"Check it: drumd maps show {map_id}; fix guesses in {out}")
 
 
+
+@maps.command("export")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["midnam", "reaper"]), required=True,
+              help="midnam: a MIDINameDocument (Ardour, Logic, many plugins' hosts); reaper: "
+                   "a Reaper note-name file (MIDI editor: Note names > Load).")
+@click.option("--out", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write to FILE (replaced atomically) instead of printing.")
+def export_cmd(name, fmt, out: Path | None):
+    """Write a map's note names (NAME: id, alias or .yaml path) for a DAW to show: each note's
+    number and name. `drumd maps import` reads the file back."""
+    from drumd.mappings.exporters import export_text
+    from drumd.mappings.files import OutputPathError, atomic_open
+
+    m = _load(name)
+    text = export_text(m, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with atomic_open(out) as f:
+            f.write(text.encode("utf-8"))
+    except OSError as e:  # OutputPathError: one line naming the path
+        raise click.ClickException(str(e) if isinstance(e, OutputPathError)
+                                   else f"{out}: cannot write ({e.strerror or e})") from None
+    click.echo(f"wrote {len(m.notes)} note names of {m.name} to {out} ({fmt})")
+
 def _channel(ctx, param, value):
     if value is None:
         return None
