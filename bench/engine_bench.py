@@ -69,6 +69,7 @@ def bench_torch(ckpt, n, mkldnn):
 
 
 def bench_training(steps=20):
+    from drumd.engine.encoding import METER_INPUTS
     from drumd.engine.model import DrumLSTM, ModelConfig, losses
     torch.set_num_threads(2)
     cfg = ModelConfig(n_styles=18)
@@ -82,7 +83,8 @@ def bench_training(steps=20):
         lookback_velocity=torch.rand(B, T, 18), lookback_offset=torch.rand(B, T, 18) - 0.5,
         level=torch.rand(B, T, 1),
         position=torch.randint(0, 2, (B, T, 6)).float() * 2 - 1, density=torch.rand(B, T, 1),
-        style=torch.randint(0, 18, (B, T)), fill=torch.zeros(B, T, 1), tempo=torch.randint(0, 8, (B, T)))
+        style=torch.randint(0, 18, (B, T)), fill=torch.zeros(B, T, 1), tempo=torch.randint(0, 8, (B, T)),
+        meter=torch.zeros(B, T, METER_INPUTS))
     ev = torch.randint(0, 512, (B, T), generator=g)
     vb, ob = torch.randint(0, 16, (B, T, 9)), torch.randint(0, 16, (B, T, 9))
     mask = torch.ones(B, T)

@@ -9,6 +9,9 @@ A checkpoint is two files side by side, written together by `save_checkpoint`:
     best.safetensors  the same weights (float32) and warm-up grooves as plain arrays, and the
                       rest as JSON in the header's metadata: what drumd plays from
 
+Format 3 (meters) reads format 2 (4/4 only) too: its first LSTM layer gets zero weights for
+the meter inputs (encoding.meter_bits, all zero in 4/4), so it plays 4/4 exactly as before.
+
 `load_checkpoint` reads the .safetensors (either name may be given) with the safetensors
 library: no pickle, and no torch, so playing (generate, serve, audition) needs neither torch
 nor its 1.5 s import. Only a .pt with no .safetensors beside it (written before 2026-12) is
@@ -29,14 +32,17 @@ from pathlib import Path
 import numpy as np
 
 from drumd.mappings.files import atomic_open
-from drumd.engine.encoding import DRUM_CLASSES, ENCODING_VERSION, NUM_CLASSES
+from drumd.engine.encoding import (DRUM_CLASSES, ENCODING_VERSION, METER_INPUTS, NUM_CLASSES,
+                                   bar_steps, meter_name)
 from drumd.engine.modelspec import ModelConfig, weight_shapes
-from drumd.engine.warmup import WARMUP_STEPS
+from drumd.engine.warmup import split_key
 
 log = logging.getLogger(__name__)
 
 FORMAT = "drumd-checkpoint"
-FORMAT_VERSION = 2  # 2: lookback velocity/offset and dynamic level inputs; warm-up bank
+FORMAT_VERSION = 3  # 3: meter inputs, warm-up banks per meter; 2: lookback velocity/offset and
+# dynamic level inputs, warm-up bank (read still: 4/4 only, its meter inputs' weights zero)
+READS = (2, 3)
 SHIPPED = "drumd-gmd.pt"
 PLAYER_SUFFIX = ".safetensors"
 TRAIN_EXTRA = "pip install 'drumd[train]'"
@@ -54,8 +60,18 @@ class Checkpoint:
     styles: list[str]
     weights: dict[str, np.ndarray]  # DrumLSTM's state_dict as float32 arrays (weight_shapes)
     meta: dict = field(default_factory=dict)  # data checksum, metrics, train config, code
-    # version; "warmup": the bank, {style: {"events", "velocity", "offset"}} numpy arrays
+    # version; "meters": the meters it learnt ("3/4", ...); "warmup": the bank,
+    # {bank key (warmup.bank_key: style, or "style@3/4"): {"events", "velocity", "offset"}}
     path: Path | None = None
+
+    @property
+    def meters(self) -> list[str]:
+        """The meters its training data was in ("4/4", "3/4", ...): a checkpoint that does
+        not say (format 2, before meters) learnt 4/4 only."""
+        return list(self.meta.get("meters") or ["4/4"])
+
+    def knows_meter(self, meter: tuple[int, int]) -> bool:
+        return meter_name(meter) in self.meters
 
     def style_index(self, style: str) -> int:
         try:
@@ -104,7 +120,8 @@ def _header(config: ModelConfig, styles: list[str], meta: dict) -> dict:
 
 def _player_bytes(config: ModelConfig, styles: list[str], weights: dict, meta: dict) -> bytes:
     """The .safetensors file: weights as "model.NAME", the warm-up bank as
-    "warmup.STYLE.events|velocity|offset", everything else as JSON under the metadata key "drumd"."""
+    "warmup.KEY.events|velocity|offset" (KEY: warmup.bank_key, "rock" or "rock@3/4"),
+    everything else as JSON under the metadata key "drumd"."""
     from safetensors.numpy import save
     arrays = {f"model.{k}": np.ascontiguousarray(np.asarray(v, np.float32)) for k, v in weights.items()}
     for style, clips in (meta.get("warmup") or {}).items():
@@ -157,9 +174,10 @@ def _checkpoint(path: Path, header, weights: dict, bank: dict) -> Checkpoint:
     """Check what either file holds against this drumd; any mismatch is a CheckpointError naming `path`."""
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a drumd checkpoint (expected format {FORMAT!r})")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {header.get('format_version')}, "
-                              f"this drumd reads {FORMAT_VERSION}")
+    version = header.get("format_version")
+    if version not in READS:
+        raise CheckpointError(f"{path}: checkpoint format {version}, this drumd reads "
+                              f"{', '.join(map(str, READS))}")
     if header.get("encoding_version") != ENCODING_VERSION:
         raise CheckpointError(f"{path}: trained with encoding v{header.get('encoding_version')}, "
                               f"this drumd uses v{ENCODING_VERSION}; retrain or use a matching drumd")
@@ -171,17 +189,27 @@ def _checkpoint(path: Path, header, weights: dict, bank: dict) -> Checkpoint:
         expected = weight_shapes(cfg)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: a damaged model config or style list ({e})") from e
+    w0 = weights.get("lstm.weight_ih_l0")
+    if version == 2 and w0 is not None and w0.ndim == 2:
+        # before meter inputs: zero weights for them, so it plays 4/4 exactly as it did
+        weights = {**weights, "lstm.weight_ih_l0": np.concatenate(
+            [np.asarray(w0, np.float32), np.zeros((w0.shape[0], METER_INPUTS), np.float32)], axis=1)}
     got = {k: tuple(v.shape) for k, v in weights.items()}
     if got != expected or cfg.n_styles != len(styles):
         wrong = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
         what = wrong[0] if wrong else f"{len(styles)} styles for n_styles={cfg.n_styles}"
         raise CheckpointError(f"{path}: weights do not match the stored model config ({what})")
-    for style, clips in bank.items():
+    for key, clips in bank.items():
         shapes = {k: tuple(np.shape(clips.get(k))) for k in BANK_DTYPES}
         n = shapes["events"][:1]
-        if (style not in styles or shapes["events"] != n + (WARMUP_STEPS,)
-                or not shapes["velocity"] == shapes["offset"] == n + (WARMUP_STEPS, NUM_CLASSES)):
-            raise CheckpointError(f"{path}: a damaged warm-up groove bank (style {style!r})")
+        try:
+            style, meter = split_key(key)
+            steps = 2 * bar_steps(meter)
+        except ValueError:
+            style, steps = None, 0
+        if (style not in styles or shapes["events"] != n + (steps,)
+                or not shapes["velocity"] == shapes["offset"] == n + (steps, NUM_CLASSES)):
+            raise CheckpointError(f"{path}: a damaged warm-up groove bank (style {key!r})")
     meta = dict(header.get("meta") or {})
     if bank:
         meta["warmup"] = bank

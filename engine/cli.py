@@ -81,15 +81,31 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
     click.echo(f"best checkpoint: {best}")
 
 
+def _meter_option(ctx, param, value):
+    """--meter N/D as (N, D): one of encoding.METERS, else a usage error naming them."""
+    from drumd.engine.encoding import parse_meter
+    if value is None:
+        return None
+    try:
+        return parse_meter(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=True))
 @click.option("--checkpoint", type=InputPath(), help="Default: the shipped model.")
 @click.option("--primer", type=InputPath(), help="A drum .mid to continue.")
-@click.option("--primer-map", default="gm", show_default=True, help="Drum map of the primer file.")
+@click.option("--primer-map", metavar="MAP",
+              help="Drum map of the primer file. Default: the map the file names (drumd writes "
+                   "it), else GM.")
 @click.option("--primer-channel", default=10, show_default=True, type=click.IntRange(1, 16),
               help="MIDI channel of the primer's drums.")
 @click.option("--style", default=None, help="Style name, or 'all' for one file per style into the folder OUT.")
 @click.option("--bars", default=8, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--meter", callback=_meter_option, metavar="N/D",
+              help="Time signature: 4/4, 3/4, 6/8, 12/8, 5/4, 7/8 or 5/8 (default: the primer's, "
+                   "else 4/4).")
 @click.option("--bpm", type=click.FloatRange(MIN_BPM, MAX_BPM),
               help="Tempo (default: the primer's, else 120).")
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0.05, 5))
@@ -106,12 +122,12 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
 @click.option("--map", "out_map", default="gm", show_default=True, help="Drum map of the output file.")
 @click.option("--include-primer", is_flag=True, help="Write the primer before the continuation.")
 @click.option("--seed", type=int)
-def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, bpm, temperature,
+def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, meter, bpm, temperature,
              top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
     from drumd.engine.data import DataError
     from drumd.engine.midifile import read_primer, write_steps
-    from drumd.engine.encoding import Step
+    from drumd.engine.encoding import METERS, Step, meter_name
     from drumd.mappings import MapError, load_map
     from drumd.mappings.files import OutputPathError, check_output_path
     from drumd.mappings.grid import STEPS_PER_BAR
@@ -147,19 +163,30 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
         raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException(f"{out}: cannot create the folder ({e.strerror or e})")
-    steps, carry, per_bar, meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, (4, 4))
-    if meter != (4, 4):
-        log.warning("%s is in %d/%d; the model plays 4/4 (its bars are kept, the continuation "
-                    "is in 4/4)", primer, *meter)
+    steps, carry, per_bar, primer_meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, None)
+    if primer_meter not in (None, *METERS) and meter is None:
+        log.warning("%s is in %s, which drumd does not play (it plays %s); continuing it in 4/4 "
+                    "(its bars are kept)", primer, meter_name(primer_meter), ", ".join(map(meter_name, METERS)))
+        meter = (4, 4)
+    elif meter and primer_meter and meter != primer_meter:
+        log.warning("%s is in %s; continuing it in %s as --meter asks (its bars are kept)",
+                    primer, meter_name(primer_meter), meter_name(meter))
+    meter = meter or primer_meter or (4, 4)
+    primer_meter = primer_meter or meter
+    if not ckpt.knows_meter(meter):
+        log.warning("%s learnt %s only, not %s: its bars of %s are a guess (fine-tune it on "
+                    "files in %s: README, 'Train on your own loops')", ckpt.path.name if ckpt.path else "the model",
+                    ", ".join(ckpt.meters), meter_name(meter), meter_name(meter), meter_name(meter))
     bpm = bpm or (p.bpm if p else None) or 120.0
     controls = Controls(temperature=temperature, top_p=top_p, density=density, quantize=quantize, fill=fill,
                         variation=variation, fill_every=fill_every)
     # the continuation starts on the bar line after the primer (its first step = a carried downbeat hit)
-    meters = ((0, *meter), (len(steps), 4, 4)) if include_primer and steps and meter != (4, 4) else ((0, 4, 4),)
+    meters = (((0, *primer_meter), (len(steps), *meter)) if include_primer and steps and meter != primer_meter
+              else ((0, *meter),))
     for s in styles:
         path = Path(out) / f"{s}.mid" if style == "all" else Path(out)
         result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed,
-                     carry=carry, steps_per_bar=per_bar)
+                     carry=carry, meter=meter, primer_meter=primer_meter)
         # the primer from the file's own notes (flams and drags whole), not its quantized steps
         try:
             n = write_steps(path, ([Step()] * len(steps) if include_primer else []) + result, bpm,
@@ -168,7 +195,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, b
             raise click.ClickException(str(e))
         primed = (f", after {len(steps) // per_bar} primer bars" + (" and its next downbeat" if carry else "")
                   if p else "")
-        click.echo(f"{path}: {bars} bars{primed}, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
+        in_meter = "" if meter == (4, 4) else f" of {meter_name(meter)}"
+        click.echo(f"{path}: {bars} bars{in_meter}{primed}, {n} notes, style {s or 'default'}, {bpm:g} BPM, map {out_map}")
 
 
 @click.command("eval")

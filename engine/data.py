@@ -2,12 +2,14 @@
 
 Reads `info.csv` for the split and labels, translates the Roland TD-11 pitches to GM through
 `drumd.mappings` (hi-hat openness from CC4), quantizes to 16th steps keeping velocity and
-microtiming. The parsed dataset is cached, keyed by the data's checksum and ENCODING_VERSION,
+microtiming, each file in its own meter (its time signature: 4/4, 3/4, 6/8, 5/4, 5/8 there;
+encoding.METERS). The parsed dataset is cached, keyed by the data's checksum and ENCODING_VERSION,
 so preprocessing runs once.
 """
 from __future__ import annotations
 
 import csv
+import logging
 import hashlib
 import json
 import os
@@ -20,9 +22,10 @@ import numpy as np
 from drumd.mappings.files import atomic_open
 from drumd.mappings.grid import ticks_to_steps
 from drumd.mappings.midifile import MidiFileError, read_drum_notes
-from drumd.engine.encoding import ENCODING_VERSION, NUM_CLASSES, Performance, quantize_hits
+from drumd.engine.encoding import ENCODING_VERSION, METERS, NUM_CLASSES, Performance, quantize_hits
 
 SPLITS = ("train", "validation", "test")
+log = logging.getLogger(__name__)
 DATA_MAP = "roland-td"  # the Groove MIDI Dataset was played on a Roland TD-11
 
 
@@ -61,6 +64,7 @@ class FileGrid(NamedTuple):
     end_tick: int         # the last end_of_track (max over tracks)
     numerator: int = 4    # first time_signature meta; 4/4 without one
     denominator: int = 4
+    change: tuple[int, int, int] | None = None  # the first later meter, (tick, num, den), if any
 
 
 def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid: bool = False,
@@ -86,7 +90,8 @@ def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid
     onsets.sort()
     if not grid:
         return onsets, f.bpm
-    return onsets, f.bpm, FileGrid(f.ticks_per_beat, f.end_tick, *f.meter)
+    change = next((m for m in f.meters if m[1:] != tuple(f.meter)), None)
+    return onsets, f.bpm, FileGrid(f.ticks_per_beat, f.end_tick, *f.meter, change)
 
 
 def roland_to_gm() -> Callable[[int, int | None], int | None]:
@@ -146,7 +151,7 @@ def load_dataset(data_dir: Path | None = None, progress: bool = False) -> tuple[
         if not r.path.is_file():
             raise DataError(f"{r.path}: listed in info.csv but missing")
     digest = checksum(records)
-    cache = _cache_dir() / f"gmd-{digest}-v{ENCODING_VERSION}.npz"
+    cache = _cache_dir() / f"gmd-{digest}-v{ENCODING_VERSION}-meters.npz"
     if cache.is_file():
         try:
             return _read_cache(cache), digest
@@ -159,9 +164,14 @@ def load_dataset(data_dir: Path | None = None, progress: bool = False) -> tuple[
         from tqdm import tqdm
         it = tqdm(records, desc="preprocess", unit="file")
     for r in it:
-        onsets, _ = read_onsets(r.path, to_gm)
+        onsets, _, grid = read_onsets(r.path, to_gm, grid=True)
+        meter = (grid.numerator, grid.denominator)
+        if meter not in METERS or grid.change:  # none in v1.0.0: all 4/4, 3/4, 6/8, 5/4, 5/8
+            log.warning("%s: skipped (meter %d/%d%s)", r.path, *meter, " changing" if grid.change else "")
+            continue
         p = quantize_hits(onsets)
         p.bpm, p.style, p.fill, p.name = r.bpm, r.style, r.fill, str(r.path.relative_to(r.path.parents[2]))
+        p.meter = meter
         if len(p) and r.split in perfs:
             perfs[r.split].append(p)
     _write_cache(cache, perfs)
@@ -171,7 +181,8 @@ def load_dataset(data_dir: Path | None = None, progress: bool = False) -> tuple[
 def _write_cache(path: Path, perfs: dict) -> None:
     arrays, meta = {}, {}
     for split, ps in perfs.items():
-        meta[split] = [dict(bpm=p.bpm, style=p.style, fill=p.fill, name=p.name, n=len(p)) for p in ps]
+        meta[split] = [dict(bpm=p.bpm, style=p.style, fill=p.fill, name=p.name, n=len(p),
+                            meter=list(p.meter)) for p in ps]
         arrays[f"{split}_events"] = np.concatenate([p.events for p in ps]) if ps else np.zeros(0, np.int16)
         arrays[f"{split}_velocity"] = (np.concatenate([p.velocity for p in ps]) if ps
                                        else np.zeros((0, NUM_CLASSES), np.uint8))
@@ -190,6 +201,7 @@ def _read_cache(path: Path) -> dict:
         ps, i = [], 0
         for m in items:
             n = m.pop("n")
+            m["meter"] = tuple(m.get("meter", (4, 4)))
             ps.append(Performance(ev[i:i + n], vel[i:i + n], off[i:i + n], **m))
             i += n
         out[split] = ps

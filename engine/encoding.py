@@ -48,6 +48,14 @@ DRUM_CLASSES: tuple[tuple[str, tuple[int, ...]], ...] = tuple(
 
 POSITION_BITS = 6  # binary step counter as in drums_rnn's drum_kit config: period 64 steps
 
+# The meters the model's inputs can tell apart, 4/4 first. In 4/4 the inputs are exactly those
+# of the 4/4-only model (checkpoint format 2): the position counter counts 16ths in the bar
+# (bits 0-3) and bars (bits 4-5), and the meter inputs (METER_INPUTS columns: "a 16th past the
+# bar's first 16 (12/8, 5/4)" and a one-hot of the other meters) are all zero, so a 4/4-only
+# checkpoint plays as it did with zero weights for them (engine.checkpoint extends it so).
+METERS: tuple[tuple[int, int], ...] = ((4, 4), (3, 4), (6, 8), (12, 8), (5, 4), (7, 8), (5, 8))
+METER_INPUTS = 1 + len(METERS) - 1
+
 # Velocity and microtiming are predicted as categorical bins, so sampling keeps the
 # spread of real playing (a regression head would collapse to the mean).
 VELOCITY_BINS = 16
@@ -98,6 +106,60 @@ def position_bits(step_index: int | np.ndarray) -> np.ndarray:
     return (((s >> np.arange(POSITION_BITS)) & 1) * 2 - 1).astype(np.float32)
 
 
+def meter_name(meter: tuple[int, int]) -> str:
+    return f"{meter[0]}/{meter[1]}"
+
+
+def parse_meter(text: str) -> tuple[int, int]:
+    """'3/4' -> (3, 4); ValueError naming the supported meters for anything else."""
+    try:
+        num, den = (int(x) for x in str(text).strip().split("/"))
+    except ValueError:
+        num = den = 0
+    if (num, den) not in METERS:
+        raise ValueError(f"meter {text!r}: expected one of {', '.join(map(meter_name, METERS))}")
+    return num, den
+
+
+def bar_steps(meter: tuple[int, int]) -> int:
+    """16th steps in one bar of `meter` (n/d: n * 16 / d): 16 in 4/4, 12 in 3/4 and 6/8,
+    24 in 12/8, 20 in 5/4, 14 in 7/8, 10 in 5/8."""
+    num, den = meter
+    return 16 * num // den
+
+
+def meter_lookback(lookback, meter: tuple[int, int]) -> tuple[int, ...]:
+    """The lookback lags (in 16ths) of a model whose config gives them in 4/4 bars' 16ths
+    (ModelConfig.lookback, (16, 32): one and two bars), in bars of `meter`: (12, 24) in 3/4."""
+    per_bar = bar_steps(meter)
+    return tuple(max(1, round(k * per_bar / 16)) for k in lookback)
+
+
+def meter_bits(meter: tuple[int, int], step_in_bar) -> np.ndarray:
+    """The meter inputs, shape (..., METER_INPUTS), 0/1: whether the 16th in the bar is past
+    the 16th (12/8, 5/4 bars are longer), then a one-hot of the meter among METERS[1:]. All
+    zero in 4/4. ValueError for a meter not in METERS."""
+    s = np.asarray(step_in_bar)
+    out = np.zeros(s.shape + (METER_INPUTS,), np.float32)
+    if meter not in METERS:
+        raise ValueError(f"meter {meter_name(meter)}: the model knows "
+                         f"{', '.join(map(meter_name, METERS))}")
+    out[..., 0] = s >= 16
+    i = METERS.index(meter)
+    if i:
+        out[..., i] = 1.0
+    return out
+
+
+def bar_position_bits(step_in_bar, bar_index) -> np.ndarray:
+    """The position counter in a bar of any meter, shape (..., POSITION_BITS), ±1: bits 0-3 of
+    the 16th in the bar, bits 4-5 of the bar's index. In 4/4 it equals position_bits of the
+    16th counted from a bar line (16 * bar + 16th)."""
+    s, b = np.asarray(step_in_bar), np.asarray(bar_index)
+    v = (s & 15) | ((b & 3) << 4)
+    return position_bits(v)
+
+
 def velocity_to_bin(velocity):
     v = np.clip(np.asarray(velocity, dtype=np.int64), 1, 127)  # int64: uint8 input would wrap
     return np.minimum((v - 1) * VELOCITY_BINS // 127, VELOCITY_BINS - 1)
@@ -133,6 +195,7 @@ class Performance:
     style: str = ""
     fill: bool = False
     name: str = ""
+    meter: tuple[int, int] = (4, 4)  # its time signature; step 0 is a bar line
 
     def __len__(self) -> int:
         return len(self.events)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, event_bits,
-                                   offset_to_bin, position_bits, velocity_to_bin)
+from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, bar_position_bits,
+                                   bar_steps, event_bits, meter_bits, meter_lookback,
+                                   offset_to_bin, velocity_to_bin)
 from drumd.engine.modelspec import BOS, DENSITY_WINDOW, tempo_bucket
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS))   # (512, 9) 0/1 rows, a lookup for the live path
 HITS_PER_EVENT = EVENT_BITS.sum(-1)                # popcount of each event
-POSITION_TABLE = position_bits(np.arange(64))      # the counter's period is 64 steps
 
 
 def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[str, np.ndarray]:
-    """Inputs and targets for every step of a performance (teacher forcing)."""
+    """Inputs and targets for every step of a performance (teacher forcing), in its meter
+    (perf.meter; step 0 a bar line): `lookback` is the model config's, one and two 4/4 bars,
+    and looks one and two bars of that meter back (encoding.meter_lookback)."""
     T = len(perf)
+    per_bar = bar_steps(perf.meter)
+    lookback = meter_lookback(lookback, perf.meter)
     ev = perf.events.astype(np.int64)
     prev_event = np.concatenate([[BOS], ev[:-1]])
     prev_vel = np.concatenate([np.zeros((1, NUM_CLASSES)), perf.velocity[:-1] / 127.0])
@@ -43,7 +47,8 @@ def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[
         lookback=np.concatenate(looks, -1).astype(np.float32),
         lookback_velocity=np.concatenate(look_vel, -1).astype(np.float32),
         lookback_offset=np.concatenate(look_off, -1).astype(np.float32),
-        position=position_bits(t),
+        position=bar_position_bits(t % per_bar, t // per_bar),
+        meter=meter_bits(perf.meter, t % per_bar),
         density=density[:, None].astype(np.float32),
         level=level[:, None].astype(np.float32),
         style=np.full(T, style, np.int64),
@@ -56,10 +61,17 @@ def sequence_features(perf: Performance, style: int, lookback=(16, 32)) -> dict[
 
 
 class History:
-    """The last few steps of a live performance: constant memory, constant time per step."""
+    """The last few steps of a live performance: constant memory, constant time per step.
+    `lookback`: the model config's (one and two 4/4 bars), taken in bars of `meter`."""
 
-    def __init__(self, lookback=(16, 32)):
-        self.lookback = tuple(lookback)
+    def __init__(self, lookback=(16, 32), meter: tuple[int, int] = (4, 4)):
+        self.meter = tuple(meter)
+        self.steps_per_bar = bar_steps(self.meter)
+        self.lookback = meter_lookback(lookback, self.meter)
+        # per 16th of a bar: its position bits for bars 0-3, and its meter inputs
+        bars, steps = np.meshgrid(np.arange(4), np.arange(self.steps_per_bar), indexing="ij")
+        self.position_table = bar_position_bits(steps, bars)   # (4, steps_per_bar, 6)
+        self.meter_table = meter_bits(self.meter, np.arange(self.steps_per_bar))
         self.size = max(max(self.lookback), DENSITY_WINDOW)
         self.events = np.zeros(self.size, np.int64)
         self.velocity = np.zeros((self.size, NUM_CLASSES), np.float32)
@@ -87,7 +99,8 @@ class History:
         self.events[i], self.velocity[i], self.offset[i] = event, velocity, offset
 
     def features(self, position: int, style: int, fill: bool, bpm: float) -> dict[str, np.ndarray]:
-        """Inputs for the next step (index self.t), same layout as one row of sequence_features."""
+        """Inputs for the next step (index self.t), same layout as one row of sequence_features.
+        position: its song position in 16ths (0 = a bar line; negative before it)."""
         t = self.t
         if t == 0:
             prev_event, prev_vel, prev_off = BOS, np.zeros(NUM_CLASSES), np.zeros(NUM_CLASSES)
@@ -98,6 +111,7 @@ class History:
         back = [(t - k) % self.size if t >= k else None for k in self.lookback]
         none = np.zeros(NUM_CLASSES, np.float32)
         n = self.hits_in_window
+        bar, step = divmod(position, self.steps_per_bar)
         return dict(
             prev_event=np.int64(prev_event),
             prev_velocity=np.asarray(prev_vel, np.float32),
@@ -108,7 +122,8 @@ class History:
                                               for j in back]).astype(np.float32),
             lookback_offset=np.concatenate([none if j is None else self.offset[j]
                                             for j in back]).astype(np.float32),
-            position=POSITION_TABLE[position % 64],
+            position=self.position_table[bar % 4, step],
+            meter=self.meter_table[step],
             density=np.array([n / DENSITY_WINDOW], np.float32),
             level=np.array([self.velocity_in_window / 127.0 / n if n > 0 else 0.0], np.float32),
             style=np.int64(style),

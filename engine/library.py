@@ -9,8 +9,9 @@ at the top take `style` (default: the folder's name). Notes are read as the data
 encoding.quantize_hits), so training sees the same Performances either way.
 
 A file is skipped, with its reason in the report, when it is unreadable (the reader's one
-line), has no drum notes, is not in 4/4 (the only meter the model knows today; read_drum_notes
-gives a file's first time signature), or is under one bar long. A file with no notes on the
+line), has no drum notes, is in a meter the model does not know (encoding.METERS: 4/4, 3/4,
+6/8, 12/8, 5/4, 7/8, 5/8; a file without a time signature is 4/4) or changes meter (split it
+at the change), or is under one bar long. Each Performance carries its file's meter. A file with no notes on the
 drum channel but notes on another is read from the busiest other channel, and the report says
 so. A file whose path below its style folder says "fill" is labelled a fill (the model's fill
 input; the warm-up grooves are taken from the others).
@@ -29,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drumd.engine.data import DataError, read_onsets
-from drumd.engine.encoding import Performance, quantize_hits
+from drumd.engine.encoding import METERS, Performance, bar_steps, quantize_hits
 from drumd.mappings.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 from drumd.mappings.midifile import MIDI_SUFFIXES, MidiFileError, read_drum_notes, read_midi
 
-SUPPORTED_METERS = ((4, 4),)
+SUPPORTED_METERS = METERS
 # why a file is skipped, in the report's order
 UNREADABLE, NO_DRUMS, METER, TOO_SHORT = ("unreadable", "no drum notes", "meter not supported",
                                           "too short")
@@ -110,7 +111,7 @@ class Library:
             if f.meter and f.skipped in (None, METER):
                 per_meter[f.meter] += f.bars
         lines.append("bars per meter: " + ", ".join(
-            f"{a}/{b} {n}" + ("" if (a, b) in SUPPORTED_METERS else " (skipped: only 4/4 is read for now)")
+            f"{a}/{b} {n}" + ("" if (a, b) in SUPPORTED_METERS else " (skipped: not a meter drumd knows)")
             for (a, b), n in sorted(per_meter.items())))
         return "\n".join(lines)
 
@@ -164,16 +165,23 @@ def read_file(path: Path, rel: Path, style: str, to_gm, map_name: str, channel: 
     per_bar = STEPS_PER_BAR * grid.numerator / grid.denominator
     f.bars = math.ceil(len(perf) / per_bar) if per_bar > 0 else 0
     if f.meter not in SUPPORTED_METERS:
-        f.skipped, f.why = METER, f"meter {grid.numerator}/{grid.denominator} not supported"
+        f.skipped, f.why = METER, (f"meter {grid.numerator}/{grid.denominator} not supported "
+                                   f"(drumd knows {', '.join(f'{a}/{b}' for a, b in METERS)})")
+        return f
+    if grid.change:
+        tick, num, den = grid.change
+        bar = tick * STEPS_PER_BEAT / grid.ticks_per_beat / per_bar + 1
+        f.skipped, f.why = METER, (f"meter changes from {f.meter[0]}/{f.meter[1]} to {num}/{den} "
+                                   f"at bar {bar:g} (split the file at the change)")
         return f
     if not len(perf):
         f.skipped, f.why = NO_DRUMS, _no_drums_why(path, f.channel, map_name)
         return f
     end_steps = grid.end_tick * STEPS_PER_BEAT / grid.ticks_per_beat
-    if max(len(perf), math.floor(end_steps)) < STEPS_PER_BAR:
+    if max(len(perf), math.floor(end_steps)) < bar_steps(f.meter):
         f.skipped, f.why = TOO_SHORT, f"{max(len(perf), math.floor(end_steps))} 16ths, under one bar"
         return f
-    perf.bpm, perf.style, perf.name = bpm, style, str(rel)
+    perf.bpm, perf.style, perf.name, perf.meter = bpm, style, str(rel), f.meter
     below_style = rel.parts[1:] if len(rel.parts) > 1 else rel.parts
     perf.fill = any("fill" in part.lower() for part in below_style)
     f.perf = perf

@@ -1,9 +1,9 @@
 """The step model: an LSTM over 16th steps with event, velocity and microtiming heads.
 
 Input at step t (predicting step t): the previous step (its event, velocities and offsets), what
-each drum played one and two bars back (lookback, as in Magenta's lookback_rnn: it is what lets an
+each drum played one and two bars (of the performance's meter) back (lookback, as in Magenta's lookback_rnn: it is what lets an
 LSTM keep a beat; here with the velocity and offset of those hits too, so accents and push/lay-back
-recur as a drummer's do), the position counter, and conditioning (style, fill, tempo bucket,
+recur as a drummer's do), the position counter (16th in the bar, bar), the meter, and conditioning (style, fill, tempo bucket,
 recent density, and the performance's dynamic level: the mean velocity of recent hits).
 
 The expression head also sees the lookback velocities and offsets directly (a skip path past the
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from drumd.engine.encoding import NUM_CLASSES, NUM_EVENTS, OFFSET_BINS, VELOCITY_BINS
 # The shape and input layout live in modelspec (no torch: the player needs them without it).
-from drumd.engine.modelspec import (BOS, DENSE_KEYS, DENSITY_WINDOW, EXPRESSION_KEYS,  # noqa: F401
+from drumd.engine.modelspec import (BOS, DENSE_KEYS, DENSITY_WINDOW, EXPRESSION_KEYS, METER_KEY,  # noqa: F401
                                     TEMPO_EDGES, TEMPO_EMBED, ModelConfig, dense_width,
                                     expression_width, lstm_input_width, tempo_bucket)
 
@@ -39,6 +39,7 @@ class StepInputs:
     style: torch.Tensor          # (B,T) long
     fill: torch.Tensor           # (B,T,1) 0/1
     tempo: torch.Tensor          # (B,T) long bucket
+    meter: torch.Tensor          # (B,T,METER_INPUTS) 0/1 (encoding.meter_bits): all 0 in 4/4
 
 
 def expression_context(x) -> torch.Tensor:
@@ -65,9 +66,10 @@ class DrumLSTM(nn.Module):
             nn.Linear(cfg.head_hidden, NUM_CLASSES * (VELOCITY_BINS + OFFSET_BINS)))
 
     def features(self, x: StepInputs) -> torch.Tensor:
-        """The LSTM's input: event embedding, the dense part (in DENSE_KEYS order), style, tempo."""
+        """The LSTM's input: event embedding, the dense part (in DENSE_KEYS order), style, tempo,
+        meter inputs."""
         return torch.cat([self.event_emb(x.prev_event), *(getattr(x, k) for k in DENSE_KEYS),
-                          self.style_emb(x.style), self.tempo_emb(x.tempo)], dim=-1)
+                          self.style_emb(x.style), self.tempo_emb(x.tempo), getattr(x, METER_KEY)], dim=-1)
 
     def forward(self, x: StepInputs, bits: torch.Tensor, state=None):
         """Teacher-forced pass: (event logits, velocity logits, offset logits, state).

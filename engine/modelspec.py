@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from drumd.engine.encoding import (NUM_CLASSES, NUM_EVENTS, OFFSET_BINS, POSITION_BITS,
-                                   VELOCITY_BINS)
+from drumd.engine.encoding import (METER_INPUTS, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
+                                   POSITION_BITS, VELOCITY_BINS)
 
 BOS = NUM_EVENTS  # "no previous step" token at the start of a sequence
 TEMPO_EDGES = (70, 85, 100, 115, 130, 150, 180)  # bpm bucket boundaries -> 8 buckets
@@ -17,6 +17,9 @@ DENSITY_WINDOW = 32  # steps of history the density feature averages over
 # The dense (non-embedded) inputs, in the order the first LSTM layer sees them.
 DENSE_KEYS = ("prev_velocity", "prev_offset", "lookback", "lookback_velocity", "lookback_offset",
               "position", "density", "level", "fill")
+# The meter inputs (encoding.meter_bits) come last in the first layer's input, after style and
+# tempo: a checkpoint from before them (format 2, 4/4 only) gets zero columns there.
+METER_KEY = "meter"
 # What the expression head sees besides the LSTM output and the step's hits.
 EXPRESSION_KEYS = ("lookback_velocity", "lookback_offset", "level")
 
@@ -30,7 +33,7 @@ class ModelConfig:
     style_embed: int = 8
     head_hidden: int = 128
     dropout: float = 0.2
-    lookback: tuple[int, ...] = (16, 32)
+    lookback: tuple[int, ...] = (16, 32)  # 16ths of 4/4 bars; in another meter, its bars (meter_lookback)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -54,8 +57,8 @@ def expression_width(cfg: ModelConfig) -> int:
 
 
 def lstm_input_width(cfg: ModelConfig) -> int:
-    """The first LSTM layer's input: event embedding, dense part, style, tempo."""
-    return cfg.event_embed + dense_width(cfg) + cfg.style_embed + TEMPO_EMBED
+    """The first LSTM layer's input: event embedding, dense part, style, tempo, meter."""
+    return cfg.event_embed + dense_width(cfg) + cfg.style_embed + TEMPO_EMBED + METER_INPUTS
 
 
 def tempo_bucket(bpm: float) -> int:

@@ -7,7 +7,9 @@
 
 The LSTM runs in numpy on weights copied out of the checkpoint: at batch 1 that is 2-3x faster
 than torch eager and never touches torch's thread pool (see ../shared/reference/realtime.md).
-Time and memory per step are constant: the state is the LSTM state plus a 32-step ring buffer.
+Time and memory per step are constant: the state is the LSTM state plus a ring buffer of two bars.
+reset(meter=(3, 4)) plays another meter (encoding.METERS): the model's position and lookback
+inputs, the home groove, phrases and warm-up grooves are then bars of it (12 16ths in 3/4).
 
 What makes it play like a drummer, besides the model:
   warm-up     without a primer, two real bars of the style (engine/warmup.py, shipped in the
@@ -46,17 +48,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from drumd.engine.checkpoint import Checkpoint, CheckpointError
-from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
-                                   PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bin_to_offset,
-                                   bin_to_velocity, event_bits, velocity_to_bin)
+from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, METER_INPUTS, NUM_CLASSES, NUM_EVENTS,
+                                   OFFSET_BINS, PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bar_steps,
+                                   bin_to_offset, bin_to_velocity, event_bits, velocity_to_bin)
 from drumd.engine.features import HITS_PER_EVENT, History
-from drumd.engine.modelspec import DENSE_KEYS, EXPRESSION_KEYS, dense_width
-from drumd.engine.warmup import WARMUP_STEPS, bank_from_meta
+from drumd.engine.modelspec import DENSE_KEYS, EXPRESSION_KEYS, METER_KEY, dense_width
+from drumd.engine.warmup import bank_from_meta, bank_key
 from drumd.mappings.grid import STEPS_PER_BAR
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS)).astype(bool)  # (512, 9)
 EVENT_BITS_F = EVENT_BITS.astype(np.float32)
-HOME_STEPS = 2 * STEPS_PER_BAR  # the groove's home: two bars
+HOME_STEPS = 2 * STEPS_PER_BAR  # the groove's home: two bars (of 4/4; Sampler.home_steps in its meter)
 # The home groove's skeleton: kick and snare (hats, cymbals and toms vary as the model likes).
 SKELETON = np.isin(np.arange(NUM_CLASSES), [CLASS_NAMES.index("kick"), CLASS_NAMES.index("snare")])
 # At variation 0: the tilt against dropping a full-velocity skeleton hit. 4, not 6: with 6 the
@@ -78,7 +80,7 @@ HOME_ADD = np.where(SKELETON, 0.3, 0.0) + np.where(np.arange(NUM_CLASSES) == CLA
 VELOCITY_TEMPERATURE = 0.5
 OFFSET_TEMPERATURE = 0.5
 HOME_VELOCITY_NATS = 1.0  # velocity tilt per bin away from the home groove's, at variation 0
-FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats
+FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats (at most half a bar in other meters)
 # Following a player (accompaniment): a drum the player played on this 16th one or two bars ago
 # is theirs there; a drumd hit on it costs follow * FOLLOW_NATS nats (at follow 1, about one in
 # 160,000 steps: no doubled hit that would flam against theirs).
@@ -120,11 +122,11 @@ class Controls:
 
 @dataclass(frozen=True)
 class Home:
-    """The groove's home: two bars, row i = song position i mod 32."""
-    bits: np.ndarray          # (32, 9) float 0/1: which drums hit
-    velocity_bin: np.ndarray  # (32, 9) int: their velocity bins, -1 where no hit
-    drop_weight: np.ndarray   # (32, 9) what leaving out each hit weighs (skeleton hits only)
-    add_weight: np.ndarray    # (32, 9) what adding a hit where the home has none weighs
+    """The groove's home: two bars (N = 2 bars' 16ths, 32 in 4/4), row i = song position i mod N."""
+    bits: np.ndarray          # (N, 9) float 0/1: which drums hit
+    velocity_bin: np.ndarray  # (N, 9) int: their velocity bins, -1 where no hit
+    drop_weight: np.ndarray   # (N, 9) what leaving out each hit weighs (skeleton hits only)
+    add_weight: np.ndarray    # (N, 9) what adding a hit where the home has none weighs
 
     @classmethod
     def of(cls, events: np.ndarray, velocity: np.ndarray) -> "Home":
@@ -140,10 +142,11 @@ def tilted(logits: np.ndarray, home_bin: np.ndarray, nats: float) -> np.ndarray:
     return logits - nats * (home_bin >= 0)[:, None] * distance
 
 
-def phrase_fill(position: int, fill_every: int) -> bool:
-    """Is 16th `position` (song position) in the fill that ends a phrase of fill_every bars?"""
-    return (fill_every > 0 and position // STEPS_PER_BAR % fill_every == fill_every - 1
-            and position % STEPS_PER_BAR >= STEPS_PER_BAR - FILL_STEPS)
+def phrase_fill(position: int, fill_every: int, steps_per_bar: int = STEPS_PER_BAR) -> bool:
+    """Is 16th `position` (song position) in the fill that ends a phrase of fill_every bars
+    of steps_per_bar 16ths? The fill is the bar's last FILL_STEPS, at most half the bar."""
+    return (fill_every > 0 and position // steps_per_bar % fill_every == fill_every - 1
+            and position % steps_per_bar >= steps_per_bar - min(FILL_STEPS, steps_per_bar // 2))
 
 
 class _NumpyLSTM:
@@ -160,11 +163,12 @@ class _NumpyLSTM:
         w0 = sd["lstm.weight_ih_l0"]
         E, S, D = cfg.event_embed, cfg.style_embed, dense_width(cfg)
         # Column layout of the first layer input, as in DrumLSTM.features.
-        c = np.cumsum([0, E, D, S, 4])
+        c = np.cumsum([0, E, D, S, 4, METER_INPUTS])
         self.event_table = sd["event_emb.weight"] @ w0[:, c[0]:c[1]].T        # (513, 4H)
         self.w_dense = w0[:, c[1]:c[2]]                                       # (4H, D)
         self.style_table = sd["style_emb.weight"] @ w0[:, c[2]:c[3]].T        # (n_styles, 4H)
         self.tempo_table = sd["tempo_emb.weight"] @ w0[:, c[3]:c[4]].T        # (buckets, 4H)
+        self.w_meter = w0[:, c[4]:c[5]]                                       # (4H, METER_INPUTS)
         self.w_ih = [None] + [sd[f"lstm.weight_ih_l{i}"] for i in range(1, cfg.layers)]
         self.w_hh = [sd[f"lstm.weight_hh_l{i}"] for i in range(cfg.layers)]
         self.b = [sd[f"lstm.bias_ih_l{i}"] + sd[f"lstm.bias_hh_l{i}"] for i in range(cfg.layers)]
@@ -182,6 +186,8 @@ class _NumpyLSTM:
         dense = np.concatenate([f[k] for k in DENSE_KEYS]).astype(np.float32)
         x_gates = (self.event_table[f["prev_event"]] + self.style_table[f["style"]]
                    + self.tempo_table[f["tempo"]] + self.w_dense @ dense)
+        if f[METER_KEY].any():  # all zero in 4/4: skipped, exactly as the 4/4-only model ran
+            x_gates = x_gates + self.w_meter @ f[METER_KEY]
         H = self.hidden
         x = None
         for i in range(self.layers):
@@ -276,21 +282,28 @@ class Sampler:
     def styles(self) -> list[str]:
         return self.ckpt.styles
 
-    def reset(self, primer=(), style: str | None = None, bpm: float = 120.0, step_index: int = 0) -> None:
+    def reset(self, primer=(), style: str | None = None, bpm: float = 120.0, step_index: int = 0,
+              meter: tuple[int, int] = (4, 4)) -> None:
         """Start over. The primer's steps are fed as if played, its last step just before
-        `step_index` (the song position of the next step, in 16ths: it sets the bar phase).
-        Without a primer, a warm-up groove of the style is fed the same way (when the
-        checkpoint has one): the same groove each time for this Sampler and style."""
+        `step_index` (the song position of the next step, in 16ths: it sets the bar phase;
+        song position 0 is a bar line). Without a primer, a warm-up groove of the style in
+        `meter` is fed the same way (when the checkpoint has one; none in that meter: it starts
+        unwarmed): the same groove each time for this Sampler, style and meter. `meter`: one
+        of encoding.METERS (ValueError otherwise); bars, lookback, phrases and the home groove
+        are bars of it."""
         name = style or self._default_style()
         self.style = self.ckpt.style_index(name)
         self.style_name = name
         self.bpm = float(bpm)
         self.state = self.net.zero_state()
-        self.history = History(self.ckpt.config.lookback)
-        self.home = None          # Home: the groove's two bars by song position % 32, once known
+        self.history = History(self.ckpt.config.lookback, meter)  # ValueError for an unknown meter
+        self.meter = self.history.meter
+        self.steps_per_bar = bar_steps(self.meter)
+        self.home_steps = 2 * self.steps_per_bar
+        self.home = None          # Home: the groove's two bars by song position % home_steps, once known
         self.after_fill = False   # the previous step was part of a fill
-        # the player's hits (amend_last) of the last two bars, row = song position % 32
-        self.player = np.zeros((HOME_STEPS, NUM_CLASSES), bool)
+        # the player's hits (amend_last) of the last two bars, row = song position % home_steps
+        self.player = np.zeros((self.home_steps, NUM_CLASSES), bool)
         # the player's taps (tap()) of the last two bars: row = song position % 32, the song
         # position each row's tap is of (rows are stale once that is two bars back) and its velocity
         self.tap_position = np.full(HOME_STEPS, -HOME_STEPS - 1, np.int64)
@@ -308,8 +321,8 @@ class Sampler:
         clips, i = self._warmup_clip(style)
         if clips is None:
             return []
-        start = step_index - WARMUP_STEPS
-        rows = [(start + j) % WARMUP_STEPS for j in range(WARMUP_STEPS)]
+        n = self.home_steps
+        rows = [(step_index - n + j) % n for j in range(n)]
         return [Step(tuple(Hit(CLASS_PITCH[c], int(clips["velocity"][i, r, c]), float(clips["offset"][i, r, c]))
                            for c in np.flatnonzero(EVENT_BITS[clips["events"][i, r]])))
                 for r in rows]
@@ -320,15 +333,15 @@ class Sampler:
         if style != self.style:  # a new style: a new home groove, from its warm-up bank if any
             self.style, self.style_name = style, self.ckpt.styles[style]
             self.home = self._bank_home(self.style_name)
-        fill = controls.fill or phrase_fill(self.position, controls.fill_every)
-        crash = self.after_fill and not fill and self.position % STEPS_PER_BAR == 0
+        fill = controls.fill or phrase_fill(self.position, controls.fill_every, self.steps_per_bar)
+        crash = self.after_fill and not fill and self.position % self.steps_per_bar == 0
         f = self.history.features(self.position, style, fill, self.bpm)
         h = self.net.step(f, self.state)
         if observed is not None:
             event, vel, off = _arrays_of(observed.hits)
             out = observed
         else:
-            if self.home is None and self.history.t >= HOME_STEPS:
+            if self.home is None and self.history.t >= self.home_steps:
                 self.home = self._history_home()
             event, vel, off = self._sample_step(h, f, controls, fill, crash)
             out = Step(tuple(Hit(CLASS_PITCH[c], int(vel[c]), float(off[c]) * (1.0 - controls.quantize))
@@ -339,11 +352,12 @@ class Sampler:
         return out
 
     def _history_home(self) -> "Home":
-        """The last two bars heard, indexed by song position % 32."""
-        back = np.arange(HOME_STEPS, 0, -1)  # oldest first
+        """The last two bars heard, indexed by song position % home_steps."""
+        n = self.home_steps
+        back = np.arange(n, 0, -1)  # oldest first
         rows = (self.history.t - back) % self.history.size
-        at = (self.position - back) % HOME_STEPS  # where each lands in the home's rows
-        events, velocity = np.empty(HOME_STEPS, np.int64), np.empty((HOME_STEPS, NUM_CLASSES))
+        at = (self.position - back) % n  # where each lands in the home's rows
+        events, velocity = np.empty(n, np.int64), np.empty((n, NUM_CLASSES))
         events[at], velocity[at] = self.history.events[rows], self.history.velocity[rows]
         return Home.of(events, velocity)
 
@@ -353,13 +367,15 @@ class Sampler:
         return None if clips is None else Home.of(clips["events"][i], clips["velocity"][i])
 
     def _warmup_clip(self, style: str):
-        """(the style's bank, the index of this Sampler's groove in it), or (None, None)."""
-        clips = self.bank.get(style)
+        """(the bank of the style in this meter, the index of this Sampler's groove in it), or
+        (None, None)."""
+        key = bank_key(style, self.meter)
+        clips = self.bank.get(key)
         if clips is None:
             return None, None
-        if style not in self._warmup_pick:
-            self._warmup_pick[style] = int(self.rng.integers(len(clips["events"])))
-        return clips, self._warmup_pick[style]
+        if key not in self._warmup_pick:
+            self._warmup_pick[key] = int(self.rng.integers(len(clips["events"])))
+        return clips, self._warmup_pick[key]
 
     def amend_last(self, hits) -> None:
         """Merge hits a player made during the step just returned into what the model saw,
@@ -369,7 +385,7 @@ class Sampler:
         if self.history.t == 0:
             return
         ev, vel, off = _arrays_of(hits)
-        self.player[(self.position - 1) % HOME_STEPS] = EVENT_BITS[ev]
+        self.player[(self.position - 1) % self.home_steps] = EVENT_BITS[ev]
         if not hits:
             return
         i = (self.history.t - 1) % self.history.size
@@ -411,7 +427,7 @@ class Sampler:
         if c.density:
             logits = logits + c.density * HITS_PER_EVENT
         keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
-        i = self.position % HOME_STEPS
+        i = self.position % self.home_steps
         follow = min(max(c.follow, 0.0), 1.0) if self.player.any() else 0.0
         theirs = self.player.any(axis=0) & SKELETON if follow else SKELETON & False
         tap, loudest, heard_bar = self._expected_tap() if c.follow > 0 else (0.0, 0.0, False)
@@ -433,7 +449,7 @@ class Sampler:
             # Their drums: never where they played them on this 16th one or two bars ago (a
             # doubled hit flams against theirs), elsewhere at HOME_NATS a hit (drumd does not lay
             # its own backbeat over theirs: it gives way to the feel they set).
-            here = self.player[i] | self.player[(i + STEPS_PER_BAR) % HOME_STEPS]
+            here = self.player[i] | self.player[(i + self.steps_per_bar) % self.home_steps]
             cost = np.where(here, FOLLOW_NATS, np.where(theirs, HOME_NATS, 0.0))
             logits = logits - follow * (EVENT_BITS_F @ cost)
         if kicks_theirs:
@@ -462,7 +478,7 @@ class Sampler:
             vl, ol = self.net.expression_logits(h, bits.astype(np.float32), f)
             k = np.flatnonzero(bits)
             if keep:
-                vl = tilted(vl, self.home.velocity_bin[self.position % HOME_STEPS],
+                vl = tilted(vl, self.home.velocity_bin[self.position % self.home_steps],
                             keep * HOME_VELOCITY_NATS)
             if tap:  # the accent follows the tap's velocity
                 vl = tilted(vl, np.where(SKELETON | ~HAS_SKELETON[event], int(velocity_to_bin(tap)), -1),

@@ -34,6 +34,7 @@ import yaml
 from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.data import DATA_MAP, load_dataset
 from drumd.engine.library import holds_gmd, load_library
+from drumd.engine.encoding import METERS, meter_name, parse_meter
 from drumd.engine.features import sequence_features
 from drumd.engine.progress import on_terminal
 from drumd.engine.warmup import bank_from_meta, bank_to_meta, build_bank
@@ -218,10 +219,12 @@ def train(cfg: TrainConfig) -> Path:
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
     bank = bank_to_meta(build_bank(train_p, styles, cfg.seed))
-    meta = {"data_checksum": digest, "data_map": data_map, "train_config": asdict(cfg),
+    meters = sorted({meter_name(p.meter) for p in train_p}, key=lambda m: METERS.index(parse_meter(m)))
+    meta = {"data_checksum": digest, "data_map": data_map, "train_config": asdict(cfg), "meters": meters,
             "train_steps": int(tr_starts[-1]), "world_size": world, **library}
     if base is not None:  # its warm-up grooves for the styles this data has none of
         bank = {**bank_to_meta(bank_from_meta(base.meta.get("warmup"))), **bank}
+        meta["meters"] = [m for m in base.meters if m not in meters] + meters
         meta["finetuned_from"] = {"path": str(base.path), "data_checksum": base.meta.get("data_checksum"),
                                   "styles": base.styles, "new_styles": styles[len(base.styles):]}
     meta["warmup"] = bank

@@ -125,6 +125,9 @@ class DrumNotes:
     end_tick: int                 # the last end_of_track (max over tracks)
     tempos: list[tuple[int, int]] = field(default_factory=list)  # (tick, microseconds per beat)
     meter: tuple[int, int] = (4, 4)  # the first time signature
+    # every time signature, (tick, numerator, denominator) in playing order (a meter change:
+    # one that differs from the first)
+    meters: list[tuple[int, int, int]] = field(default_factory=list)
     map_name: str | None = None   # the drum map the file names (MAP_TEXT), None if it names none
 
     @property
@@ -180,6 +183,7 @@ def read_drum_notes(path: str | Path, channel: int = 10,
                             "about 3.5 hours at 120 BPM); drumd reads shorter drum files")
     note_on, cc = 0x90 | (channel - 1), 0xB0 | (channel - 1)
     notes, elsewhere, tempos, meter, cc4 = [], Counter(), [], None, None
+    meters = []
     maps: dict[int, str] = {}  # track -> the first map it names
     map_name = None
     for tick, track, (_, status, a, b) in _playing_order(mid.tracks, offsets):
@@ -203,15 +207,16 @@ def read_drum_notes(path: str | Path, channel: int = 10,
                 tempo = int.from_bytes(b, "big")
                 if tempo > 0:  # a tempo of 0 microseconds per beat is no tempo: ignored
                     tempos.append((tick, tempo))
-            elif a == 0x58 and meter is None and len(b) >= 2:
-                meter = (b[0], 2 ** min(b[1], 31))
+            elif a == 0x58 and len(b) >= 2:
+                meters.append((tick, b[0], 2 ** min(b[1], 31)))
+                meter = meter or meters[-1][1:]
     if not notes and elsewhere:
         raise MidiFileError(_elsewhere_message(path, str(channel), elsewhere, channel_option))
     if map_name is None and maps:
         map_name = next(iter(maps.values()))  # the first a track named, in playing order
     log.debug("%s: type %d, %d tracks, %d ticks per beat, %d notes on channel %d, %d elsewhere",
               path, mid.format, len(mid.tracks), tpb, len(notes), channel, sum(elsewhere.values()))
-    return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4), map_name)
+    return DrumNotes(path, channel, tpb, notes, end, tempos, meter or (4, 4), meters, map_name)
 
 
 @dataclass

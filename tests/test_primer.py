@@ -156,28 +156,32 @@ class RecordingSampler:
         self.observed = []
         RecordingSampler.last = self
 
-    def reset(self, primer=(), style=None, bpm=120.0, step_index=0):
-        self.primer, self.step_index = list(primer), step_index
+    def reset(self, primer=(), style=None, bpm=120.0, step_index=0, meter=(4, 4)):
+        self.primer, self.step_index, self.meter = list(primer), step_index, meter
 
     def step(self, controls, observed=None):
         self.observed.append(observed)
         return observed if observed is not None else Step((Hit(KICK, 100),))
 
 
-@pytest.mark.parametrize("length, per_bar, fed, index", [
-    (30, 16, 32, 32),   # not whole bars: padded to the bar line, not trimmed to 16
-    (32, 16, 32, 32),
-    (48, 16, 48, 48),
-    (22, 12, 24, 32),   # 3/4: two bars, ending where the model's 4/4 downbeat is
+@pytest.mark.parametrize("length, meter, primer_meter, fed, index, out_steps", [
+    (30, (4, 4), None, 32, 32, 32),   # not whole bars: padded to the bar line, not trimmed to 16
+    (32, (4, 4), None, 32, 32, 32),
+    (48, (4, 4), None, 48, 48, 32),
+    (22, (3, 4), None, 24, 24, 24),   # 3/4: two 12-step bars, continued in 3/4
+    (22, (4, 4), (3, 4), 24, 32, 32),  # a 3/4 primer continued in 4/4: its end meets a downbeat
+    (30, (6, 8), None, 36, 36, 24),
 ])
-def test_generate_pads_the_primer_to_its_bar_line(monkeypatch, length, per_bar, fed, index):
+def test_generate_pads_the_primer_to_its_bar_line(monkeypatch, length, meter, primer_meter, fed,
+                                                 index, out_steps):
     monkeypatch.setattr(generate_module, "Sampler", RecordingSampler)
     primer = [Step((Hit(SNARE, 90),)) if t % 8 == 4 else Step() for t in range(length)]
-    out = generate(None, 2, primer=primer, steps_per_bar=per_bar)
+    out = generate(None, 2, primer=primer, meter=meter, primer_meter=primer_meter)
     s = RecordingSampler.last
     assert len(s.primer) == fed and s.primer[:length] == primer and s.step_index == index
+    assert s.meter == meter
     assert not any(x.hits for x in s.primer[length:])
-    assert len(out) == 32 and s.observed == [None] * 32
+    assert len(out) == out_steps and s.observed == [None] * out_steps
 
 
 def test_generate_plays_the_carry_as_its_first_step(monkeypatch):
@@ -219,19 +223,44 @@ def test_include_primer_writes_the_continuation_from_the_next_bar_line(tmp_path)
     assert {(0, KICK), (0, CRASH)} <= set(note_ons(out))
 
 
-def test_a_three_four_primer_warns_that_the_model_plays_four_four(tmp_path):
-    f = write_mid(tmp_path / "waltz.mid", [n for n in rock_beat(steps_per_bar=12)], meter=(3, 4))
-    out = tmp_path / "out.mid"
-    r = CliRunner().invoke(drumd, ["generate", str(out), "--primer", str(f), "--include-primer",
-                                   "--bars", "1", "--seed", "1", "--quantize", "1"])
-    assert r.exit_code == 0, r.output
-    assert "3/4" in r.stderr and "4/4" in r.stderr and r.stderr.count("\n") == 1
+def time_signatures(path):
     sigs, t = [], 0
-    for m in mido.MidiFile(out).tracks[0]:
+    for m in mido.MidiFile(path).tracks[0]:
         t += m.time
         if m.type == "time_signature":
             sigs.append((t, m.numerator, m.denominator))
-    assert sigs == [(0, 3, 4), (24 * STEP, 4, 4)]
+    return sigs
+
+
+def test_a_three_four_primer_is_continued_in_three_four(tmp_path):
+    """Issue #14's case: a 4-bar 3/4 primer is continued in 3/4 (12-step bars), written out
+    labelled 3/4, with a kick on the 3/4 downbeats; the shipped model, which learnt 4/4 only,
+    says so in one line."""
+    f = write_mid(tmp_path / "waltz.mid", rock_beat(bars=4, steps_per_bar=12), meter=(3, 4))
+    on_one = bars = 0
+    for seed in range(4):
+        out = tmp_path / f"out{seed}.mid"
+        r = CliRunner().invoke(drumd, ["generate", str(out), "--primer", str(f), "--include-primer",
+                                       "--bars", "8", "--seed", str(seed), "--quantize", "1"])
+        assert r.exit_code == 0, r.output
+        assert "8 bars of 3/4" in r.stdout
+        assert r.stderr.count("\n") == 1 and "learnt 4/4 only, not 3/4" in r.stderr
+        assert time_signatures(out) == [(0, 3, 4)]
+        assert sum(m.time for m in mido.MidiFile(out).tracks[0]) == (4 + 8) * 12 * STEP
+        kicks = {t // STEP for t, p in note_ons(out) if p == KICK and t >= 48 * STEP}
+        on_one += sum(48 + 12 * b in kicks for b in range(8))
+        bars += 8
+    assert on_one / bars >= 0.7, f"a kick on one in {on_one} of {bars} bars"
+
+
+def test_meter_flag_overrides_the_primers_with_a_warning(tmp_path):
+    f = write_mid(tmp_path / "waltz.mid", rock_beat(steps_per_bar=12), meter=(3, 4))
+    out = tmp_path / "out.mid"
+    r = CliRunner().invoke(drumd, ["generate", str(out), "--primer", str(f), "--include-primer",
+                                   "--bars", "1", "--seed", "1", "--quantize", "1", "--meter", "4/4"])
+    assert r.exit_code == 0, r.output
+    assert "3/4" in r.stderr and "4/4" in r.stderr and r.stderr.count("\n") == 1
+    assert time_signatures(out) == [(0, 3, 4), (24 * STEP, 4, 4)]
 
 
 # --- the musical check (issue #12's target) ----------------------------------------------------

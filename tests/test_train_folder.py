@@ -55,13 +55,14 @@ def write(path: Path, hits, meter=(4, 4), channel=10, tpb=480, end=None):
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    """loops/rock: 3 grooves and a 3/4 waltz; loops/funk: 2 grooves, one on channel 1, a text
+    """loops/rock: 3 grooves, a 3/4 waltz and a 9/8 groove (a meter drumd does not know); loops/funk: 2 grooves, one on channel 1, a text
     file named .mid, one with no notes, one under a bar; loops/top.mid at the top."""
     root = tmp_path_factory.mktemp("lib") / "loops"
     write(root / "rock" / "beat1.mid", groove())
     write(root / "rock" / "beat2.mid", groove(kicks=(0, 6, 8)))
     write(root / "rock" / "sub" / "beat3.midi", groove(bars=6, tpb=96), tpb=96)
     write(root / "rock" / "waltz.mid", groove(meter=(3, 4), kicks=(0,)), meter=(3, 4))
+    write(root / "rock" / "nine.mid", groove(meter=(9, 8), kicks=(0,)), meter=(9, 8))
     write(root / "funk" / "ride1.mid", groove(cymbal=RIDE, kicks=(0, 3, 10), swing=40))
     write(root / "funk" / "ride2.mid", groove(cymbal=RIDE, kicks=(0, 10), swing=40))
     write(root / "funk" / "chan1.mid", groove(cymbal=RIDE), channel=1)
@@ -87,11 +88,13 @@ def test_the_library_is_read_in_its_map_with_reasons(library):
     lib = load_library(library, "ezdrummer2", seed=1)
     read = {f.rel.as_posix(): f for f in lib.read}
     assert sorted(read) == ["funk/chan1.mid", "funk/ride1.mid", "funk/ride2.mid", "rock/beat1.mid",
-                            "rock/beat2.mid", "rock/sub/beat3.midi", "top.mid"]
+                            "rock/beat2.mid", "rock/sub/beat3.midi", "rock/waltz.mid", "top.mid"]
+    assert read["rock/waltz.mid"].perf.meter == (3, 4) and read["rock/beat1.mid"].perf.meter == (4, 4)
     assert {f.style for f in lib.read} == {"rock", "funk", "loops"}
     assert read["funk/chan1.mid"].channel == 1 and read["rock/beat1.mid"].channel == 10
     skipped = {f.rel.as_posix(): (f.skipped, f.why) for f in lib.files if f.perf is None}
-    assert skipped["rock/waltz.mid"] == ("meter not supported", "meter 3/4 not supported")
+    assert skipped["rock/nine.mid"] == ("meter not supported", "meter 9/8 not supported (drumd "
+                                        "knows 4/4, 3/4, 6/8, 12/8, 5/4, 7/8, 5/8)")
     assert skipped["funk/notes.mid"][0] == "unreadable"
     assert "not a readable MIDI file" in skipped["funk/notes.mid"][1]
     assert skipped["funk/silent.mid"][0] == "no drum notes"
@@ -104,16 +107,16 @@ def test_the_library_is_read_in_its_map_with_reasons(library):
     beat3 = read["rock/sub/beat3.midi"].perf
     assert (beat3.velocity[:, hat] > 0).sum() == 48 and read["rock/sub/beat3.midi"].bars == 6
     assert abs(funk.offset[2, ride] - 40 / 120) < 1e-6  # the swing's microtiming is kept
-    # one held out (10 % of 7, at least one), seeded, never a style's last file
+    # one held out (10 % of 8, at least one), seeded, never a style's last file
     assert len(lib.validation_files) == 1 and lib.validation_files[0].as_posix() != "top.mid"
     assert load_library(library, "ezdrummer2", seed=1).validation_files == lib.validation_files
-    assert len(lib.train) == 6 and len(lib.validation) == 1
+    assert len(lib.train) == 7 and len(lib.validation) == 1
     report = lib.report()
-    assert "files read: 7 of 11 (6 to train on, 1 held out" in report
+    assert "files read: 8 of 12 (7 to train on, 1 held out" in report
     assert "files skipped: 4" in report and "meter not supported: 1" in report
     assert "funk/chan1.mid: channel 1" in report
-    assert "bars per style: funk 12, loops 2, rock 14" in report
-    assert "bars per meter: 3/4 4 (skipped" in report and "4/4 28" in report
+    assert "bars per style: funk 12, loops 2, rock 18" in report
+    assert "bars per meter: 3/4 4, 4/4 28, 9/8 4 (skipped: not a meter drumd knows)" in report
 
 
 def test_the_wrong_map_says_so(library, tmp_path):
@@ -136,7 +139,7 @@ def test_train_on_a_folder_then_generate(library, tmp_path):
     r = CliRunner().invoke(drumd, ["train", "--data", str(library), "--map", "ezd2", "--out", str(run),
                                    *TINY])
     assert r.exit_code == 0, r.output
-    assert "files read: 7 of 11" in r.output and "waltz.mid: meter 3/4 not supported" in r.output
+    assert "files read: 8 of 12" in r.output and "nine.mid: meter 9/8 not supported" in r.output
     assert (run / "data_report.txt").read_text().startswith(f"data: {library} (map ezdrummer2, channel 10)")
     held = (run / "validation.txt").read_text().split()
     assert len(held) == 1 and (library / held[0]).is_file()
@@ -144,7 +147,8 @@ def test_train_on_a_folder_then_generate(library, tmp_path):
     assert ck.styles == ["funk", "loops", "rock"]
     assert ck.meta["data_map"] == "ezdrummer2" and len(ck.meta["data_checksum"]) == 16
     assert ck.meta["library"]["validation_files"] == held
-    assert set(ck.meta["warmup"]) <= set(ck.styles) and "rock" in ck.meta["warmup"]
+    assert "rock" in ck.meta["warmup"] and ck.meters == ["4/4", "3/4"]
+    assert {k.split("@")[0] for k in ck.meta["warmup"]} <= set(ck.styles)
     out = tmp_path / "rock.mid"
     r = CliRunner().invoke(drumd, ["generate", str(out), "--checkpoint", str(run / "best.pt"),
                                    "--style", "rock", "--bars", "2", "--seed", "1"])
@@ -159,7 +163,7 @@ def test_nothing_to_train_on_is_one_line(tmp_path, case):
         data.mkdir()
     if case == "unusable":
         (data / "a.mid").write_text("text")
-        write(data / "b.mid", groove(meter=(3, 4)), meter=(3, 4))
+        write(data / "b.mid", groove(meter=(9, 8)), meter=(9, 8))
     r = CliRunner().invoke(drumd, ["train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY])
     assert r.exit_code == 1, r.output
     lines = r.output.strip().splitlines()
