@@ -58,21 +58,14 @@ def _file_hits(midi_file, channel, map_name, max_seconds=None) -> tuple[list[Tim
         f = read_drum_notes(midi_file, channel)
     except MidiFileError as e:
         raise click.ClickException(str(e)) from None
-    if map_name is not None:
-        drum_map = _drum_map(map_name)
-        used = f"map {drum_map.name} (--map)"
-        if f.map_name is not None and _known_map(f.map_name) is not drum_map:
-            click.echo(f"warning: {midi_file}: written for drum map {f.map_name}; reading it as "
-                       f"{drum_map.name}, as --map says", err=True)
-    elif f.map_name is not None:
-        drum_map = _known_map(f.map_name)
-        if drum_map is None:
-            raise click.ClickException(
-                f"{midi_file}: written for drum map {f.map_name!r}, which is not known here; "
-                "give --map NAME (see `drumd maps list`) to say how to read its notes")
-        used = f"map {drum_map.name} (named in the file)"
-    else:
-        drum_map, used = None, "General MIDI (the file names no map)"
+    from drumd.mappings import MapError
+    from drumd.mappings.loader import map_for_file
+    try:
+        drum_map, used, warning = map_for_file(midi_file, f.map_name, map_name)
+    except MapError as e:
+        raise click.ClickException(str(e)) from None
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     hits = _gm_hits(f, drum_map)
     if not hits:
         raise click.ClickException(f"{midi_file}: no notes on channel {channel}")
@@ -80,15 +73,6 @@ def _file_hits(midi_file, channel, map_name, max_seconds=None) -> tuple[list[Tim
         raise click.ClickException(f"{midi_file}: its last hit is at {hits[-1][0] / 60:,.0f} minutes; "
                                    f"drumd renders up to {max_seconds // 60} minutes")
     return hits, used
-
-
-def _known_map(name):
-    """The map a file names, None if there is none of that name here."""
-    from drumd.mappings import MapError, load_map
-    try:
-        return load_map(name)
-    except MapError:
-        return None
 
 
 def render_blocks(hits, samplerate: int = 48000, block: int = 8192) -> Iterator[np.ndarray]:
@@ -166,16 +150,6 @@ def play_hits(out, hits, lookahead: float = 0.1) -> None:
         out.play(pitch, velocity, t0 + t)
     while out.busy:
         time.sleep(0.05)
-
-
-def _drum_map(name):
-    if name is None:
-        return None
-    from drumd.mappings import MapError, load_map
-    try:
-        return load_map(name)
-    except MapError as e:  # one line, as remap's --from/--to, not the usage text
-        raise click.ClickException(str(e)) from None
 
 
 _channel = click.option("--channel", type=click.IntRange(1, 16), default=10, show_default=True,

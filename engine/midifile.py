@@ -1,6 +1,7 @@
 """Steps <-> MIDI files in any vendor drum map (through drumd.mappings)."""
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -11,6 +12,8 @@ from drumd.engine.encoding import Step, quantize_hits, steps_of
 from drumd.mappings.grid import (STEP_TICKS, STEPS_PER_BEAT, nearest_step, steps_per_bar,
                                  steps_to_ticks)
 from drumd.mappings.midifile import Track, note_events, write_midi
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,13 @@ class Primer:
         return len(self.steps) // self.steps_per_bar
 
 
-def read_primer(path: Path, map_name: str = "gm", channel: int = 10,
-                channel_option: str = "--channel") -> Primer:
-    """A drum MIDI file in `map_name` as whole bars of GM Steps, measured from its own bar lines.
+def read_primer(path: Path, map_name: str | None = None, channel: int = 10,
+                channel_option: str = "--channel", map_option: str = "--primer-map") -> Primer:
+    """A drum MIDI file as whole bars of GM Steps, measured from its own bar lines.
+
+    Its notes are read in the drum map `map_name`, else the one the file names (drumd writes
+    it), else GM: mappings.loader.map_for_file, as render and remap choose; a `map_name` that
+    disagrees with the file's map is logged as a warning.
 
     Bar lines: tick 0 is one; a bar is numerator * 16 / denominator 16ths of the first
     time_signature (4/4 without one). The file ends at its end_of_track (the latest over
@@ -57,8 +64,20 @@ def read_primer(path: Path, map_name: str = "gm", channel: int = 10,
     file, a file with no notes on that channel but notes on others, or a meter whose bar is
     not a whole number of 16ths.
     """
-    from drumd.mappings import load_map
-    m = load_map(map_name)
+    from drumd.mappings import MapError, load_map
+    from drumd.mappings.loader import map_for_file
+    from drumd.mappings.midifile import MidiFileError, read_drum_notes
+    try:
+        named = read_drum_notes(path, channel, channel_option).map_name
+    except MidiFileError as e:
+        raise DataError(str(e)) from None
+    try:
+        m, _, warning = map_for_file(path, named, map_name, map_option)
+    except MapError as e:
+        raise DataError(str(e)) from None
+    if warning:
+        log.warning("%s", warning)
+    m = m or load_map("gm")
     onsets, bpm, grid = read_onsets(Path(path), lambda n, cc4: m.to_gm(n, cc4=cc4), grid=True,
                                     channel=channel, channel_option=channel_option)
     try:

@@ -278,8 +278,9 @@ def _chokes_dropped(tr: Translator) -> str:
 @click.command("remap")
 @click.argument("src", metavar="IN", type=InputPath(folder_ok=True, path_type=Path))
 @click.argument("dst", metavar="[OUT]", required=False, type=click.Path(path_type=Path))
-@click.option("--from", "src_map", required=True, metavar="MAP",
-              help="Drum map IN was written for: id, alias or .yaml path (see `drumd maps list`).")
+@click.option("--from", "src_map", metavar="MAP",
+              help="Drum map IN was written for: id, alias or .yaml path (see `drumd maps list`). "
+                   "Default: the map each file names (drumd writes it), else GM.")
 @click.option("--to", "dst_map", required=True, metavar="MAP", help="Drum map to write for.")
 @click.option("--unmapped", type=click.Choice(POLICIES), default="drop", show_default=True,
               help="Notes without an equivalent: leave out, keep the number, or play the "
@@ -295,9 +296,11 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
     Only note numbers change: tempo, meta events, controllers, other channels and every
     tick stay as they are. A note-off always follows its note-on. Files are written
     atomically; IN is never overwritten without --in-place."""
-    tr = Translator(_load(src_map), _load(dst_map), unmapped)
+    dst_kit = _load(dst_map)
+    if src_map is not None:
+        _load(src_map)  # a bad --from is one line before any file is read
     jobs = _jobs(src, dst, in_place)
-    channels = None if channel == "all" else frozenset({(channel or tr.src.channel) - 1})
+    translators: dict[str, Translator] = {}  # by source map: one per map the files are in
     stats, failed = RemapStats(), []
     if src.is_dir():
         from tqdm import tqdm
@@ -309,22 +312,48 @@ def remap(src: Path, dst: Path | None, src_map, dst_map, unmapped, channel, in_p
                                    "drumd does not)")
     for s, d in jobs:
         try:
+            tr = _translator(s, src_map, dst_kit, unmapped, channel, translators)
+            channels = None if channel == "all" else frozenset({(channel or tr.src.channel) - 1})
             if src.is_dir():  # OUT mirrors IN's tree: its folders are drumd's to make
                 d.parent.mkdir(parents=True, exist_ok=True)
             remap_file(s, d, tr, channels, stats, require_notes=not src.is_dir())
-        except (MidiFileError, OSError) as e:
+        except (MidiFileError, MapError, OSError) as e:
             if not src.is_dir():
                 raise click.ClickException(str(e)) from None
             failed.append(str(e))
-    click.echo(f"remapped {stats.files} file{'s' * (stats.files != 1)} from {tr.src.name} to "
-               f"{tr.dst.name}: {stats.notes} notes, {sum(tr.unmapped.values())} unmapped, "
-               f"{stats.dropped} dropped{_chokes_dropped(tr)}")
-    if tr.unmapped:
-        _unmapped_report(tr)
+    trs = list(translators.values())
+    unmapped_n = sum(sum(tr.unmapped.values()) for tr in trs)
+    click.echo(f"remapped {stats.files} file{'s' * (stats.files != 1)} from "
+               f"{', '.join(tr.src.name for tr in trs) or src_map or 'their maps'} to "
+               f"{dst_kit.name}: {stats.notes} notes, {unmapped_n} unmapped, "
+               f"{stats.dropped} dropped{''.join(_chokes_dropped(tr) for tr in trs)}")
+    for tr in trs:
+        if tr.unmapped:
+            _unmapped_report(tr)
     if failed:
         for msg in failed:
             log.error(msg)
         raise click.ClickException(f"{len(failed)} file(s) could not be remapped")
 
+
+def _translator(path: Path, src_map: str | None, dst, unmapped: str, channel,
+                translators: dict) -> Translator:
+    """The Translator for one file: from the map --from names, else the one the file names
+    (loader.map_for_file, as render and audition read a file), else GM; a --from that
+    disagrees with the file's map is a warning. MapError for a file naming a map not known."""
+    from drumd.mappings.loader import map_for_file
+    from drumd.mappings.midifile import read_drum_notes
+    try:
+        ch = channel if isinstance(channel, int) else _load(src_map).channel if src_map else 10
+        named = read_drum_notes(path, ch).map_name
+    except MidiFileError:
+        named = None  # no drums on that channel: remap_file says so, or copies the file
+    kit, _, warning = map_for_file(path, named, src_map, "--from")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    kit = kit or _load("gm")
+    if kit.name not in translators:
+        translators[kit.name] = Translator(kit, dst, unmapped)
+    return translators[kit.name]
 
 COMMANDS = [maps, remap]

@@ -101,3 +101,36 @@ def gm_name(gm: int) -> str | None:
     """'Closed Hi-Hat' for 42, None outside 35-81."""
     art = gm_note(gm)
     return art.name if art else None
+
+
+def map_for_file(path, named: str | None, chosen: str | None,
+                 option: str = "--map") -> tuple[DrumMap | None, str, str | None]:
+    """The drum map to read a MIDI file's notes in, for every command that reads one (render,
+    audition, remap --from, generate --primer-map): the map `chosen` by the command's `option`,
+    else the one the file names (`named`: its "drumd map:" meta event, read_drum_notes's
+    map_name), else None for General MIDI.
+
+    Returns (the map or None, which one it is for the command's summary line, a warning or None:
+    the option overrides a different map the file names). Raises MapError, one line: `chosen`
+    is no map; the file names a map not known here (asking for `option`)."""
+    if chosen is not None:
+        m = load_map(chosen)
+        warning = None
+        if named is not None and _known(named) is not m:
+            warning = (f"{path}: written for drum map {named}; reading it as {m.name}, "
+                       f"as {option} says")
+        return m, f"map {m.name} ({option})", warning
+    if named is not None:
+        m = _known(named)
+        if m is None:
+            raise MapError(f"{path}: written for drum map {named!r}, which is not known here; "
+                           f"give {option} NAME (see `drumd maps list`) to say how to read its notes")
+        return m, f"map {m.name} (named in the file)", None
+    return None, "General MIDI (the file names no map)", None
+
+
+def _known(name: str) -> DrumMap | None:
+    try:
+        return load_map(name)
+    except MapError:
+        return None
