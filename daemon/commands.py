@@ -37,6 +37,8 @@ def _opt(*decls, **kw):
            "external: wait for MIDI clock; jack: follow JACK transport; link: join the Ableton "
            "Link session (tempo, bar phase, start/stop); internal: --bpm [auto].")
 @_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
+@_opt("--meter", metavar="N/D", help="Time signature: 4/4, 3/4, 6/8, 12/8, 5/4, 7/8 or 5/8; bars "
+      "count from the song's start (MIDI clock carries no meter) [4/4].")
 @_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
 @_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
 @_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
@@ -104,6 +106,7 @@ def run(settings: dict) -> int:
     from drumd.daemon.status import StatusLine
     from drumd.daemon.voicing import PlayerInput, Voicing
     from drumd.engine.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.encoding import parse_meter
     from drumd.engine.sampler import Sampler
     from drumd.mappings import MapError, load_map
     from drumd.mappings.files import OutputPathError, check_output_path
@@ -112,10 +115,15 @@ def run(settings: dict) -> int:
         for key in ("record", "stats"):  # checked now: both are written when drumd stops
             if settings[key]:
                 check_output_path(settings[key])
+        meter = parse_meter(settings["meter"])  # a flag's: the config file's is checked on reading
         ckpt = load_checkpoint(settings["checkpoint"])
         if settings["style"] not in ckpt.styles:
             raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "
                                        f"knows: {', '.join(ckpt.styles)}")
+        if not ckpt.knows_meter(meter):
+            log.warning("%s learnt %s only, not %s: its bars of %s are a guess (fine-tune it on "
+                        "files in %s: README, 'Train on your own loops')", ckpt.path.name,
+                        ", ".join(ckpt.meters), *[settings["meter"]] * 3)
         sampler = Sampler(ckpt, seed=settings["seed"])
         voicing = Voicing(settings["out_map"], settings["channel"], settings["velocity_curve"])
         player_input = PlayerInput(settings["in_map"])
@@ -133,7 +141,7 @@ def run(settings: dict) -> int:
             transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
         elif settings["clock"] == "link":
             from drumd.daemon.linkclock import LinkTransport
-            transport = LinkTransport(settings["bpm"])
+            transport = LinkTransport(settings["bpm"], meter=meter)
     except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
         raise click.ClickException(str(e)) from None
     except TransportError as e:
@@ -152,7 +160,7 @@ def run(settings: dict) -> int:
     status = StatusLine(settings["status"])
     recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"],
                         maps={"drumd out": load_map(settings["out_map"]).name,
-                              "player in": player_input.map.name}) \
+                              "player in": player_input.map.name}, meter=meter) \
         if settings["record"] else None
     session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
                       recorder, status, synth=synth, guitar=guitar, transport=transport)

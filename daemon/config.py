@@ -68,6 +68,12 @@ def _device(v):
     return str(v)
 
 
+def _meter(v):
+    from drumd.engine.encoding import parse_meter
+    parse_meter(v)  # ValueError naming the meters drumd plays
+    return str(v)
+
+
 def _optional(check):
     return lambda v: None if v is None else check(v)
 
@@ -82,6 +88,7 @@ SETTINGS = {
     "connect_out": (None, _optional(_string)),
     "clock": ("auto", _choice("auto", "internal", "external", "jack", "link")),
     "bpm": (120.0, _number(20, 400)),
+    "meter": ("4/4", _meter),
     "send_clock": (False, _boolean),
     "checkpoint": (None, _optional(_string)),
     "seed": (None, _optional(_number(0, None, integer=True))),

@@ -13,8 +13,9 @@ quarters), times in seconds of the `now` clock (time.perf_counter by default). L
 clock (`Clock.micros`, CLOCK_MONOTONIC_RAW on Linux) is read beside `now`; as every poll
 re-anchors the grid, the two clocks' slightly different rates never add up.
 
-Bars: Link shares only the phase of its beats within a quantum; with quantum = 4 beats
-(QUANTUM, drumd's 4/4 bar) a position whose phase is 0 is the session's bar one. When the
+Bars: Link shares only the phase of its beats within a quantum; with quantum = one bar of
+drumd's meter in quarter notes (QUANTUM = 4 in 4/4; 3 in 3/4 and 6/8, 3.5 in 7/8: `--meter`)
+a position whose phase is 0 is the session's bar one. When the
 session starts playing drumd asks for beat 0 at the start (`requestBeatAtStartPlayingTime`,
 as the SDK's LinkHut does): alone, beat 0 is the start; with peers, it is the first bar line
 at or after it. drumd's song position is 4 x that beat, so its bar 1 is the session's first
@@ -32,7 +33,7 @@ from drumd.daemon.jacktransport import TransportError, TransportState
 from drumd.mappings.grid import STEPS_PER_BEAT
 
 LINK = "link"        # Clock.source while following Link
-QUANTUM = 4          # Link beats (quarter notes) per drumd bar
+QUANTUM = 4          # Link beats (quarter notes) per drumd bar in 4/4
 # s for Link's discovery to find peers before drumd starts the session alone: on this machine
 # peers met within 0.1-0.3 s; a Wi-Fi network that drops a multicast announcement needs longer,
 # and a wrong "alone" would leave drumd playing beside a stopped session
@@ -66,7 +67,7 @@ class LinkTransport:
     poll_s = POLL_S
 
     def __init__(self, bpm: float = 120.0, now=time.perf_counter, link_module=None,
-                 grace: float = ALONE_GRACE):
+                 grace: float = ALONE_GRACE, meter: tuple[int, int] = (4, 4)):
         mod = link_module if link_module is not None else _load_link()
         try:
             self.link = mod.Link(float(bpm))
@@ -76,6 +77,8 @@ class LinkTransport:
         except Exception as e:  # the SDK failing to open its sockets or threads
             raise TransportError(f"--clock link: Link could not start ({e})") from None
         self.bpm, self.now, self.grace = bpm, now, grace
+        self.meter = tuple(meter)
+        self.quantum = QUANTUM * self.meter[0] / self.meter[1]  # a bar of the meter, in quarters
         self.t_enabled = now()
         self._seen_playing = False  # the session has played since drumd joined
         self._rolling = False       # what the last query reported
@@ -98,10 +101,10 @@ class LinkTransport:
         if (not playing and not self._seen_playing and peers == 0
                 and t - self.t_enabled >= self.grace):
             state.setTempo(float(self.bpm), micros)
-            state.setIsPlayingAndRequestBeatAtTime(True, micros + int(START_LEAD * 1e6), 0.0, QUANTUM)
+            state.setIsPlayingAndRequestBeatAtTime(True, micros + int(START_LEAD * 1e6), 0.0, self.quantum)
             playing = commit = True
         if playing and not self._rolling:
-            state.requestBeatAtStartPlayingTime(0.0, QUANTUM)
+            state.requestBeatAtStartPlayingTime(0.0, self.quantum)
             commit = True
         if commit:
             self.link.commitAppSessionState(state)
@@ -109,8 +112,8 @@ class LinkTransport:
         # a stop a peer scheduled for later (timeForIsPlaying ahead) is obeyed at its time
         rolling = playing or (self._rolling and state.timeForIsPlaying() > micros)
         self._rolling = rolling
-        beat = state.beatAtTime(micros, QUANTUM)
-        return TransportState(rolling, t, song_position(beat), state.tempo(), (QUANTUM, 4), 0,
+        beat = state.beatAtTime(micros, self.quantum)
+        return TransportState(rolling, t, song_position(beat), state.tempo(), self.meter, 0,
                               peers=peers)
 
     def close(self) -> None:

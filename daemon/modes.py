@@ -14,7 +14,8 @@
              player's last `bars` bars (a phrase that ends with a hit on a downbeat: the
              bars before that downbeat; see Call.phrase) and answers that many bars from
              the next bar line, then listens again
-All bar arithmetic assumes 4/4 (MIDI clock carries no metre).
+Bars are of the session's meter (`--meter`; MIDI clock carries none), counted from song
+position 0.
 """
 from __future__ import annotations
 
@@ -53,8 +54,11 @@ class PlayerLog:
 class Generate:
     name = "generate"
 
+    def __init__(self, meter: tuple[int, int] = (4, 4)):
+        self.meter = tuple(meter)
+
     def start(self, sampler, k: int, style: str, bpm: float, primer) -> None:
-        sampler.reset(primer=primer, style=style, bpm=bpm, step_index=k)
+        sampler.reset(primer=primer, style=style, bpm=bpm, step_index=k, meter=self.meter)
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
         return sampler.step(controls)
@@ -83,8 +87,10 @@ class Tap(Generate):
 class Call:
     name = "call"
 
-    def __init__(self, bars: int = 2, silence_beats: float = 1.0):
+    def __init__(self, bars: int = 2, silence_beats: float = 1.0, meter: tuple[int, int] = (4, 4)):
         self.bars, self.silence = bars, silence_beats * STEPS_PER_BEAT
+        self.meter = tuple(meter)
+        self.per_bar = 16 * self.meter[0] // self.meter[1]  # 16ths in a bar
         self.answer_end: int | None = None
         self.listen_from = -math.inf
         self.style, self.bpm = None, 120.0
@@ -95,7 +101,7 @@ class Call:
     def phrase_ended(self, k: int, player: PlayerLog, pedal: bool) -> bool:
         """At bar line k: did the player play a phrase that is over by the time k sounds?"""
         last = player.last_pos
-        if k % STEPS_PER_BAR or last is None or last < self.listen_from - 0.5:
+        if k % self.per_bar or last is None or last < self.listen_from - 0.5:
             return False
         return pedal or k - math.floor(last + 0.5) >= self.silence  # on the player's grid step
 
@@ -106,8 +112,9 @@ class Call:
         if not self.phrase_ended(k, player, pedal):
             return None
         primer, carry = self.phrase(k, player)
-        sampler.reset(primer=primer, style=controls.style or self.style, bpm=self.bpm, step_index=k)
-        self.answer_end = k + self.bars * STEPS_PER_BAR
+        sampler.reset(primer=primer, style=controls.style or self.style, bpm=self.bpm, step_index=k,
+                      meter=self.meter)
+        self.answer_end = k + self.bars * self.per_bar
         self.listen_from = k
         if carry is not None:  # the player's downbeat hit is on k itself: heard, not replayed
             sampler.step(controls, observed=carry)
@@ -126,14 +133,14 @@ class Call:
         after the phrase, those silent bars are left out (the bar phase stays exact).
         """
         last = math.floor(player.last_pos + 0.5)  # the player's last hit, on its grid step
-        end = -(-last // STEPS_PER_BAR) * STEPS_PER_BAR  # the downbeat itself if it is on one
-        lo = end - self.bars * STEPS_PER_BAR
+        end = -(-last // self.per_bar) * self.per_bar  # the downbeat itself if it is on one
+        lo = end - self.bars * self.per_bar
         if last != end or end < k:
-            return player.steps(lo, end + (STEPS_PER_BAR if last == end else 0)), None
+            return player.steps(lo, end + (self.per_bar if last == end else 0)), None
         return player.steps(lo, end), Step(player.hits(end))
 
 
-def make_mode(name: str, bars: int, silence_beats: float):
+def make_mode(name: str, bars: int, silence_beats: float, meter: tuple[int, int] = (4, 4)):
     if name == "call":
-        return Call(bars, silence_beats)
-    return {"accompany": Accompany, "tap": Tap}.get(name, Generate)()
+        return Call(bars, silence_beats, meter)
+    return {"accompany": Accompany, "tap": Tap}.get(name, Generate)(meter)

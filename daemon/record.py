@@ -1,6 +1,6 @@
 """`--record out.mid`: the player's input and drumd's output on separate tracks, with a tempo map
-and a 4/4 meter (live play has no other: the MIDI clock carries none), written by the one MIDI
-writer (mappings.midifile.write_midi).
+and the session's meter (`--meter`, 4/4 by default: the MIDI clock carries none), written by the
+one MIDI writer (mappings.midifile.write_midi).
 
 The file's time is the song's: tick 0 is the song position where the take started (the
 position the DAW's Start, Continue + Song Position or JACK transport started drumd from;
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import mido
 
-from drumd.mappings.grid import STEP_TICKS, STEPS_PER_BAR, STEPS_PER_BEAT
+from drumd.mappings.grid import STEP_TICKS, STEPS_PER_BEAT
 from drumd.mappings.midifile import Track, write_midi
 
 TEMPO_CHANGE = 0.005  # tempo changes below this share (0.5 %) stay out of the tempo map
@@ -41,13 +41,16 @@ class Recorder:
     output map, "player in": the input map), named in the file (mappings.midifile.MAP_TEXT).
 
     `start_time` (seconds, the caller's clock) and `bpm` place events when no song position is
-    ever given: at `bpm` from `start_time`, which is then tick 0.
+    ever given: at `bpm` from `start_time`, which is then tick 0. `meter`: the time signature
+    written (its bars: song position 0 is a bar line).
     """
 
     def __init__(self, path: str | Path, start_time: float, bpm: float = 120.0,
-                 maps: dict[str, str] | None = None):
+                 maps: dict[str, str] | None = None, meter: tuple[int, int] = (4, 4)):
         self.path = Path(path)
         self.maps = dict(maps or {})
+        self.meter = tuple(meter)
+        self.steps_per_bar = 16 * self.meter[0] // self.meter[1]
         self.lock = threading.Lock()
         # (seconds, song position in 16ths, BPM): where the song was when, at what tempo
         self.anchors: list[tuple[float, float, float]] = [(start_time, 0.0, bpm)]
@@ -105,7 +108,7 @@ class Recorder:
                       for name, events in self.tracks.items()}
         first = min((p for evs in placed.values() for p, _, _ in evs), default=start)
         if first < start:  # played before the take started: whole bars of lead-in
-            start -= math.ceil((start - first) / STEPS_PER_BAR - 1e-9) * STEPS_PER_BAR
+            start -= math.ceil((start - first) / self.steps_per_bar - 1e-9) * self.steps_per_bar
 
         def tick(pos: float) -> int:
             return max(0, math.floor((pos - start) * STEP_TICKS + 0.5))
@@ -127,4 +130,4 @@ class Recorder:
         """Write the take so far (atomic: an earlier take is replaced only by a whole one).
         Raises MidiFileError naming the file if it cannot be written."""
         tracks, tempos = self.tracks_and_tempos()
-        write_midi(self.path, tracks, tempos=tempos)
+        write_midi(self.path, tracks, tempos=tempos, meters=((0, *self.meter),))

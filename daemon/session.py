@@ -38,7 +38,8 @@ from drumd.daemon.follow import biased_density, effect, scaled_velocity
 from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
 from drumd.daemon.status import percentile_ms
-from drumd.mappings.grid import STEPS_PER_BAR, STEPS_PER_BEAT
+from drumd.engine.encoding import bar_steps, parse_meter
+from drumd.mappings.grid import STEPS_PER_BEAT
 from drumd.mappings.midifile import MidiFileError
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class Session:
         self.peers: int | None = None  # Link peers at the latest query (None: not Link)
         self.now = now
         self.clock = Clock(bpm=settings["bpm"])
+        # bars of the session's meter from song position 0 (MIDI clock carries no meter)
+        self.meter = parse_meter(settings.get("meter", "4/4"))
+        self.steps_per_bar = bar_steps(self.meter)
+        self.steps_per_beat = 16 // self.meter[1]  # the status line's beats: quarters, or 8ths in 6/8
         if transport is not None:
             self.clock.source = transport.source  # the status line says what drumd waits for
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
@@ -208,7 +213,7 @@ class Session:
     def _transport_loop(self) -> None:
         """Read the transport (JACK transport, Link) every `transport.poll_s` into the clock."""
         interval = self.transport.poll_s
-        meter_said, bbt_said = (4, 4), False
+        meter_said, bbt_said = self.meter, False
         recorded_bpm = None
         while not self.stopping.wait(interval):
             state = self.transport.query()
@@ -218,8 +223,9 @@ class Session:
                             "drumd counts its frames at %.1f BPM from frame 0", state.bpm)
             elif state.meter is not None and state.meter != meter_said:
                 meter_said = state.meter
-                log.warning("JACK transport is in %d/%d; drumd plays 4/4 and counts 16ths from "
-                            "the song's start, so its bar lines drift from the transport's", *state.meter)
+                log.warning("JACK transport is in %d/%d; drumd plays %d/%d (--meter) and counts "
+                            "16ths from the song's start, so its bar lines drift from the transport's",
+                            *state.meter, *self.meter)
             with self.cond:
                 self.peers = state.peers
                 changed = self.clock.transport(state.time, state.position, state.bpm, state.rolling,
@@ -294,20 +300,20 @@ class Session:
                     with self.cond:
                         if self.clock.epoch == epoch:
                             self.recorder.started(self.clock.time_of(k), k, bpm)
-                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
-                primer = [self.played[s] for s in range(k - 2 * STEPS_PER_BAR, k) if s in self.played]
+                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
+                primer = [self.played[s] for s in range(k - 2 * self.steps_per_bar, k) if s in self.played]
                 mode.start(self.sampler, k, self.controls.style, bpm,
-                           primer if len(primer) == 2 * STEPS_PER_BAR else ())
+                           primer if len(primer) == 2 * self.steps_per_bar else ())
                 if self.cfg["send_clock"] and internal:
                     self.sender.on_grid(k, [START if k == 0 else CONTINUE])
                 continue
             if mode.name != self.controls.mode:
-                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"])
+                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
                 mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
             guitar = self._follow_guitar(mode.name)
             if self.controls.fill_request.take():  # fill to the end of this bar (the next, if it's almost over)
-                bar_end = (k // STEPS_PER_BAR + 1) * STEPS_PER_BAR
-                fill_until = bar_end + (STEPS_PER_BAR if bar_end - k < STEPS_PER_BEAT else 0)
+                bar_end = (k // self.steps_per_bar + 1) * self.steps_per_bar
+                fill_until = bar_end + (self.steps_per_bar if bar_end - k < STEPS_PER_BEAT else 0)
             pedal = self.controls.phrase_end_request.take()
             controls, velocity = self.controls.for_step(k < fill_until), 1.0
             if guitar is not None:
@@ -357,7 +363,7 @@ class Session:
         if step is None:
             return
         self.played[k] = step
-        self.played.pop(k - 4 * STEPS_PER_BAR, None)
+        self.played.pop(k - 4 * self.steps_per_bar, None)
         when = [None] * len(step.hits)
         if self.synth is not None:  # the predicted times; later ticks may still move them a little
             with self.cond:
@@ -381,7 +387,8 @@ class Session:
         step = int(pos // 1)
         return {"bpm": bpm, "source": source, "fallback": fallback, "running": running,
                 "peers": peers,
-                "bar": step // STEPS_PER_BAR + 1, "beat": step % STEPS_PER_BAR // STEPS_PER_BEAT + 1,
+                "bar": step // self.steps_per_bar + 1,
+                "beat": step % self.steps_per_bar // self.steps_per_beat + 1,
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,
                 "variation": self.controls.variation, "fill_every": self.controls.fill_every,

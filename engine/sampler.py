@@ -306,8 +306,8 @@ class Sampler:
         self.player = np.zeros((self.home_steps, NUM_CLASSES), bool)
         # the player's taps (tap()) of the last two bars: row = song position % 32, the song
         # position each row's tap is of (rows are stale once that is two bars back) and its velocity
-        self.tap_position = np.full(HOME_STEPS, -HOME_STEPS - 1, np.int64)
-        self.tap_velocity = np.zeros(HOME_STEPS, np.float32)
+        self.tap_position = np.full(self.home_steps, -self.home_steps - 1, np.int64)
+        self.tap_velocity = np.zeros(self.home_steps, np.float32)
         primer = list(primer) or self._warmup(name, step_index)
         self.position = step_index - len(primer)
         for s in primer:
@@ -400,9 +400,10 @@ class Sampler:
         harmless (the loudest is kept), so a caller may re-send the last steps' taps to catch
         one that arrived late. The taps of the last two bars are what tapping (Controls.follow)
         reads; nothing the model hears changes (a tap is not a drum)."""
-        if not self.position - HOME_STEPS <= position < self.position or velocity <= 0:
+        n = self.home_steps
+        if not self.position - n <= position < self.position or velocity <= 0:
             return
-        row = position % HOME_STEPS
+        row = position % n
         if self.tap_position[row] != position:
             self.tap_position[row], self.tap_velocity[row] = position, 0.0
         self.tap_velocity[row] = max(self.tap_velocity[row], min(float(velocity), 127.0))
@@ -412,14 +413,15 @@ class Sampler:
         two bars, 0 if nobody tapped; whether a whole bar has passed since the first of them).
         Expected: tapped one bar or two bars ago on this 16th (players repeat a rhythm; two
         bars: a two-bar figure such as a clave)."""
-        recent = self.tap_position >= self.position - HOME_STEPS
+        n, bar = self.home_steps, self.steps_per_bar
+        recent = self.tap_position >= self.position - n
         if not recent.any():
             return 0.0, 0.0, False
-        i = self.position % HOME_STEPS
-        j = (self.position - STEPS_PER_BAR) % HOME_STEPS
-        here = max(self.tap_velocity[j] if self.tap_position[j] == self.position - STEPS_PER_BAR else 0.0,
-                   self.tap_velocity[i] if self.tap_position[i] == self.position - HOME_STEPS else 0.0)
-        heard_bar = self.tap_position[recent].min() <= self.position - STEPS_PER_BAR
+        i = self.position % n
+        j = (self.position - bar) % n
+        here = max(self.tap_velocity[j] if self.tap_position[j] == self.position - bar else 0.0,
+                   self.tap_velocity[i] if self.tap_position[i] == self.position - n else 0.0)
+        heard_bar = self.tap_position[recent].min() <= self.position - bar
         return float(here), float(self.tap_velocity[recent].max()), bool(heard_bar)
 
     def _sample_step(self, h, f: dict, c: Controls, fill: bool, crash: bool):

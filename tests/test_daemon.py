@@ -26,8 +26,9 @@ class FakeSampler:
         self.position = 0
         self.calls = []
 
-    def reset(self, primer=(), style=None, bpm=120.0, step_index=0):
+    def reset(self, primer=(), style=None, bpm=120.0, step_index=0, meter=(4, 4)):
         self.calls.append(("reset", list(primer), style, step_index))
+        self.meters = getattr(self, "meters", []) + [meter]
         self.position = step_index
 
     def step(self, controls, observed=None):
@@ -339,3 +340,20 @@ def test_a_setting_given_twice_in_a_config_file_is_refused(tmp_path):
     cfg.write_text("bpm: 96\nstyle: funk\nbpm: 300\n")
     with pytest.raises(config.ConfigError, match=r"drumd.yaml:3: bpm: set again \(first on line 1\)"):
         config.load(cfg)
+
+
+def test_call_answers_from_the_next_three_four_bar_line():
+    """--meter 3/4: bars of 12 16ths from song position 0; the phrase, the answer and the
+    sampler's meter are all 3/4."""
+    s, log, m = FakeSampler(), PlayerLog(), Call(bars=2, silence_beats=1, meter=(3, 4))
+    m.start(s, 0, "rock", 120, ())
+    for b in range(2):
+        for beat in range(3):
+            log.add(b * 12 + beat * 4 + 0.02, 36 if beat == 0 else 38, 100)  # last hit at 20.02
+    assert [m.step(s, k, C, log) for k in range(24)] == [None] * 24
+    assert m.step(s, 24, C, log) is not None  # bar 3 of 3/4, a beat after the last hit
+    kind, primer, style, index = s.calls[0]
+    assert index == 24 and len(primer) == 24 and s.meters == [(3, 4)]
+    assert [len(p.hits) for p in primer[::4]] == [1] * 6
+    assert all(m.step(s, k, C, log) is not None for k in range(25, 48))  # two 3/4 bars
+    assert m.step(s, 48, C, log) is None

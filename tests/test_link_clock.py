@@ -43,7 +43,7 @@ class FakeState:
         return self.s.beat0 + (us - self.s.us0) / US * self.tempo_ / 60
 
     def beatAtTime(self, us, quantum):
-        assert quantum == QUANTUM
+        assert quantum == self.s.quantum
         return self._session_beat(us) + self.offset
 
     def tempo(self):
@@ -81,6 +81,7 @@ class FakeSession:
         self.beat0, self.us0, self.tempo = 0.37, 0, tempo  # beat 0.37 at Link time 0
         self.offset, self.playing, self.t_playing, self.peers = 0.0, False, 0, peers
         self.commits = 0
+        self.quantum = QUANTUM  # the quantum drumd must ask with (a bar of its meter)
 
 
 class FakeLinkModule:
@@ -109,10 +110,11 @@ class FakeLinkModule:
         self.Link = Link
 
 
-def make(peers=0, bpm=120.0, tempo=97.0):
+def make(peers=0, bpm=120.0, tempo=97.0, meter=(4, 4)):
     clock, session = FakeTime(), FakeSession(tempo, peers)
+    session.quantum = 4 * meter[0] / meter[1]
     mod = FakeLinkModule(clock, session)
-    return LinkTransport(bpm, now=clock, link_module=mod), clock, session
+    return LinkTransport(bpm, now=clock, link_module=mod, meter=meter), clock, session
 
 
 def test_beats_are_quarters_four_16ths_each():
@@ -211,3 +213,19 @@ def test_clock_link_is_a_setting(tmp_path):
     cfg = tmp_path / "drumd.yaml"
     cfg.write_text("clock: link\n")
     assert config.resolve(str(cfg), {})["clock"] == "link"
+
+
+def test_in_three_four_drumds_bar_is_a_quantum_of_three_beats():
+    """--meter 3/4: Link's quantum is drumd's bar, 3 quarter notes; drumd starts on the
+    session's next 3-beat bar line, and 16th 12 (its bar 2) is a bar line of the session's."""
+    tr, clock, session = make(peers=1, bpm=120.0, tempo=97.0, meter=(3, 4))
+    clock.t += 5.0
+    session.playing, session.t_playing = True, clock.micros()
+    raw = 0.37 + clock.t * 97 / 60
+    state = tr.query()
+    next_bar = 3 * math.ceil(raw / 3)
+    assert state.rolling and state.meter == (3, 4)
+    assert state.position == pytest.approx(-(next_bar - raw) * 4)
+    clock.t += (next_bar - raw) * 60 / 97 + 3 * 60 / 97
+    assert tr.query().position == pytest.approx(12.0)
+    assert (0.37 + clock.t * 97 / 60) % 3 == pytest.approx(0.0, abs=1e-6)

@@ -92,3 +92,28 @@ def test_a_quantized_session_on_the_internal_clock_records_on_the_grid(tmp_path,
     assert len(ticks) >= 6 and ticks[0] == 0  # a kick on every 16th from drumd's step 0
     assert ticks == [k * STEP_TICKS for k in range(len(ticks))]
     assert [round(60e6 / us, 3) for _, us in f.tempos] == [bpm]
+
+
+def test_a_take_carries_the_sessions_meter_and_its_bars(tmp_path):
+    """--meter 3/4: the file says 3/4, and a lead-in before the start is whole 3/4 bars."""
+    import mido
+    r = Recorder(tmp_path / "take.mid", start_time=0.0, bpm=120.0, meter=(3, 4))
+    r.add("player in", 0.5, [ON, 38, 80])   # 4 16ths before the start at 16th 20
+    r.started(1.0, 20, 120.0)
+    r.add("drumd out", 1.0, [ON, 36, 100], 20)
+    r.write()
+    tracks, _ = r.tracks_and_tempos()
+    ticks = {t.name: [k for k, m in t.events if m.type == "note_on"] for t in tracks}
+    assert ticks == {"drumd out": [12 * STEP_TICKS], "player in": [8 * STEP_TICKS]}  # from 16th 8
+    sigs = [(m.numerator, m.denominator) for tr in mido.MidiFile(tmp_path / "take.mid").tracks
+            for m in tr if m.type == "time_signature"]
+    assert sigs == [(3, 4)]
+
+
+def test_the_meter_setting_is_checked(tmp_path):
+    cfg = tmp_path / "drumd.yaml"
+    cfg.write_text("meter: 6/8\n")
+    assert config.resolve(str(cfg), {})["meter"] == "6/8"
+    cfg.write_text("bpm: 100\nmeter: 9/8\n")
+    with pytest.raises(config.ConfigError, match=r"drumd.yaml:2: meter: .*4/4, 3/4, 6/8"):
+        config.load(cfg)

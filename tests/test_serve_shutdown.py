@@ -20,7 +20,7 @@ from drumd.engine.encoding import Hit, Step
 class KickSampler:
     styles = ["rock"]
 
-    def reset(self, primer=(), style=None, bpm=120.0, step_index=0):
+    def reset(self, primer=(), style=None, bpm=120.0, step_index=0, meter=(4, 4)):
         pass
 
     def step(self, controls, observed=None):
