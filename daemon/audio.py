@@ -83,10 +83,14 @@ class SynthOutput:
 
     Send each hit at least `out.latency` plus one block before `when`; later ones play at the
     next block (counted in `out.late_hits`). The callback only drains a deque and mixes.
+
+    `source` makes the sound source, called as source(samplerate, channels, max_block=N) once
+    the device's rate is known: synth.VoiceMixer (the built-in kit) by default, or a factory of
+    soundfont.FluidSource. Its errors (SoundFontError) come out of the constructor.
     """
 
     def __init__(self, device=None, samplerate: float | None = None, blocksize: int = 128,
-                 channels: int = 2):
+                 channels: int = 2, source=None):
         sd = sounddevice()
         self._queue: collections.deque = collections.deque()
         try:
@@ -96,7 +100,13 @@ class SynthOutput:
         except (ValueError, sd.PortAudioError) as e:
             raise open_error(e, device, "output") from None
         self.samplerate = int(self._stream.samplerate)
-        self._mixer = VoiceMixer(self.samplerate, channels, max_block=max(blocksize, 4096))
+        try:
+            self._mixer = (source or VoiceMixer)(self.samplerate, channels,
+                                                 max_block=max(blocksize, 4096))
+        except BaseException:
+            self._stream.close()
+            raise
+        self.source = self._mixer  # what makes the sound (its kit's name, for a SoundFont)
         self._clock = np.full(_CLOCK_WINDOW, np.inf)  # estimates of frame 0's DAC time
         self._lat = np.full(_CLOCK_WINDOW, np.inf)
         self._clock_i = 0
@@ -109,6 +119,8 @@ class SynthOutput:
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()
+        if hasattr(self._mixer, "close"):  # a SoundFont's FluidSynth, once no callback runs
+            self._mixer.close()
 
     def __enter__(self):
         self.start()

@@ -75,23 +75,27 @@ def _file_hits(midi_file, channel, map_name, max_seconds=None) -> tuple[list[Tim
     return hits, used
 
 
-def render_blocks(hits, samplerate: int = 48000, block: int = 8192) -> Iterator[np.ndarray]:
+def render_blocks(hits, samplerate: int = 48000, block: int = 8192,
+                  source=None) -> Iterator[np.ndarray]:
     """Mono float32 audio of the hits in consecutive blocks of up to `block` frames, through
-    the same mixer the live output uses, to the end of the last hit's ring. Memory is the
-    hits and one block, whatever the length."""
-    mixer = VoiceMixer(samplerate, max_block=block)
-    for t, pitch, velocity in hits:
-        mixer.schedule(pitch, velocity, round(t * samplerate))
-    left = mixer.tail_frames()
-    while left > 0:
-        n = min(block, left)
-        yield mixer.render(n)
-        left -= n
+    the same mixer the live output uses (or `source`: another sound source with its interface
+    at `samplerate`, such as a soundfont.FluidSource; it is closed at the end), to the end of
+    the last hit's ring. Memory is the hits and one block, whatever the length."""
+    mixer = VoiceMixer(samplerate, max_block=block) if source is None else source
+    try:
+        for t, pitch, velocity in hits:
+            mixer.schedule(pitch, velocity, round(t * samplerate))
+        # asked again after each block: a SoundFont's ring is known only as it sounds
+        while (left := mixer.tail_frames()) > 0:
+            yield mixer.render(min(block, left))
+    finally:
+        if hasattr(mixer, "close"):
+            mixer.close()
 
 
-def render_hits(hits, samplerate: int = 48000, block: int = 8192) -> np.ndarray:
+def render_hits(hits, samplerate: int = 48000, block: int = 8192, source=None) -> np.ndarray:
     """The whole of render_blocks as one array (short renders; `drumd render` streams)."""
-    blocks = list(render_blocks(hits, samplerate, block))
+    blocks = list(render_blocks(hits, samplerate, block, source))
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 
@@ -159,25 +163,86 @@ _map = click.option("--map", "map_name", metavar="NAME",
                          "GM. Default: the map the file names (drumd writes it), else GM.")
 
 
+_soundfont = click.option(
+    "--soundfont", metavar="FILE.sf2",
+    help="Play through FluidSynth with this SoundFont's drum kit (its GM kit, bank 128, else "
+         "its first preset) instead of the built-in kit: any GM SoundFont (FluidR3_GM.sf2), "
+         "AVL Drumkits' own (Black_Pearl_4_LV2.sf2, with --soundfont-map avl-drumkits).")
+_soundfont_map = click.option(
+    "--soundfont-map", metavar="NAME",
+    help="Drum map of the SoundFont's kit (see `drumd maps`): the file's notes, read as GM, "
+         "are played on its notes. Default: gm.")
+
+
+def sound_source(soundfont, soundfont_map):
+    """The sound source a command's --soundfont and --soundfont-map ask for: None for the
+    built-in kit, else a factory (samplerate, channels=1, max_block=8192) -> FluidSource that
+    plays GM hits on the kit's notes. The file and map are checked here: one line each."""
+    if soundfont is None:
+        if soundfont_map is not None:
+            raise click.ClickException("--soundfont-map names the map of a --soundfont's kit; "
+                                       "give --soundfont FILE.sf2 too")
+        return None
+    from drumd.mappings import MapError
+
+    from .soundfont import FluidSource, soundfont_problem
+    problem = soundfont_problem(soundfont)
+    if problem:
+        raise click.ClickException(problem)
+    kit_notes, map_name = None, "gm"
+    if soundfont_map is not None:
+        from drumd.mappings.loader import load_map
+        from drumd.mappings.translate import Translator
+        try:
+            kit = load_map(soundfont_map)
+        except MapError as e:
+            raise click.ClickException(str(e)) from None
+        map_name = kit.name
+        if kit.name != "gm":  # GM to the kit's notes; a stand-in where it has no such drum
+            kit_notes = Translator("gm", kit, unmapped="nearest").note
+
+    def make(samplerate, channels=1, max_block=8192):
+        return FluidSource(soundfont, samplerate, channels, max_block, kit_notes=kit_notes)
+    make.map_name = map_name  # for the summary line
+    return make
+
+
+def describe_source(source, soundfont, make) -> str:
+    """'X.sf2 (kit K, NAME notes)' for a command's summary line; a warning on stderr when the
+    kit is outside the GM drum bank and no --soundfont-map says its map."""
+    if not source.is_gm_kit and make.map_name == "gm":
+        click.echo(f"warning: {soundfont}: its kit {source.kit_name!r} is not in the GM drum bank "
+                   "(128); playing it GM notes. Give --soundfont-map NAME if it follows another "
+                   "map (AVL Drumkits' SoundFonts: avl-drumkits)", err=True)
+    return f"{Path(soundfont).name} (kit {source.kit_name!r}, {make.map_name} notes)"
+
+
 @click.command()
 @click.argument("midi_file", type=InputPath())
 @click.argument("wav_file", type=click.Path())  # checked by check_output_path: one line
 @_channel
 @_map
+@_soundfont
+@_soundfont_map
 @click.option("--rate", type=click.IntRange(8000, 192000), default=48000, show_default=True,
               help="Sample rate in Hz.")
 @click.option("--bits", type=click.Choice(["16", "24"]), default="16", show_default=True)
-def render(midi_file, wav_file, channel, map_name, rate, bits):
-    """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth."""
+def render(midi_file, wav_file, channel, map_name, soundfont, soundfont_map, rate, bits):
+    """Render the drums of MIDI_FILE to WAV_FILE with the built-in synth (or a SoundFont)."""
+    from .soundfont import SoundFontError
+
+    make = sound_source(soundfont, soundfont_map)
     hits, used = _file_hits(midi_file, channel, map_name, MAX_RENDER_SECONDS)
     try:
         check_output_path(wav_file)
-        frames = write_wav(wav_file, render_blocks(hits, rate), rate, int(bits))
-    except OutputPathError as e:
+        source = make(rate) if make else None
+        played_by = f"; played by {describe_source(source, soundfont, make)}" if make else ""
+        frames = write_wav(wav_file, render_blocks(hits, rate, source=source), rate, int(bits))
+    except (OutputPathError, SoundFontError) as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"{wav_file}: cannot write ({e.strerror or e})") from None
-    click.echo(f"{wav_file}: {len(hits)} hits, {frames / rate:.1f} s; notes read as {used}")
+    click.echo(f"{wav_file}: {len(hits)} hits, {frames / rate:.1f} s; notes read as {used}{played_by}")
 
 
 @click.command()
@@ -189,19 +254,27 @@ def render(midi_file, wav_file, channel, map_name, rate, bits):
 @click.option("--device", help="Output device, name or index (see `drumd devices`).")
 @_channel
 @_map
-def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
-    """Hear drumd without a DAW: play a generated groove (or MIDI_FILE) through the synth.
+@_soundfont
+@_soundfont_map
+def audition(midi_file, style, bpm, bars, seed, device, channel, map_name, soundfont,
+             soundfont_map):
+    """Hear drumd without a DAW: play a generated groove (or MIDI_FILE) through the synth
+    (or a SoundFont).
 
     --style, --bpm, --bars and --seed shape the generated groove; --channel and --map apply
     to MIDI_FILE.
     """
     from .audio import AudioError, SynthOutput
+    from .soundfont import SoundFontError
 
+    make = sound_source(soundfont, soundfont_map)
     hits, used = _file_hits(midi_file, channel, map_name) if midi_file else (None, None)
-    try:  # before the model loads: no PortAudio or no device is known at once
-        out = SynthOutput(device=int(device) if device and device.isdigit() else device)
-    except AudioError as e:
+    try:  # before the model loads: no PortAudio, no device or a bad SoundFont is known at once
+        out = SynthOutput(device=int(device) if device and device.isdigit() else device,
+                          source=make)
+    except (AudioError, SoundFontError) as e:
         raise click.ClickException(str(e)) from None
+    sounds = describe_source(out.source, soundfont, make) if make else None
     if hits is None:
         click.echo(f"generating {bars} bars of {style} at {bpm:g} BPM...")
         try:
@@ -211,7 +284,10 @@ def audition(midi_file, style, bpm, bars, seed, device, channel, map_name):
             raise
     with out:
         if used is not None:
-            click.echo(f"playing {midi_file}: {len(hits)} hits; notes read as {used}")
+            click.echo(f"playing {midi_file}: {len(hits)} hits; notes read as {used}"
+                       + (f"; played by {sounds}" if sounds else ""))
+        elif sounds:
+            click.echo(f"playing through {sounds}")
         play_hits(out, hits)
 
 
