@@ -96,3 +96,13 @@ def test_audition_plays_the_file_through_the_soundfont(jack, tmp_path):
     c = {p: [centroid(x, int(a)) for a, q in zip(found, SEQ) if q == p] for p in (KICK, HAT)}
     assert max(c[KICK]) < 300 and min(c[HAT]) > 5000, c
     assert np.abs(x).max() > 0.1  # a playing level
+
+
+def test_audition_of_a_generated_groove_through_the_soundfont(jack):
+    t0 = time.monotonic()
+    done = subprocess.run([PYTHON, "-c", AUDITION, "--bars", "1", "--bpm", "160", "--seed", "1",
+                           "--soundfont", str(FLUIDR3)], env=jack.env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "playing through FluidR3_GM.sf2 (kit 'Standard', gm notes)" in done.stdout, done.stdout
+    assert time.monotonic() - t0 > 1.5  # a bar at 160 BPM
