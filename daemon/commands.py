@@ -42,7 +42,7 @@ def _opt(*decls, **kw):
 @_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
 @_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
 @_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
-@_opt("--style", help="Starting style [rock].")
+@_opt("--style", help="Starting style [the checkpoint's main style: a player's folder's, or rock].")
 @_opt("--mode", type=click.Choice(MODES), help="generate, accompany, call or tap [generate].")
 @_opt("--bars", type=click.IntRange(1, 16), help="Call mode: bars of primer and of answer [2].")
 @_opt("--silence-beats", type=click.FloatRange(0.25, 16), help="Call mode: silence ending a phrase [1].")
@@ -117,6 +117,7 @@ def run(settings: dict) -> int:
                 check_output_path(settings[key])
         meter = parse_meter(settings["meter"])  # a flag's: the config file's is checked on reading
         ckpt = load_checkpoint(settings["checkpoint"])
+        settings["style"] = settings["style"] or ckpt.default_style
         if settings["style"] not in ckpt.styles:
             raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "
                                        f"knows: {', '.join(ckpt.styles)}")

@@ -92,7 +92,7 @@ SETTINGS = {
     "send_clock": (False, _boolean),
     "checkpoint": (None, _optional(_string)),
     "seed": (None, _optional(_number(0, None, integer=True))),
-    "style": ("rock", _string),
+    "style": (None, _optional(_string)),  # None: the checkpoint's default_style
     "mode": ("generate", _choice(*MODES)),
     "bars": (2, _number(1, 16, integer=True)),
     "silence_beats": (1.0, _number(0.25, 16)),

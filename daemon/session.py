@@ -72,7 +72,8 @@ class Session:
         if transport is not None:
             self.clock.source = transport.source  # the status line says what drumd waits for
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
-        self.controls = LiveControls(sampler.styles, settings["style"], settings["mode"],
+        style = settings["style"] or sampler.default_style  # none given: the checkpoint's main style
+        self.controls = LiveControls(sampler.styles, style, settings["mode"],
                                      settings["temperature"], settings["density"],
                                      settings["quantize"], settings["top_p"], settings["mute"],
                                      settings["cc"], settings["variation"], settings["fill_every"],

@@ -70,6 +70,14 @@ class Checkpoint:
         not say (format 2, before meters) learnt 4/4 only."""
         return list(self.meta.get("meters") or ["4/4"])
 
+    @property
+    def default_style(self) -> str:
+        """The style played when none is asked for: a checkpoint trained on a player's folder
+        plays its main style (meta["library"]["styles"], most bars first), the Groove MIDI
+        Dataset's model rock, any other its first style."""
+        mine = [s for s in (self.meta.get("library") or {}).get("styles") or [] if s in self.styles]
+        return mine[0] if mine else "rock" if "rock" in self.styles else self.styles[0]
+
     def knows_meter(self, meter: tuple[int, int]) -> bool:
         return meter_name(meter) in self.meters
 

@@ -55,6 +55,8 @@ def _require(extra: str) -> None:
 def train(config, data, map_name, channel, style, val_share, out, sets, resume, finetune, minutes):
     """Train a model on a folder of drum MIDI files, or on the Groove MIDI Dataset's train split.
     Ctrl-C stops it, keeping the best checkpoint so far (--resume RUN/last.pt continues)."""
+    import time
+    started = time.time()  # --minutes counts from here: loading torch and the data too
     _require("train")
     from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
@@ -72,7 +74,7 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
             overrides[k] = v
     try:
         cfg = TrainConfig.load(config, overrides)
-        best = run(cfg)
+        best = run(cfg, started)
     except (ValueError, DataError, CheckpointError) as e:
         raise click.ClickException(str(e))
     except Interrupted as e:
@@ -101,7 +103,8 @@ def _meter_option(ctx, param, value):
                    "it), else GM.")
 @click.option("--primer-channel", default=10, show_default=True, type=click.IntRange(1, 16),
               help="MIDI channel of the primer's drums.")
-@click.option("--style", default=None, help="Style name, or 'all' for one file per style into the folder OUT.")
+@click.option("--style", default=None, help="Style name, or 'all' for one file per style into the "
+              "folder OUT (default: the checkpoint's main style: its folder's, or rock).")
 @click.option("--bars", default=8, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--meter", callback=_meter_option, metavar="N/D",
               help="Time signature: 4/4, 3/4, 6/8, 12/8, 5/4, 7/8 or 5/8 (default: the primer's, "
@@ -153,7 +156,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
     from drumd.engine.sampler import Controls
     try:
         ckpt = load_checkpoint(checkpoint)
-        styles = ckpt.styles if style == "all" else [style]
+        # no --style: the checkpoint's main style (a player's folder's, else rock)
+        styles = ckpt.styles if style == "all" else [style or ckpt.default_style]
         for s in styles:
             if s is not None:
                 ckpt.style_index(s)
@@ -203,7 +207,14 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
 @click.argument("checkpoints", nargs=-1, type=InputPath())
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for report.md, metrics.json and the plots.")
-@click.option("--data", type=click.Path(file_okay=False), help="Groove MIDI Dataset folder (holds info.csv).")
+@click.option("--data", type=click.Path(file_okay=False),
+              help="The Groove MIDI Dataset (holds info.csv: its test split), or any folder of drum "
+                   "MIDI files (every file scored; styles: its subfolders).")
+@click.option("--map", "map_name", help="Drum map of the folder's files (default: gm).")
+@click.option("--channel", type=click.IntRange(1, 16),
+              help="MIDI channel of the folder's drums (default: 10; a file with no notes there "
+                   "is read from the channel it uses).")
+@click.option("--style", help="Style of the files at the folder's top (default: the folder's name).")
 @click.option("--primers", default=48, show_default=True, type=click.IntRange(1, 10000),
               help="2-bar primers taken from test files for free-running generation.")
 @click.option("--samples", default=3, show_default=True, type=click.IntRange(1, 100),
@@ -219,22 +230,39 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
               help="Length of each unprimed and primed run, in bars.")
 @click.option("--min-beats", default=10, show_default=True, type=click.IntRange(1, 10000),
               help="Real test beats a style needs to be judged in the listener figures.")
-def eval_cmd(checkpoints, out, data, primers, samples, temperatures, seed, runs, bars, min_beats):
+def eval_cmd(checkpoints, out, data, map_name, channel, style, primers, samples, temperatures, seed,
+             runs, bars, min_beats):
     """Score checkpoints (default: the shipped one) on the test split beside baselines, and
-    judge how they play (unprimed and primed, per style) against the real test beats."""
+    judge how they play (unprimed and primed, per style) against the real test beats. On a
+    folder of your own files (--data DIR without info.csv): every file scored, and the play of
+    each of its styles the checkpoint knows judged against them."""
     _require("eval")
     from drumd.engine.checkpoint import CheckpointError
     from drumd.engine.data import DataError
     from drumd.engine.evaluate import run_eval
+    from drumd.engine.library import holds_gmd
     from drumd.engine.progress import on_terminal
-    from drumd.engine.report import console_tables
+    from drumd.engine.report import console_tables, folder_console
+    from drumd.mappings import MapError
+    folder = data is not None and not holds_gmd(Path(data))
+    given = [f"--{k}" for k, v in (("map", map_name), ("channel", channel), ("style", style)) if v is not None]
+    if given and not folder:
+        raise click.ClickException(f"{data or 'the default data'}: the Groove MIDI Dataset (it holds "
+                                   f"info.csv) is read with its own map, channel and styles; "
+                                   f"{', '.join(given)} apply to folders of MIDI files")
     try:
-        m = run_eval(checkpoints, Path(out), Path(data) if data else None, primers, temperatures,
-                     samples, seed, progress=on_terminal(), runs=runs, listen_bars=bars,
-                     min_beats=min_beats)
-    except (CheckpointError, DataError, ValueError) as e:
+        if folder:
+            from drumd.engine.folder_eval import run_folder_eval
+            m = run_folder_eval(checkpoints, Path(out), Path(data), map_name or "gm", channel or 10,
+                                style, seed, progress=on_terminal(), runs=runs, listen_bars=bars,
+                                min_beats=min_beats)
+        else:
+            m = run_eval(checkpoints, Path(out), Path(data) if data else None, primers, temperatures,
+                         samples, seed, progress=on_terminal(), runs=runs, listen_bars=bars,
+                         min_beats=min_beats)
+    except (CheckpointError, DataError, MapError, ValueError) as e:
         raise click.ClickException(str(e))
-    click.echo("\n".join(console_tables(m)))
+    click.echo("\n".join(folder_console(m) if folder else console_tables(m)))
     click.echo(f"report: {Path(out) / 'report.md'} ({m['seconds']:.0f} s)")
 
 

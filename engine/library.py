@@ -71,19 +71,28 @@ class Library:
     train: list[Performance] = field(default_factory=list)
     validation: list[Performance] = field(default_factory=list)
     digest: str = ""
+    split: bool = True             # False: nothing held out (eval reads every file)
 
     @property
     def read(self) -> list[LibraryFile]:
         return [f for f in self.files if f.perf is not None]
+
+    def bars_per_style(self) -> dict[str, int]:
+        """{style: bars of its files read}, most bars first (ties by name): the first is the
+        library's main style, the one its checkpoint plays when asked for none."""
+        per_style = Counter()
+        for f in self.read:
+            per_style[f.style] += f.bars
+        return dict(sorted(per_style.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def report(self) -> str:
         """What was read and skipped, bars per style and per meter: printed at the start of
         training and kept as RUN/data_report.txt."""
         read, skipped = self.read, [f for f in self.files if f.perf is None]
         lines = [f"data: {self.root} (map {self.map_name}, channel {self.channel})",
-                 f"files read: {len(read)} of {len(self.files)} "
-                 f"({len(self.train)} to train on, {len(self.validation)} held out for "
-                 "validation: validation.txt)"]
+                 f"files read: {len(read)} of {len(self.files)}"
+                 + (f" ({len(self.train)} to train on, {len(self.validation)} held out for "
+                    "validation: validation.txt)" if self.split else "")]
         fills = sum(f.perf.fill for f in read)
         if fills:
             lines.append(f"  {fills} labelled fills ('fill' in their path)")
@@ -102,10 +111,7 @@ class Library:
             if these:
                 lines.append(f"  {reason}: {len(these)}")
                 lines += [f"    {f.rel}: {f.why}" for f in these]
-        per_style = Counter()
-        for f in read:
-            per_style[f.style] += f.bars
-        lines.append("bars per style: " + ", ".join(f"{s} {n}" for s, n in sorted(per_style.items())))
+        lines.append("bars per style: " + ", ".join(f"{s} {n}" for s, n in sorted(self.bars_per_style().items())))
         per_meter = Counter()
         for f in self.files:
             if f.meter and f.skipped in (None, METER):
@@ -221,12 +227,15 @@ def split_validation(files: list[LibraryFile], share: float, seed: int) -> set[P
 
 
 def load_library(root: Path, map_name: str = "gm", channel: int = 10, style: str | None = None,
-                 val_share: float = 0.1, seed: int = 0, progress: bool = False) -> Library:
+                 val_share: float = 0.1, seed: int = 0, progress: bool = False,
+                 split: bool = True) -> Library:
     """Read every MIDI file under `root` (see the module's docstring). Raises DataError (one
     line naming the folder) for a missing folder, no MIDI files, or fewer than two files to
-    train on; MapError for an unknown map; ValueError for a share or channel out of range."""
+    train on; MapError for an unknown map; ValueError for a share or channel out of range.
+    split=False (`drumd eval` on a folder): nothing is held out, every file read is in
+    `train` (val_share and seed unused), and one readable file is enough."""
     from drumd.mappings import load_map
-    if not 0 < val_share < 1:
+    if split and not 0 < val_share < 1:
         raise ValueError(f"val_share {val_share}: expected a share between 0 and 1 (0.1 = 10 %)")
     if not 1 <= channel <= 16:
         raise ValueError(f"channel {channel}: expected a MIDI channel 1-16")
@@ -249,16 +258,18 @@ def load_library(root: Path, map_name: str = "gm", channel: int = 10, style: str
         rel = p.relative_to(root)
         files.append(read_file(p, rel, rel.parts[0] if len(rel.parts) > 1 else top_style,
                                to_gm, m.name, channel))
-    lib = Library(root, m.name, channel, files)
+    lib = Library(root, m.name, channel, files, split=split)
     read = lib.read
-    if len(read) < 2:
+    if len(read) < (2 if split else 1):
         counts = Counter(f.skipped for f in files if f.perf is None)
         first = next(f for f in files if f.perf is None)
         why = ", ".join(f"{n} {r}" for r, n in sorted(counts.items(), key=lambda kv: REASONS.index(kv[0])))
         usable = f"only {read[0].rel} can be read" if read else "none can be read"
+        need = "training needs at least two (one is held out for validation)" if split else \
+            "expected drum MIDI files (are --map and --channel right?)"
         raise DataError(f"{root}: {len(files)} MIDI file(s), {usable} ({why}; e.g. {first.rel}: "
-                        f"{first.why}); training needs at least two (one is held out for validation)")
-    held = split_validation(files, val_share, seed)
+                        f"{first.why}); {need}")
+    held = split_validation(files, val_share, seed) if split else set()
     lib.validation_files = sorted(held, key=lambda r: r.parts)
     lib.train = [f.perf for f in read if f.rel not in held]
     lib.validation = [f.perf for f in read if f.rel in held]

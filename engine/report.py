@@ -41,7 +41,7 @@ BASELINE_ORDER = ("bar-context", "repeat-1-bar", "repeat-2-bars", "4-gram", "3-g
 
 
 def _baselines(m: dict) -> dict:
-    b = m["baselines"]
+    b = m.get("baselines") or {}  # a folder's evaluation has none
     return {k: b[k] for k in sorted(b, key=lambda k: (BASELINE_ORDER.index(k) if k in BASELINE_ORDER
                                                       else len(BASELINE_ORDER)))}
 
@@ -50,7 +50,7 @@ def teacher_forced_table(m: dict) -> list[str]:
     """One column per checkpoint, then the baselines once."""
     systems = {k: v["teacher_forced"] for k, v in m["checkpoints"].items()}
     systems.update({k: v["test"] for k, v in _baselines(m).items()})
-    params = {k: f"{v['param']:g}" for k, v in m["baselines"].items()}
+    params = {k: f"{v['param']:g}" for k, v in _baselines(m).items()}
     rows = [
         ["NLL (nats/step)"] + [f"{s['nll']:.3f}" for s in systems.values()],
         ["perplexity"] + [f"{s['perplexity']:.2f}" for s in systems.values()],
@@ -58,8 +58,7 @@ def teacher_forced_table(m: dict) -> list[str]:
         ["mean hit F1 (9 classes)"] + [_fmt(s["mean_f1"]) for s in systems.values()],
         ["velocity MAE (MIDI)"] + [_fmt(s.get("velocity_mae"), ".1f") for s in systems.values()],
         ["timing MAE (ms)"] + [_fmt(s.get("offset_mae_ms"), ".1f") for s in systems.values()],
-        ["smoothing (tuned on validation)"] + [params.get(k, "—") for k in systems],
-    ]
+    ] + ([["smoothing (tuned on validation)"] + [params.get(k, "—") for k in systems]] if params else [])
     per_class = [[c] + [_fmt(s["classes"][c]["f1"]) for s in systems.values()] for c in CLASS_NAMES]
     return (_table([""] + list(systems), rows)
             + ["Per-class hit F1 (a class is predicted to hit when its marginal probability > 0.5):", ""]
@@ -227,6 +226,68 @@ def markdown(m: dict) -> str:
               f"velocity std {_fmt(tf['velocity_std'])}.", "", "## Figures", ""]
     lines += [f"![{f}]({f})" for f in m.get("figures", [])]
     return "\n".join(lines) + "\n"
+
+
+def folder_style_table(m: dict) -> list[str]:
+    """A folder's teacher-forced NLL / accuracy per style (rows) and checkpoint (columns)."""
+    cps = m["checkpoints"]
+    bars = m["data"]["bars_per_style"]
+    rows = []
+    for s in bars:
+        cells = []
+        for c in cps.values():
+            st = c["teacher_forced"]["styles"][s]
+            as_ = "" if st["played_as"] == s else f" (as {st['played_as']})"
+            cells.append(f"{st['nll']:.3f} / {_fmt(st['accuracy'], '.1f', 100, ' %')}{as_}")
+        first = next(iter(cps.values()))["teacher_forced"]["styles"][s]
+        rows.append([f"{s} ({first['files']} files, {bars[s]} bars)"] + cells)
+    return _table(["style", *cps], rows)
+
+
+def folder_markdown(m: dict) -> str:
+    """report.md of `drumd eval --data FOLDER` (engine/folder_eval.py)."""
+    d, ls, rb = m["data"], m["settings"]["listener"], m["real_beats"]
+    lines = ["# drumd evaluation on a folder", "",
+             f"`{d['path']}` (map {d['map']}, channel {d['channel']}): {d['test_files']} of {d['files']} "
+             f"MIDI files read, {d['test_steps']} steps (data checksum `{d['checksum']}`); every file "
+             f"read is scored, nothing is held out. Evaluated in {m['seconds']:.0f} s.", ""]
+    for label, c in m["checkpoints"].items():
+        note = (" **trained on this folder: its scores include files it learnt from**"
+                if c.get("trained_on_folder") else "")
+        lines.append(f"- `{label}`: {c['path']}, iteration {c['iter']}, "
+                     f"validation NLL {_fmt(c['val_nll'])}{note}")
+    lines += ["", "```", d["report"], "```", "",
+              "## Teacher-forced, every file", "",
+              "Per-step NLL (nats per 16th) of the 512-way event given the true past; velocity and "
+              "timing are the expected bin centres of the model's heads given the true hits. A style "
+              "the checkpoint does not know is scored as its default style (“as ...”).", ""]
+    lines += teacher_forced_table(m)
+    lines += ["Per style: NLL / event accuracy.", ""] + folder_style_table(m)
+    others = [f"{k} ({n})" for k, n in rb["test_beats"].items() if k not in rb["qualifying"]]
+    lines += ["## What a listener hears: default controls (temperature 1)", "",
+              f"Styles of the folder with at least {ls['min_beats']} 4/4 beats (not fills) are judged "
+              f"against those files: {', '.join(rb['qualifying']) or 'none'}"
+              + (f"; not judged (too few): {', '.join(others)}." if others else ".")
+              + f" Unprimed and primed runs of {ls['bars']} bars, {ls['runs_per_style']} per style; "
+              "the figures are defined in a dataset report's section of the same name "
+              "(`drumd eval` on the Groove MIDI Dataset); drift is measured against the style's "
+              "files in this folder.", ""]
+    played = {k: c for k, c in m["checkpoints"].items() if c["free_running"]}
+    lines += listener_tables({**m, "checkpoints": played})
+    for label, c in m["checkpoints"].items():
+        if not c["free_running"]:
+            lines += [f"`{label}`: not played: {c['free_running_skipped']}.", ""]
+    if m.get("figures"):
+        lines += ["## Figures", ""] + [f"![{f}]({f})" for f in m["figures"]]
+    return "\n".join(lines) + "\n"
+
+
+def folder_console(m: dict) -> list[str]:
+    """What `drumd eval --data FOLDER` prints."""
+    played = {k: c for k, c in m["checkpoints"].items() if c["free_running"]}
+    return (teacher_forced_table(m) + ["Per style: NLL / event accuracy.", ""] + folder_style_table(m)
+            + (["Listener figures (real / unprimed / primed):", ""]
+               + listener_tables({**m, "checkpoints": played}) if played else []))
 
 
 def console_tables(m: dict) -> list[str]:

@@ -282,6 +282,11 @@ class Sampler:
     def styles(self) -> list[str]:
         return self.ckpt.styles
 
+    @property
+    def default_style(self) -> str:
+        """The style played when none is asked for (Checkpoint.default_style)."""
+        return self.ckpt.default_style
+
     def reset(self, primer=(), style: str | None = None, bpm: float = 120.0, step_index: int = 0,
               meter: tuple[int, int] = (4, 4)) -> None:
         """Start over. The primer's steps are fed as if played, its last step just before
@@ -291,7 +296,7 @@ class Sampler:
         unwarmed): the same groove each time for this Sampler, style and meter. `meter`: one
         of encoding.METERS (ValueError otherwise); bars, lookback, phrases and the home groove
         are bars of it."""
-        name = style or self._default_style()
+        name = style or self.ckpt.default_style
         self.style = self.ckpt.style_index(name)
         self.style_name = name
         self.bpm = float(bpm)
@@ -312,9 +317,6 @@ class Sampler:
         self.position = step_index - len(primer)
         for s in primer:
             self.step(Controls(fill_every=0), observed=s)
-
-    def _default_style(self) -> str:
-        return "rock" if "rock" in self.ckpt.styles else self.ckpt.styles[0]
 
     def _warmup(self, style: str, step_index: int) -> list[Step]:
         """Two bars of a real groove of `style` in the bar phase of step_index, or []."""

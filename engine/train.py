@@ -6,11 +6,14 @@
 
 Fine-tuning (`finetune`: a checkpoint, or "shipped") starts from that model: its styles are
 kept, the data's new ones added (their style-embedding rows start as the mean of the known
-rows), every other weight is copied and nothing is frozen. Its defaults (FINETUNE_DEFAULTS,
-for the options the config and --set leave unset) were chosen by measurement, see there.
+rows), every other weight is copied. `freeze` leaves named parts as they are, `anchor` pulls
+every weight toward its start, a fine-tune may set its own dropout. Its defaults
+(FINETUNE_DEFAULTS, for the options the config and --set leave unset) were chosen by
+measurement, see there.
 
-Stopping: after max_iters, after max_minutes (at the iteration that crosses it, which is then
-evaluated), after `patience` evaluations without a better validation NLL, or on Ctrl-C (SIGINT:
+Stopping: after max_iters, after max_minutes (counted from the command's start, loading
+included: the last iteration is the one after which the closing evaluation and save still fit),
+after `patience` evaluations without a better validation NLL, or on Ctrl-C (SIGINT:
 the run stops after the current iteration and raises Interrupted; best.pt and last.pt stay as
 the last evaluation left them, never half-written).
 """
@@ -71,6 +74,11 @@ class TrainConfig:
     limit_files: int = 0             # >0: use only this many files per split (tests, smoke runs)
     resume: str | None = None        # a last.pt to continue from
     finetune: str | None = None      # a checkpoint to start from ("shipped": the shipped model)
+    freeze: list = field(default_factory=list)  # weights left as they are: module names (lstm,
+                                     # event_emb, style_emb, tempo_emb, event_head, expr_head) or
+                                     # weight-name prefixes (lstm.weight_hh_l1)
+    anchor: float = 0.0              # fine-tuning: L2 pull of every weight toward its starting
+                                     # value (L2-SP, Li et al. 2018), per step of the loss
     progress: bool | None = None     # tqdm bars; None: only when stderr is a terminal
 
     @classmethod
@@ -110,6 +118,9 @@ def _number(v, kind, where: str):
 # Fine-tuning's defaults, measured (README, "Fine-tune the shipped model"): MEASURED_BELOW
 FINETUNE_DEFAULTS = {"lr": 1e-3, "min_lr": 1e-4, "warmup_iters": 10, "max_iters": 600,
                      "eval_interval": 20, "patience": 4, "max_minutes": 4.0}
+
+
+EXIT_S = 2.0  # seconds from the last save to the process's end (closing the log, torch's exit)
 
 
 class Interrupted(Exception):
@@ -171,9 +182,10 @@ def lr_at(it, cfg: TrainConfig):
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
 
 
-def train(cfg: TrainConfig) -> Path:
+def train(cfg: TrainConfig, started: float | None = None) -> Path:
     """Train; returns the path of the best checkpoint (selected on validation NLL). Raises
-    Interrupted on Ctrl-C (after cleaning up), ValueError or CheckpointError for bad options."""
+    Interrupted on Ctrl-C (after cleaning up), ValueError or CheckpointError for bad options.
+    started: time.time() when the command started (default: now), from which max_minutes counts."""
     ddp = int(os.environ.get("RANK", -1)) != -1
     if ddp:
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
@@ -186,6 +198,7 @@ def train(cfg: TrainConfig) -> Path:
     random.seed(cfg.seed + rank)
     rng = np.random.default_rng(cfg.seed + rank)
 
+    t_start = started or time.time()  # max_minutes caps the whole run: data, model, loop, last save
     progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
     out = Path(cfg.out)
     base = _finetune_base(cfg) if cfg.finetune else None  # a bad checkpoint: before the data
@@ -196,7 +209,7 @@ def train(cfg: TrainConfig) -> Path:
     data_styles = sorted({p.style for p in data["train"]})
     if base is not None:
         styles = base.styles + [s for s in data_styles if s not in base.styles]
-        model = _grown_model(base, len(styles))
+        model = _grown_model(base, len(styles), cfg.model.get("dropout"))
         mcfg = model.cfg
     else:
         styles = data_styles
@@ -205,7 +218,10 @@ def train(cfg: TrainConfig) -> Path:
     tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = _trainable(model, cfg.freeze)
+    anchor = ({n: p.detach().clone() for n, p in trained.items()} if cfg.anchor > 0 and base is not None
+              else {})
+    opt = torch.optim.AdamW(list(trained.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
     it0, best, bad_evals = 0, float("inf"), 0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
@@ -228,7 +244,7 @@ def train(cfg: TrainConfig) -> Path:
         meta["finetuned_from"] = {"path": str(base.path), "data_checksum": base.meta.get("data_checksum"),
                                   "styles": base.styles, "new_styles": styles[len(base.styles):]}
     meta["warmup"] = bank
-    t_start = time.time()
+    eval_cost = 0.0  # seconds the last evaluation and its saves took: the time cap leaves room for one
     writer = log = bar = tb = None
     if master:
         out.mkdir(parents=True, exist_ok=True)
@@ -242,12 +258,14 @@ def train(cfg: TrainConfig) -> Path:
         if base is not None and not cfg.resume:
             # the starting point: the model as it was (new styles at the mean) is best.pt until
             # fine-tuning beats it on the held-out files, and the log's row 0 says how it played them
+            t_eval = time.time()
             val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
             best = val_nll
             save_checkpoint(out / "best.pt", model, styles,
                             {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr, "train_seconds": 0.0})
+            eval_cost = time.time() - t_eval
             _say(f"fine-tuning {base.path.name}: held-out NLL {val_nll:.4f} before "
                  f"({len(styles) - len(base.styles)} new style(s))", progress)
         if progress:
@@ -260,6 +278,7 @@ def train(cfg: TrainConfig) -> Path:
     stop = torch.zeros(2)
     it = it0
     stopped_by = None
+    t_iter = time.time()
     with _sigint_flag() as sigint:
         for it in range(it0, cfg.max_iters):
             for g in opt.param_groups:
@@ -268,15 +287,24 @@ def train(cfg: TrainConfig) -> Path:
             nll, expr, n, nh = losses(net, to_inputs(b), b["target_event"], b["target_vbin"],
                                       b["target_obin"], b["mask"])
             loss = (nll + cfg.expr_weight * expr * (n / nh.clamp(min=1)) / 9) / n
+            if anchor:
+                loss = loss + cfg.anchor * sum(((p - anchor[k]) ** 2).sum() for k, p in trained.items())
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(list(trained.values()), cfg.grad_clip)
             opt.step()
             run_nll += nll.item(); run_expr += expr.item(); run_n += int(n); run_hits += int(nh)
             seen_steps += int(n) * world
 
             last = it + 1 == cfg.max_iters
-            over_time = (time.time() - t_start) / 60 > cfg.max_minutes
+            # stop while the closing evaluation still fits in the cap after one more iteration
+            # (and this iteration's own evaluation, when one is due), with half as much again
+            # for a busy machine's ups and downs and EXIT_S for closing up
+            now = time.time()
+            due = (it + 1) % cfg.eval_interval == 0
+            ahead = 1.5 * ((now - t_iter) + eval_cost * (1 + due)) + EXIT_S
+            over_time = now - t_start + ahead > cfg.max_minutes * 60
+            t_iter = now
             interrupted = sigint.is_set()
             if ddp:  # every rank must agree to stop, or the others hang in all-reduce
                 stop[0], stop[1] = float(over_time), float(interrupted)
@@ -289,6 +317,7 @@ def train(cfg: TrainConfig) -> Path:
                 bar.update(1)
             if (it + 1) % cfg.eval_interval == 0 or last or over_time:
                 if master:
+                    t_eval = time.time()
                     val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
                     now = time.time()
                     tput = seen_steps / (now - t_tput)
@@ -308,6 +337,8 @@ def train(cfg: TrainConfig) -> Path:
                     else:
                         bad_evals += 1
                     _save_resume(out / "last.pt", model, opt, it + 1, best, bad_evals)
+                    eval_cost = time.time() - t_eval
+                    t_iter += eval_cost  # an iteration's time, not the evaluation's, is measured next
                     left = max(0.0, cfg.max_minutes - (now - t_start) / 60)
                     if bar is not None:
                         # the bar's end (and so its ETA): max_iters, or where the time cap stops it
@@ -386,6 +417,26 @@ class _sigint_flag:
         return False
 
 
+def _trainable(model, freeze) -> dict:
+    """{name: parameter} of the weights training changes: all but those `freeze` names (module
+    names or weight-name prefixes; ValueError, one line, for a name that matches none)."""
+    freeze = [freeze] if isinstance(freeze, str) else list(freeze or [])
+    names = [n for n, _ in model.named_parameters()]
+    for f in freeze:
+        if not isinstance(f, str) or not any(n.startswith(f) for n in names):
+            modules = sorted({n.split(".")[0] for n in names})
+            raise ValueError(f"freeze: {f!r} names no weight of the model (its parts: {', '.join(modules)})")
+    out = {}
+    for n, p in model.named_parameters():
+        frozen = any(n.startswith(f) for f in freeze)
+        p.requires_grad_(not frozen)
+        if not frozen:
+            out[n] = p
+    if not out:
+        raise ValueError(f"freeze: {', '.join(freeze)} leaves nothing to train")
+    return out
+
+
 def _finetune_base(cfg: TrainConfig):
     """The checkpoint fine-tuning starts from; ValueError (one line) when cfg.model asks for
     another model than it is, CheckpointError when it cannot be read."""
@@ -393,7 +444,8 @@ def _finetune_base(cfg: TrainConfig):
     base = load_checkpoint(path)
     ours = base.config.to_dict()
     asked = ModelConfig.from_dict({**ours, **cfg.model}).to_dict() if cfg.model else ours
-    differ = sorted(k for k in asked if k != "n_styles" and asked[k] != ours[k])
+    # dropout changes no weight: a fine-tune may take its own
+    differ = sorted(k for k in asked if k not in ("n_styles", "dropout") and asked[k] != ours[k])
     if differ:
         raise ValueError(f"{base.path}: fine-tuning keeps its model ("
                          + ", ".join(f"{k} {ours[k]}" for k in differ) + "); the config asks for "
@@ -402,11 +454,12 @@ def _finetune_base(cfg: TrainConfig):
     return base
 
 
-def _grown_model(base, n_styles: int) -> DrumLSTM:
+def _grown_model(base, n_styles: int, dropout: float | None = None) -> DrumLSTM:
     """DrumLSTM with `base`'s weights and `n_styles` style rows: the known rows copied, the new
     ones the mean of the known (a style between them, not noise the LSTM never saw)."""
     from dataclasses import replace
-    model = DrumLSTM(replace(base.config, n_styles=n_styles))
+    model = DrumLSTM(replace(base.config, n_styles=n_styles,
+                             dropout=base.config.dropout if dropout is None else dropout))
     weights = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in base.weights.items()}
     emb = weights["style_emb.weight"]
     grown = emb.mean(0, keepdim=True).repeat(n_styles, 1)
@@ -439,7 +492,9 @@ def _load_data(cfg: TrainConfig, progress: bool, master: bool, out: Path):
             f.write((report + "\n").encode())
         with atomic_open(out / "validation.txt") as f:
             f.write("".join(f"{r.as_posix()}\n" for r in lib.validation_files).encode())
+    # styles: most bars first, so the checkpoint plays the library's main style by default
     meta = {"library": {"root": str(lib.root.resolve()), "channel": lib.channel,
+                        "styles": list(lib.bars_per_style()),
                         "train_files": len(lib.train),
                         "validation_files": [r.as_posix() for r in lib.validation_files]}}
     return {"train": lib.train, "validation": lib.validation}, lib.digest, lib.map_name, meta

@@ -23,6 +23,7 @@ class FakeSampler:
 
     def __init__(self, styles=STYLES):
         self.styles = styles
+        self.default_style = "rock"  # as the shipped checkpoint's
         self.position = 0
         self.calls = []
 
