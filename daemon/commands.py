@@ -62,7 +62,8 @@ def _opt(*decls, **kw):
       help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
 @_opt("--follow", type=click.FloatRange(0, 1),
       help="Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
-           "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap [0.8].")
+           "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap; "
+           "riff lock: 0 = ignores the guitar's accents, 1 = a kick on every one [0.8].")
 @_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
 # output paths: checked by run() (check_output_path), each problem one line
 @_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")
@@ -80,6 +81,9 @@ def _opt(*decls, **kw):
 @_opt("--guitar-silence-bars", type=click.FloatRange(0.25, 16),
       help="Bars of guitar silence that end a phrase: a fill, then drumd rests [1].")
 @_opt("--guitar-fill/--no-guitar-fill", help="Play a fill when a guitar phrase ends [on].")
+@_opt("--riff-lock/--no-riff-lock",
+      help="With --audio-in, generate and accompany modes: the guitar's accents of the last two "
+           "bars set where drumd puts its kicks (a riff repeats), at --follow's strength [on].")
 @_opt("--guitar-tempo/--no-guitar-tempo",
       help="On drumd's own clock (no MIDI clock), play at the guitar's estimated tempo [off].")
 def serve(config_path, **flags):

@@ -120,6 +120,7 @@ SETTINGS = {
     "guitar_silence_bars": (GuitarConfig.fill_after_bars, _number(0.25, 16)),
     "guitar_fill": (True, _boolean),
     "guitar_tempo": (False, _boolean),
+    "riff_lock": (True, _boolean),
     "cc": ({}, None),  # checked per entry below
 }
 

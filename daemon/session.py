@@ -7,7 +7,9 @@
   sender thread        sends at the clock-predicted times (scheduler.py), SCHED_FIFO if allowed
   (--synth)            the engine thread also queues each hit into the SynthOutput at its
                        predicted time: one step ahead is enough lead for the audio latency
-  (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py)
+  (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py);
+                       with riff lock, the guitar's recent accents are told to the sampler
+                       as taps (Sampler.tap) before the step is computed
   (--clock jack|link)  transport thread: reads JACK transport twice per JACK period, or the
                        Link session every 2 ms, into the Clock (jacktransport.py,
                        linkclock.py); MIDI clock bytes are then ignored
@@ -34,7 +36,7 @@ import time
 from drumd.daemon.clock import CONTINUE, START, STOP, TICK, TICKS_PER_STEP, Clock
 from drumd.daemon.record import TEMPO_CHANGE
 from drumd.daemon.controls import LiveControls
-from drumd.daemon.follow import biased_density, effect, scaled_velocity
+from drumd.daemon.follow import RIFF_MODES, biased_density, effect, scaled_velocity
 from drumd.daemon.modes import PlayerLog, make_mode
 from drumd.daemon.scheduler import Sender
 from drumd.daemon.status import percentile_ms
@@ -91,6 +93,7 @@ class Session:
         self.compute_s: collections.deque[float] = collections.deque(maxlen=1024)
         self.late_steps = 0
         self.steps_done = 0
+        self.riff_taps = 0  # riff lock: the guitar accents (16ths) told for the latest step
         self.stopping = threading.Event()
         self.error: BaseException | None = None
         self.t_started = now()
@@ -325,6 +328,10 @@ class Session:
             t0 = self.now()
             if play and not gate_open:  # the guitar is back: a fresh groove from this step
                 mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+            if play and guitar is not None:
+                for pos, v in guitar.taps:  # riff lock; one told again is harmless (Sampler.tap)
+                    self.sampler.tap(pos, v)
+                self.riff_taps = len(guitar.taps)
             step = mode.step(self.sampler, k, controls, self.player, pedal) if play else None
             gate_open = play
             done = self.now()
@@ -352,10 +359,20 @@ class Session:
                 if self.recorder is not None:
                     self.recorder.tempo(now, tempo, self.clock.position_at(now))
             self.sender.wake()
-        e = effect(state, mode, self.cfg["guitar_fill"])
+        riff = None
+        if self.cfg["riff_lock"]:
+            with self.cond:
+                bar_s = self.steps_per_bar * self.clock.step_duration
+            riff = (bar_s, self._position_at)
+        e = effect(state, mode, self.cfg["guitar_fill"], riff)
         if e.fill:
             self.controls.fill_request.request()
         return e
+
+    def _position_at(self, t: float) -> float | None:
+        """The song position (16ths) at perf_counter time `t`; None while stopped."""
+        with self.cond:
+            return self.clock.position_at(t) if self.clock.running else None
 
     def _emit(self, k: int, step, internal: bool, velocity: float = 1.0) -> None:
         if self.cfg["send_clock"] and internal:
@@ -394,6 +411,9 @@ class Session:
                 "density": self.controls.density, "quantize": self.controls.quantize,
                 "variation": self.controls.variation, "fill_every": self.controls.fill_every,
                 "follow": self.controls.follow,
+                # riff lock on and steering (None: off, or not in a mode it steers)
+                "riff": (self.riff_taps if self.guitar is not None and self.cfg["riff_lock"]
+                         and self.controls.mode in RIFF_MODES else None),
                 "late": self.late_steps, "steps": self.steps_done,
                 "p50": percentile_ms(list(self.compute_s), 50),
                 "p99": percentile_ms(list(self.compute_s), 99),

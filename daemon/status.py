@@ -25,7 +25,11 @@ def format_status(s: dict) -> str:
     clock = s["source"] + (" (fallback)" if s["fallback"] else "")
     if s.get("peers") is not None:  # Link: how many others share the session
         clock += f" ({s['peers']} peer{'' if s['peers'] == 1 else 's'})"
-    follow = f"F {s['follow']:.2f}  " if s["mode"] in ("accompany", "tap") and "follow" in s else ""
+    riff = s.get("riff")  # riff lock on: the guitar accents steering the kicks now
+    follow = (f"F {s['follow']:.2f}  " if (s["mode"] in ("accompany", "tap") or riff is not None)
+              and "follow" in s else "")
+    if riff is not None:
+        follow += f"riff {riff}  "
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "
             f"T {s['temperature']:.2f}  D {s['density']:+.1f}  Q {s['quantize']:.2f}  "
             f"V {s['variation']:.2f}  fill/{s['fill_every']}  {follow}"

@@ -261,6 +261,35 @@ def guitar_phrases(phrases, bpm: float, seconds: float, sr: int = SR, seed: int 
     return x.astype(np.float32), np.array(onsets)
 
 
+# A one-bar riff, {16th: amplitude}: syncopated accents (0.8) on 1, the a of 1, the a of 2, the
+# and of 3 and the e of 4 (few of them where a rock groove has its kicks), ghost notes (0.3) between
+RIFF = {0: 0.8, 2: 0.3, 3: 0.8, 5: 0.3, 7: 0.8, 8: 0.3, 10: 0.8, 12: 0.3, 13: 0.8}
+
+
+def guitar_riff(riff, bpm: float, bars: int, sr: int = SR, seed: int = 0, tail: float = 1.0):
+    """A one-bar riff (`riff` = {16th of the bar: amplitude}) played `bars` times from t = 0 on
+    low strings, each note cutting the previous one; `tail` s of its last note ringing out.
+
+    Returns (signal float32, [(onset time s, amplitude)])."""
+    rng = np.random.default_rng(seed)
+    notes = (82.4, 110.0, 146.8, 196.0)
+    step = 15.0 / bpm
+    x = np.zeros(int(sr * (bars * 16 * step + tail)))
+    starts = [(b * 16 + s, amp) for b in range(bars) for s, amp in sorted(riff.items())]
+    played = []
+    for j, (s, amp) in enumerate(starts):
+        a = s * step
+        b = starts[j + 1][0] * step if j + 1 < len(starts) else a + tail
+        y = pluck(notes[j % len(notes)], b - a, sr, rng=rng) * amp
+        i = int(round(a * sr))
+        y = y[:len(x) - i]
+        fade = min(len(y), int(0.003 * sr))  # the next pluck damps this note quickly
+        y[len(y) - fade:] *= np.linspace(1, 0, fade)
+        x[i:i + len(y)] += y
+        played.append((a, amp))
+    return x.astype(np.float32), played
+
+
 # --- MIDI files -------------------------------------------------------------------------------
 
 def write_midi(path, notes, tempo_changes=((0, 120.0),), channel=9, cc=()):
