@@ -18,47 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.encoding import Hit
-from drumd.engine.sampler import Controls, Sampler
-from drumd.mappings.grid import STEPS_PER_BAR
-
-PLAYERS = {  # {16th of the bar: the player's hits}, every bar
-    "halftime": {0: (Hit(36, 100, 0.0),), 8: (Hit(38, 105, 0.0),)},  # kick on 1, snare on 3
-    "kicks": {0: (Hit(36, 110, 0.0),), 6: (Hit(36, 95, 0.0),), 8: (Hit(36, 105, 0.0),)},  # 1, and of 2, 3
-}
-
-
-def run(ckpt, style: str, follow: float, bars: int, seed: int, player: str = "halftime") -> dict:
-    PLAYER = PLAYERS[player]
-    s = Sampler(ckpt, seed=seed)
-    s.reset(style=style, bpm=100.0, step_index=0)
-    c = Controls(quantize=1.0, follow=follow)
-    counts = dict(backbeat=0, snare=0, kick=0, off_kick=0, doubled=0, hits=0)
-    bar = set()
-    for k in range(bars * STEPS_PER_BAR):
-        if k:
-            s.amend_last(PLAYER.get((k - 1) % STEPS_PER_BAR, ()))
-        step = s.step(c)
-        pos = k % STEPS_PER_BAR
-        if pos == 0:
-            bar = set()
-        if k < 2 * STEPS_PER_BAR:
-            continue
-        theirs = {h.pitch for h in PLAYER.get(pos, ())}
-        for h in step.hits:
-            counts["hits"] += 1
-            counts["doubled"] += h.pitch in theirs
-            counts["snare"] += h.pitch == 38
-            counts["kick"] += h.pitch == 36
-            counts["off_kick"] += h.pitch == 36 and not any(p.pitch == 36 for p in PLAYER.get(pos, ()))
-            if h.pitch == 38:
-                bar.add(pos)
-        if pos == STEPS_PER_BAR - 1:
-            counts["backbeat"] += {4, 12} <= bar
-    return counts
+from drumd.engine.follow_eval import PLAYERS
+from drumd.engine.follow_eval import accompany_run as run
 
 
 def main() -> None:

@@ -17,61 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.sampler import Controls, Sampler
-from drumd.mappings.grid import STEPS_PER_BAR
-
-# {16th of the bar: velocity}, one dict per bar of the figure (repeated)
-PATTERNS = {
-    "four on the floor": [{0: 100, 4: 100, 8: 100, 12: 100}],
-    "son clave 3-2": [{0: 110, 6: 100, 12: 105}, {4: 100, 8: 105}],
-    "syncopated": [{0: 115, 3: 70, 6: 100, 10: 95, 13: 60}],
-    "offbeat 8ths": [{2: 100, 6: 80, 10: 100, 14: 80}],
-}
-KICK, SNARE = 36, 38
-
-
-def taps_at(pattern, k: int) -> int:
-    """The tap's velocity on song position k (0: none)."""
-    return pattern[(k // STEPS_PER_BAR) % len(pattern)].get(k % STEPS_PER_BAR, 0)
-
-
-def run(ckpt, pattern, style: str, follow: float, bars: int, seed: int) -> dict:
-    s = Sampler(ckpt, seed=seed)
-    s.reset(style=style, bpm=100.0, step_index=0)
-    c = Controls(follow=follow)
-    n = dict(taps=0, hit=0, accent=0, dv=0.0, hits=0, backbeat=0, kicks=0, off_kicks=0, bars=0)
-    snares = set()
-    for k in range(bars * STEPS_PER_BAR):
-        for p in (k - 2, k - 1):  # as the daemon's tap mode: the last two steps' taps, again
-            if p >= 0 and taps_at(pattern, p):
-                s.tap(p, taps_at(pattern, p))
-        step = s.step(c)
-        pos = k % STEPS_PER_BAR
-        if pos == 0:
-            snares = set()
-        if k < 2 * STEPS_PER_BAR:
-            continue
-        v = taps_at(pattern, k)
-        pitches = {h.pitch: h.velocity for h in step.hits}
-        accents = [vel for p, vel in pitches.items() if p in (KICK, SNARE)]
-        n["hits"] += len(step.hits)
-        n["kicks"] += KICK in pitches
-        n["off_kicks"] += KICK in pitches and not v
-        if SNARE in pitches:
-            snares.add(pos)
-        if v:
-            n["taps"] += 1
-            n["hit"] += bool(step.hits)
-            if accents:
-                n["accent"] += 1
-                n["dv"] += abs(max(accents) - v)
-        if pos == STEPS_PER_BAR - 1:
-            n["backbeat"] += {4, 12} <= snares
-            n["bars"] += 1
-    return n
+from drumd.engine.follow_eval import TAP_FIGURES as PATTERNS
+from drumd.engine.follow_eval import tap_run as run
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import torch
 
 from drumd.engine import baselines as bl
 from drumd.engine.checkpoint import load_checkpoint, shipped_path
+from drumd.engine.follow_eval import following
 from drumd.engine.data import _cache_dir, default_data_dir, load_dataset
 from drumd.engine.encoding import NUM_CLASSES, Performance, performance_of, steps_of
 from drumd.engine.generate import generate
@@ -58,6 +59,9 @@ TARGET_DRIFT = 0.8
 TARGET_C2ST = 0.70
 TARGET_NLL = 1.108        # teacher-forced event NLL of the checkpoint the issue measured
 
+
+FOLLOW_STYLES = ("rock", "funk")  # following is scored in these (those the checkpoint knows)
+FOLLOW_RUNS, FOLLOW_BARS = 4, 16  # seeds per style (at most --runs), bars per run
 
 def ms_per_step(bpm: float) -> float:
     return 1000.0 * seconds_per_step(bpm)
@@ -449,7 +453,9 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
                                   "c2st_window_bars": 4, "real_drift_min_bars": REAL_DRIFT_MIN_BARS,
                                   "drift_template": "hit rates of the style's training-split beats",
                                   "overall": "unweighted mean over the judged styles; C2ST pooled, "
-                                             "each style balanced"}},
+                                             "each style balanced"},
+                     "following": {"runs_per_style": min(runs, FOLLOW_RUNS), "bars": FOLLOW_BARS,
+                                   "judged_from_bar": 3, "bpm": 100}},
         "baselines": baselines,
         "real": {**real_stats(real, backbeat), "backbeat_primers": int(sum(backbeat)),
                  "test_split": human_feel(test)},
@@ -475,6 +481,9 @@ def run_eval(checkpoints, out: Path, data_dir=None, primers: int = 48, temperatu
             entry["free_running"]["temperature"][f"{t:g}"] = free_running_stats(groups, real, backbeat)
             generated[f"{label} T={t:g}"] = groups
         entry["targets"] = targets(entry, metrics["real_beats"], baselines)
+        # following a player (issue 17): the benches' scenarios, a few seeds
+        entry["following"] = following(ckpt, [s for s in FOLLOW_STYLES if s in ckpt.styles]
+                                       or [ckpt.default_style], min(runs, FOLLOW_RUNS), FOLLOW_BARS, seed)
         metrics["checkpoints"][label] = entry
         logs[label] = learning_log(Path(ckpt.path))
         listened[label] = played

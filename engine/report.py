@@ -159,6 +159,34 @@ def free_running_tables(m: dict) -> list[str]:
             + _table(["feature"] + list(cols), groove))
 
 
+def following_tables(m: dict) -> list[str]:
+    """The 'Following a player' section (engine/follow_eval.py's figures), or nothing."""
+    rows = []
+    for label, c in m["checkpoints"].items():
+        for style, by_follow in (c.get("following") or {}).items():
+            for f, x in by_follow.items():
+                rows.append([label, style, f, _fmt(x["halftime_backbeat"], ".0f", 100, " %"),
+                             _fmt(x["halftime_doubled"], ".2f"), _fmt(x["kicks_off"], ".2f"),
+                             _fmt(x["kicks_backbeat"], ".0f", 100, " %"), _fmt(x["tap_accent"], ".0f", 100, " %"),
+                             _fmt(x["tap_hits_per_bar"], ".1f")])
+    if not rows:
+        return []
+    fs = m["settings"].get("following", {})
+    return ["## Following a player (issue 17)", "",
+            f"The engine alone, as `drumd serve` feeds it ({fs.get('runs_per_style')} seeds of "
+            f"{fs.get('bars')} bars per style at {fs.get('bpm')} BPM, counted from bar "
+            f"{fs.get('judged_from_bar')}; engine/follow_eval.py, the scenarios of bench/follow_bench.py "
+            "and bench/tap_bench.py). Follow 0 ignores the player: the model's own groove on the same "
+            "seeds. **half-time 2+4**: bars where drumd lays its own snare on 2 and 4 over a player's "
+            "half-time feel (kick on 1, snare on 3; it should give way); **doubled**: drumd hits on the "
+            "player's drum and 16th, per bar (a flam); **kicks off**: drumd kicks per bar off a player's "
+            "kick pattern (1, the and of 2, 3), **2+4 kept**: drumd's own backbeat meanwhile; **taps "
+            "accented**: taps of a syncopated figure (tap mode) with a drumd kick or snare, and drumd's "
+            "hits per bar. Riff lock needs a guitar: bench/riff_bench.py.", ""] + _table(
+        ["checkpoint", "style", "follow", "half-time 2+4", "doubled / bar", "kicks off / bar",
+         "2+4 kept", "taps accented", "hits / bar"], rows)
+
+
 def markdown(m: dict) -> str:
     d, s = m["data"], m["settings"]
     lines = ["# drumd evaluation", "",
@@ -215,6 +243,7 @@ def markdown(m: dict) -> str:
                   "that spread are not resolved by this test set.", ""]
     lines += ["### Targets (issue 12)", ""]
     lines += targets_tables(m)
+    lines += following_tables(m)
     lines += ["## Temperature comparison", "",
               f"{s['primers']} primers of {s['primer_bars']} bars from test files (seed {s['seed']}), "
               f"{s['samples_per_primer']} samples of {s['bars']} bars each per temperature, against "

@@ -75,11 +75,16 @@ def test_eval_cli_writes_report_metrics_and_plots(setup):
         names = {(t["metric"], t["style"]) for t in c["targets"]}
         assert {("hits_per_bar", "funk"), ("drift", "funk"), ("c2st_accuracy", "all"), ("velocity_mae", "all")} <= names
         assert all(t["pass"] in (True, False, None) for t in c["targets"])
+        fo = c["following"]  # the tiny model knows funk, not rock
+        assert set(fo) == {"funk"} and set(fo["funk"]) == {"0", "0.8"}
+        for x in fo["funk"].values():
+            assert 0 <= x["halftime_backbeat"] <= 1 and 0 <= x["tap_accent"] <= 1 and x["kicks_off"] >= 0
     for b in m["baselines"].values():
         assert 0 < b["test"]["nll"] < np.log(512) + 1
     report = (out / "report.md").read_text()
     assert "| NLL (nats/step) |" in report and "3-gram" in report and "velocity std / real" in report
     assert "bar-context" in report and "### Targets (issue 12)" in report and "| funk (2) |" in report
+    assert "## Following a player (issue 17)" in report
     for f in m["figures"]:
         assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {"nll.png", "learning_curves.png", "class_density.png", "expression.png"} <= set(m["figures"])
