@@ -28,6 +28,11 @@ new epoch, as a Song Position while running); rolling starts the grid, stopping 
 Ableton Link (`--clock link`, source "link", daemon/linkclock.py) is fed the same way, its
 positions from the session's beat timeline; before its bar 1 they are negative, and the grid
 starts at step 0.
+
+Several clocks at once (`--clock auto`: MIDI clock and JACK transport both fed): the one that
+started the grid leads until it stops; the others' start, stop and position are ignored
+meanwhile (a DAW sending MIDI clock while following JACK transport starts drumd once, not
+twice). Only drumd's own clock, internal or a vanished clock's fallback, gives way at once.
 """
 from __future__ import annotations
 
@@ -78,6 +83,8 @@ class Clock:
         if status == TICK:
             return self._tick(t)
         self.external_seen = True
+        if not self._may_lead("external"):
+            return False  # another transport leads (--clock auto): its start and stop rule
         if status == START:
             return self._run_external(0, t)
         if status == CONTINUE:
@@ -150,17 +157,28 @@ class Clock:
         self.epoch += 1
         return True
 
+    def _may_lead(self, source: str) -> bool:
+        """Whether clock `source` may start, stop or move the grid: it leads already, or
+        nothing external does (stopped, or on drumd's own clock)."""
+        return not self.running or self.source in (source, "internal")
+
     # --- JACK transport ------------------------------------------------------------------
     def transport(self, t: float, pos: float, bpm: float, rolling: bool,
-                  source: str = JACK_TRANSPORT) -> bool:
+                  source: str = JACK_TRANSPORT, master: bool = False) -> bool:
         """An external transport's state (JACK transport, Link: `source` names it): song
         position `pos` (16ths) at time `t` (seconds), tempo `bpm` (quarter notes per minute),
-        rolling or not. True if the transport started, stopped or relocated (a new epoch);
-        otherwise the grid just follows it. A start before bar 1 (pos < 0) plays from step 0."""
+        rolling or not; `master`: a timebase master publishes its position (a DAW is there,
+        even while stopped: `external_seen`, so --clock auto waits for it). True if the
+        transport started, stopped or relocated (a new epoch); otherwise the grid just
+        follows it. A start before bar 1 (pos < 0) plays from step 0. Ignored while another
+        external clock leads."""
+        self.external_seen |= rolling or master
         step_dur = tick_period(bpm) * TICKS_PER_STEP
         following = self.running and self.source == source
+        if not self._may_lead(source):
+            return False
         if not rolling:
-            if not self.running:
+            if not following:  # drumd's own clock plays on beside a stopped transport
                 return False
             self.running = False  # (a master's BBT while stopped can be anything: not kept)
             self.epoch += 1

@@ -33,7 +33,8 @@ def _opt(*decls, **kw):
 @_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
 @_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
 @_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack", "link"]),
-      help="auto: follow incoming MIDI clock, play at --bpm if none comes within 1 s; "
+      help="auto: follow incoming MIDI clock or a rolling JACK transport, play at --bpm if "
+           "neither comes within 1 s (a JACK timebase master is waited for); "
            "external: wait for MIDI clock; jack: follow JACK transport; link: join the Ableton "
            "Link session (tempo, bar phase, start/stop); internal: --bpm [auto].")
 @_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
@@ -147,6 +148,15 @@ def run(settings: dict) -> int:
         elif settings["clock"] == "link":
             from drumd.daemon.linkclock import LinkTransport
             transport = LinkTransport(settings["bpm"], meter=meter)
+        elif settings["clock"] == "auto":
+            # JACK transport too, where a JACK server runs (a DAW on it may lead). Not Link:
+            # joining a Link session makes drumd a peer every app on the network sees, and
+            # its tempo the session's when alone; that takes asking for (--clock link).
+            from drumd.daemon.jacktransport import JackTransport
+            try:
+                transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
+            except TransportError:
+                transport = None  # no JACK: MIDI clock, else drumd's own
     except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
         raise click.ClickException(str(e)) from None
     except TransportError as e:

@@ -1,4 +1,5 @@
-"""JACK transport as drumd's clock (`drumd serve --clock jack`): rolling or stopped, the song
+"""JACK transport as drumd's clock (`drumd serve --clock jack`, and `--clock auto` where a JACK
+server runs: followed while it rolls, a timebase master waited for): rolling or stopped, the song
 position (bar, beat, tick: BBT), the tempo and the meter, as the DAW that is JACK's timebase
 master (Ardour, Qtractor, Hydrogen, `jack_transport`) publishes them once per JACK period.
 
@@ -77,11 +78,18 @@ class JackTransport:
         except (ImportError, OSError) as e:  # OSError: JACK-Client finds no libjack
             raise TransportError(f"--clock jack needs the JACK library ({e})") from None
         self._jack = jack
+        # libjack's own lines for a missing server ("Cannot connect to server socket...", five
+        # of them) off: drumd says it in one line, or (--clock auto) has nothing to say
+        jack.set_error_function(lambda message: None)
+        jack.set_info_function(lambda message: None)
         try:
             self.client = jack.Client(client, no_start_server=True)
         except jack.JackError:
             raise TransportError("--clock jack: no JACK server is running (start one, e.g. "
                                  "`jackd -d alsa`, or your DAW's)") from None
+        finally:
+            jack.set_error_function(None)  # libjack's default: stderr
+            jack.set_info_function(None)
         self.fallback_bpm, self.now = fallback_bpm, now
         self.rate = self.client.samplerate
         self.period = self.client.blocksize / self.rate  # seconds per JACK process cycle

@@ -12,7 +12,9 @@
                        as taps (Sampler.tap) before the step is computed
   (--clock jack|link)  transport thread: reads JACK transport twice per JACK period, or the
                        Link session every 2 ms, into the Clock (jacktransport.py,
-                       linkclock.py); MIDI clock bytes are then ignored
+                       linkclock.py); MIDI clock bytes are then ignored. --clock auto reads
+                       JACK transport too where a server runs, beside MIDI clock: the Clock
+                       lets whichever started first lead
   main thread          status line, reconnecting ports, signals, shutdown
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
@@ -221,26 +223,28 @@ class Session:
         recorded_bpm = None
         while not self.stopping.wait(interval):
             state = self.transport.query()
-            if state.meter is None and not bbt_said:
-                bbt_said = True
-                log.warning("JACK transport has no bar/beat position (no timebase master): "
-                            "drumd counts its frames at %.1f BPM from frame 0", state.bpm)
-            elif state.meter is not None and state.meter != meter_said:
-                meter_said = state.meter
-                log.warning("JACK transport is in %d/%d; drumd plays %d/%d (--meter) and counts "
-                            "16ths from the song's start, so its bar lines drift from the transport's",
-                            *state.meter, *self.meter)
             with self.cond:
                 self.peers = state.peers
+                # (--clock auto: a master there while stopped means a DAW drumd waits for)
                 changed = self.clock.transport(state.time, state.position, state.bpm, state.rolling,
-                                               self.transport.source)
+                                               self.transport.source, master=state.meter is not None)
                 if changed:
                     self.cond.notify_all()
-                if (self.recorder is not None and state.rolling and not changed and recorded_bpm
+                following = self.clock.running and self.clock.source == self.transport.source
+                if (self.recorder is not None and following and not changed and recorded_bpm
                         and abs(state.bpm / recorded_bpm - 1) >= TEMPO_CHANGE):
                     self.recorder.tempo(state.time, state.bpm, state.position)
                 recorded_bpm = state.bpm
             self.sender.wake()  # the grid moved to the transport's latest position
+            if following and state.meter is None and not bbt_said:
+                bbt_said = True
+                log.warning("JACK transport has no bar/beat position (no timebase master): "
+                            "drumd counts its frames at %.1f BPM from frame 0", state.bpm)
+            elif following and state.meter is not None and state.meter != meter_said:
+                meter_said = state.meter
+                log.warning("JACK transport is in %d/%d; drumd plays %d/%d (--meter) and counts "
+                            "16ths from the song's start, so its bar lines drift from the transport's",
+                            *state.meter, *self.meter)
 
     def _player_hit(self, t: float, ch: int, note: int, velocity: int) -> None:
         # Tap mode: any key is a tap, kept by its own note (not a drum: never echoed by --thru)

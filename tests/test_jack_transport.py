@@ -132,3 +132,95 @@ def test_a_session_follows_the_transport_relocates_and_stops_with_notes_closed(t
     ticks = [n.tick for n in read_drum_notes(take).notes]  # tick 0: the 16th it started from
     assert ticks[0] == 0 and ticks == sorted(ticks) and all(k % STEP_TICKS == 0 for k in ticks)
     assert 32 * STEP_TICKS in ticks and not [k for k in ticks if 12 * STEP_TICKS < k < 32 * STEP_TICKS]
+
+
+def test_auto_the_clock_that_started_leads_until_it_stops():
+    """--clock auto feeds MIDI clock and JACK transport alike: the first to start leads, the
+    other is ignored meanwhile (a DAW sending both starts drumd once); drumd's own clock gives
+    way to either, and a stopped transport never stops drumd's own clock."""
+    from drumd.daemon.clock import START, STOP, TICK
+    c = Clock(bpm=100.0)
+    c.start_internal(1.0)                                     # nothing came within 1 s
+    assert not c.transport(1.5, 0.0, 120.0, rolling=False, master=False)
+    assert (c.running, c.source) == (True, "internal")        # a stopped transport: plays on
+    assert c.transport(2.0, 32.0, 120.0, rolling=True)        # the transport rolls: it leads
+    assert (c.source, c.start_step, c.epoch) == (JACK_TRANSPORT, 32, 2)
+    assert not c.message([START], 2.01) and not c.message([STOP], 2.02)  # MIDI clock ignored
+    c.message([TICK], 2.03)
+    assert (c.running, c.source) == (True, JACK_TRANSPORT) and c.time_of(33) == pytest.approx(2.125)
+    assert c.transport(3.0, 40.0, 120.0, rolling=False)       # its stop stops drumd
+    assert not c.running
+    assert c.message([START], 3.5)                            # now MIDI clock may start it
+    assert not c.transport(3.6, 48.0, 120.0, rolling=True)    # ... and leads: transport ignored
+    assert not c.transport(3.7, 48.0, 120.0, rolling=False)
+    assert (c.running, c.source, c.epoch) == (True, "external", 4)
+    assert c.message([STOP], 4.0) and not c.running
+
+
+def test_auto_a_timebase_master_counts_as_a_daw_that_is_there():
+    c = Clock()
+    c.transport(1.0, 0.0, 120.0, rolling=False, master=False)
+    assert not c.external_seen  # a bare JACK server (no DAW): drumd may start on its own
+    c.transport(1.1, 0.0, 120.0, rolling=False, master=True)
+    assert c.external_seen      # a DAW publishing bar and beat, stopped: drumd waits for it
+
+
+def test_auto_session_waits_for_a_master_and_follows_its_transport():
+    """Session threads, --clock auto, a scripted JACK transport whose master is there: drumd
+    does not start on its own after 1 s, plays from the transport's roll on its 16ths, and
+    stops with it; the status line names the clock that won."""
+    from drumd.daemon.session import Session
+    from drumd.daemon.voicing import PlayerInput, Voicing
+    from test_daemon import FakePort, FakeSampler
+
+    now = time.perf_counter()
+    tr = ScriptedTransport(start=now + 1.4, pos0=16.0, bpm=240.0, jump=now + 99, to=0.0,
+                           stop=now + 2.0, meter=(4, 4))
+    settings = config.resolve(None, {"clock": "auto", "bpm": 100.0, "quantize": 1.0})
+    out = FakePort()
+    s = Session(settings, FakeSampler(), FakePort(), out, queue.SimpleQueue(), Voicing("gm", 10),
+                PlayerInput("gm"), transport=tr)
+    sources = []
+    try:
+        s.start()
+        while time.perf_counter() < now + 2.3:
+            snap = s.snapshot()
+            sources.append((snap["source"], snap["running"]))
+            time.sleep(0.05)
+    finally:
+        s.shutdown()
+    ons = [t for t, m in out.sent if m[0] == 0x99 and m[2] > 0]
+    assert ons and all(tr.start <= t < tr.stop + 0.01 for t in ons), [round(t - now, 3) for t in ons]
+    assert max(abs(tr.position(t) - round(tr.position(t))) for t in ons) * 62.5 < 5
+    assert ("jack transport", True) in sources and ("internal", True) not in sources
+
+
+def test_auto_session_without_a_master_plays_on_its_own_then_locks_onto_a_rolling_transport():
+    from drumd.daemon.session import Session
+    from drumd.daemon.voicing import PlayerInput, Voicing
+    from test_daemon import FakePort, FakeSampler
+
+    now = time.perf_counter()
+    tr = ScriptedTransport(start=now + 1.8, pos0=64.0, bpm=240.0, jump=now + 99, to=0.0,
+                           stop=now + 99, meter=None)  # no master: a frame count only
+    settings = config.resolve(None, {"clock": "auto", "bpm": 120.0, "quantize": 1.0})
+    out = FakePort()
+    s = Session(settings, FakeSampler(), FakePort(), out, queue.SimpleQueue(), Voicing("gm", 10),
+                PlayerInput("gm"), transport=tr)
+    sources = []
+    try:
+        s.start()
+        while time.perf_counter() < now + 2.5:
+            snap = s.snapshot()
+            sources.append((round(time.perf_counter() - now, 2), snap["source"], snap["running"]))
+            time.sleep(0.05)
+    finally:
+        s.shutdown()
+    ons = [t for t, m in out.sent if m[0] == 0x99 and m[2] > 0]
+    own = [t for t in ons if t < tr.start]
+    assert own and 1.0 < own[0] - now < 1.3, own[0] - now  # on its own after 1 s
+    on_transport = [t for t in ons if t > tr.start + 0.02]
+    assert on_transport and max(abs(tr.position(t) - round(tr.position(t)))
+                                for t in on_transport) * 62.5 < 5
+    assert any(src == "internal" and run for _, src, run in sources)
+    assert sources[-1][1:] == ("jack transport", True), sources

@@ -236,3 +236,106 @@ def test_without_a_timebase_master_drumd_counts_frames_and_follows_a_locate_whil
     ticks = [n.tick for n in read_drum_notes(take).notes]
     assert min(ticks) < 4 * STEP_TICKS and max(ticks) >= 100 * STEP_TICKS
     assert not [k for k in ticks if 40 * STEP_TICKS <= k < 100 * STEP_TICKS]
+
+
+@pytest.mark.jack
+def test_clock_auto_waits_for_a_timebase_master_and_follows_its_transport(jack, transport,
+                                                                           drumd_checkpoint):
+    """--clock auto on a JACK server whose transport has a timebase master (jack_transport,
+    as a DAW): drumd does not start on its own after 1 s, starts when the transport rolls, on
+    its 16ths, and stops with it, every note closed; its status line says jack transport."""
+    mark = jack.log_mark()
+    transport.command("stop", "tempo 120", "locate 0")
+    listener = Listener("jt-auto-rec")
+    record = TransportRecord()
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "auto", "--quantize", "1",
+                  "--status", "--seed", "7", client="drumd-jt-auto")
+    try:
+        jack.connect(drumd.out_port, listener.port)
+        time.sleep(2.0)
+        assert note_ons(listener.snapshot()) == []  # a DAW is there, stopped: drumd waits
+        t_cmd = time.perf_counter()
+        transport.command("play")
+        time.sleep(2.5)
+        t_stop_cmd = time.perf_counter()
+        transport.command("stop")
+        time.sleep(0.8)
+        events = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        transport.command("stop", "tempo 120", "locate 0")
+        listener.close()
+        record.close()
+    t_play, t_stop = record.edges(True, t_cmd), record.edges(False, t_stop_cmd)
+    ons = note_ons(events)
+    lines = status_lines(out)
+    assert lines and all("jack transport" in line for line in lines), lines  # never internal
+    with judged(jack, mark):
+        assert t_play < min(t for t, _ in ons) < t_play + 0.2
+        assert not [t for t, _ in ons if t_stop + LATE + 0.01 < t]
+        assert any(m == (CC | 9, 123, 0) for t, m in events if t_stop <= t <= t_stop + 0.1)
+        assert paired(events) == {}
+        errs, first = [], []
+        for t, _ in ons:  # the first 16th after the start sounds once drumd has read the
+            pos, bpm = record.position(t)  # transport and computed it: judged apart
+            (first if round(pos) == 0 else errs).append((pos - round(pos)) * 15 / bpm)
+        bad = [round(e * 1000, 1) for e in errs if not -EARLY < e < LATE]
+        assert len(errs) > 20 and not bad, bad
+        assert first and all(0 <= e < 0.05 for e in first), first
+
+
+@pytest.mark.jack
+def test_clock_auto_without_a_master_plays_on_its_own_after_1_s_then_follows_the_transport(
+        bare_jack, drumd_checkpoint):
+    """--clock auto on a JACK server with no timebase master and no MIDI clock: drumd plays
+    on its own after 1 s (status line: internal); when the transport rolls it locks onto the
+    transport's frame count (every note closed at the switch), and stops when it stops."""
+    jack, proc = bare_jack
+
+    def command(*cmds):
+        proc.stdin.write("".join(c + "\n" for c in cmds))
+        proc.stdin.flush()
+
+    mark = jack.log_mark()
+    command("stop", "locate 0")
+    listener = Listener("jt-auto-bare-rec")
+    record = TransportRecord(fallback_bpm=150.0)
+    drumd = Drumd(jack, "--checkpoint", str(drumd_checkpoint), "--clock", "auto", "--bpm", "150",
+                  "--quantize", "1", "--status", "--seed", "8", client="drumd-jt-auto-bare")
+    t_ports = time.perf_counter()  # drumd's ports are up (at most 50 ms ago): its session starts
+    try:
+        jack.connect(drumd.out_port, listener.port)
+        time.sleep(3.0)
+        alone = note_ons(listener.snapshot())
+        t_cmd = time.perf_counter()
+        command("play")
+        time.sleep(2.0)
+        t_stop_cmd = time.perf_counter()
+        command("stop")
+        time.sleep(0.8)
+        events = listener.snapshot()
+        out = drumd.terminate()
+    finally:
+        command("stop", "locate 0")
+        listener.close()
+        record.close()
+    t_play, t_stop = record.edges(True, t_cmd), record.edges(False, t_stop_cmd)
+    lines = status_lines(out)
+    assert alone and alone[0][0] > t_ports + 0.9, out  # on its own, after the 1 s grace
+    internal = [i for i, line in enumerate(lines) if " internal " in line and "stopped" not in line]
+    followed = [i for i, line in enumerate(lines) if "jack transport" in line and "stopped" not in line]
+    assert internal and followed and internal[-1] < followed[0], lines
+    ons = note_ons(events)
+    with judged(jack, mark):
+        assert any(m == (CC | 9, 123, 0) for t, m in events if t_play <= t <= t_play + 0.1)
+        assert any(m == (CC | 9, 123, 0) for t, m in events if t_stop <= t <= t_stop + 0.1)
+        assert not [t for t, _ in ons if t_stop + LATE + 0.01 < t]  # stopped with the transport
+        assert paired(events) == {}
+        errs = []
+        for t, _ in ons:  # on the frame count's 16ths once it rolls (its first 16th, computed
+            if t > t_play:  # once drumd has read the transport, not judged: as above)
+                pos, bpm = record.position(t)
+                if round(pos) > 0:
+                    errs.append((pos - round(pos)) * 15 / bpm)
+        bad = [round(e * 1000, 1) for e in errs if not -EARLY < e < LATE]
+        assert len(errs) > 15 and not bad, bad
