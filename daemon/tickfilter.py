@@ -46,21 +46,35 @@ measured with bench/clock_bench.py (figures in docs/benchmarks.md):
   wide one is following already). And when missed ticks keep being found (`SUSPECT` in the
   last `WINDOW`) while the arrivals lie on a line as well without them (their cost in nats
   included), the period was wrong (an unlucky start at heavy jitter): they are renumbered
-  one after the other.
+  one after the other. Only in the first `REVIEW` ticks: later the period is known, and
+  three ticks really missed within two beats were being renumbered away.
+- The first `REVIEW` ticks after a (re)start are reviewed as a whole at every other tick
+  (`renumbering`): where jitter exceeds half a tick, the look-ahead, judging by a period
+  from a dozen ticks, takes late ticks for missed ones (or the reverse), each decision
+  bending the period towards the next wrong one. With all the ticks since the start, a
+  wrong count shows: the ticks after it lie a whole period off any line. The numberings one
+  edit away (a missed tick put in, taken out or moved), and the ticks one after the other
+  with at most one missed, are scored by their profile likelihood about a line (a parabola
+  for a ramp) plus `DROP_COST` per missed tick, and the loops restart on the likeliest
+  when it wins by `REVIEW_MARGIN` nats. This is the tick-count hypothesis test the DLL
+  lacks: a DLL (Adriaensen's included) assumes every event is numbered right; it has no
+  way to undo a count, only to follow it.
 The loops are updated only by settled ticks; `time_of_tick` is the followed loop's
 prediction, so held arrivals never move the grid by a whole tick and back.
 
-Known limit (bench/clock_bench.py): where jitter exceeds half a tick and ticks are also
-dropped (±5 ms and 1 % at 300 BPM), 3-8 % of runs still slip by a few ticks, nearly all in
-the first two beats after Start, before the period is known well enough to tell a late
-tick from a missed one (target: 2 %).
+Measured with bench/clock_bench.py (docs/benchmarks.md): where jitter exceeds half a tick
+and ticks are also dropped (±5 ms and 1 % at 300 BPM), a count can still go wrong where
+the review has no candidate for it (two ticks missed in a row right after the first dozen).
 
-Pure logic, times in s (any monotonic clock), tick indices as ints. Not thread-safe.
+Pure logic (numpy for the review), times in s (any monotonic clock), tick indices as ints.
+Not thread-safe.
 """
 from __future__ import annotations
 
 import math
 from collections import deque
+
+import numpy as np
 
 OMEGA = 0.05         # the narrow loop's bandwidth per tick (2 pi B tper, Adriaensen's omega)
 THETA = 0.9          # the wide loop's memory per tick (fading-memory g-h-k, see the docstring)
@@ -80,6 +94,9 @@ WINDOW = 48          # settled ticks kept for that check (two beats)
 RUN = 4              # settled ticks in a row to one side of the line: a tempo change
 MIN_FIT = 12         # ticks after a restart before missed ticks are looked for (half a beat)
 JITTER_FLOOR = 0.00025  # s: arrival jitter never assumed smaller than this
+REVIEW = 144         # ticks after a (re)start whose numbering is reviewed as a whole (6 beats)
+REVIEW_MARGIN = 3.0  # nats by which another numbering of them must win
+CURVED = 6.0         # nats by which a parabola must fit them better than a line (a ramp)
 
 
 class Loop:
@@ -172,6 +189,7 @@ class TickFilter:
         self.pending: list[float] = []
         self.recent: deque[tuple[int, float, float]] = deque(maxlen=RUN)  # (index, time, error)
         self.settled: deque[tuple[int, float]] = deque(maxlen=WINDOW)  # (index, time)
+        self.history: list[tuple[int, float]] = []  # (index, time) since the restart, REVIEW at most
         self.jitter = 0.001  # s, rms of the loop's errors (arrival jitter + the loop's own)
         self.last_time: float | None = None
         self.next_index = next_index  # provisional: held arrivals numbered the likeliest way
@@ -206,6 +224,7 @@ class TickFilter:
         self.n1 = next_index
         self.recent = deque(((i + shift, t, e) for i, t, e in self.recent), maxlen=RUN)
         self.settled = deque(((i + shift, t) for i, t in self.settled), maxlen=WINDOW)
+        self.history = [(i + shift, t) for i, t in self.history]
         self.next_index = next_index
 
     # --- arrivals --------------------------------------------------------------------------
@@ -332,8 +351,15 @@ class TickFilter:
             for loop in self.loops:
                 loop.predict()
         self.settled.append((index, t))
-        if missed and self._renumbered():
+        # (a wrong period is a start's problem: past REVIEW ticks the period is known to
+        # 0.1 %, and three ticks really missed in two beats must not be renumbered away)
+        if missed and len(self.history) < REVIEW and self._renumbered():
             return
+        if len(self.history) < REVIEW:
+            self.history.append((index, t))
+            # every other tick: the input thread holds the clock meanwhile (0.2-1 ms)
+            if len(self.history) > MIN_FIT and len(self.history) % 2 and self._reviewed():
+                return
         clip = max(4 * self.jitter, 0.001)
         narrow_e, wide_e = (loop.update(t, clip) for loop in self.loops)
         self.n1 += 1
@@ -356,6 +382,8 @@ class TickFilter:
                 fresh = Loop.through(NARROW, [(i, t) for i, t, _ in self.recent], self.period)
                 self.loop = fresh if self.loop is self.loops[0] else self.loop
                 self.loops[0] = fresh
+                # ... and the ticks before lie on another line: the review starts again
+                self.history = [(i, t) for i, t, _ in self.recent]
                 self.recent.clear()
 
     def _renumbered(self) -> bool:
@@ -376,9 +404,22 @@ class TickFilter:
         self._restart_on([(first + j, t) for j, t in enumerate(times)])
         return True
 
+    def _reviewed(self) -> bool:
+        """The ticks since the restart, numbered anew as a whole (`renumbering`): a tick
+        numbered wrongly in the first beats, while the period rested on a dozen ticks, shows
+        as the ticks after it lying off the line by a whole period. If another numbering wins
+        by REVIEW_MARGIN, the loops restart on it. True if they did."""
+        x = np.array([i for i, _ in self.history], dtype=float)
+        t = np.array([t for _, t in self.history])
+        better = renumbering(x, t, DROP_COST, REVIEW_MARGIN, first=MIN_FIT, tail=RUN + 4)
+        if better is None:
+            return False
+        self._restart_on([(int(i), u) for i, u in zip(better, t)])
+        return True
+
     def _restart_on(self, ticks: list[tuple[int, float]]) -> None:
-        """The tempo changed at once: both loops start afresh on these consecutive (index,
-        arrival time) ticks, predicting the one after."""
+        """Both loops start afresh on these (index, arrival time) ticks (the tempo changed at
+        once, or they were numbered anew), predicting the one after the last."""
         (i0, t0), (i1, t1) = ticks[0], ticks[-1]
         period = (t1 - t0) / (i1 - i0) if i1 > i0 and t1 > t0 else self.period
         self.loops = [Loop.through(gains, ticks, period) for gains in (NARROW, WIDE)]
@@ -386,6 +427,7 @@ class TickFilter:
         self.n1 = i1 + 1
         self.recent.clear()
         self.settled = deque(ticks, maxlen=WINDOW)
+        self.history = list(ticks)[-REVIEW:]
 
 
 def _line_rms(x, y) -> float:
@@ -396,3 +438,86 @@ def _line_rms(x, y) -> float:
     sxx = sum((a - mx) ** 2 for a in x)
     slope = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sxx
     return math.sqrt(sum((b - my - slope * (a - mx)) ** 2 for a, b in zip(x, y)) / n)
+
+
+def renumbering(x: np.ndarray, t: np.ndarray, drop_cost: float, margin: float,
+                first: int = 1, tail: int = 1) -> np.ndarray | None:
+    """A likelier numbering of ticks numbered `x` (ints as floats, rising; the first one is
+    fixed: the tick after a Start) that arrived at `t` (s), or None if none wins by `margin`
+    nats. Tried: each numbering one edit away, a contiguous run of ticks moved by one (a
+    missed tick put in, taken out, or moved); and the ticks one after the other, with or
+    without one missed tick (where a period a little short made missed ticks of late ones
+    all along, no single edit fits better). A run moved starts at least `first` ticks after
+    the first and `tail` before the end (there the look-ahead decides). Each numbering is
+    scored by its profile likelihood under Gaussian jitter about a line in the tick index
+    (the jitter's size unknown: (m/2) ln SSE nats for m ticks) plus `drop_cost` nats per
+    missed tick: a maximum-likelihood choice between tick-count hypotheses over the whole
+    window, not only the loop's last few ticks. The line is a parabola (a tempo ramp) where
+    the ticks as numbered fit one better by `CURVED` nats; a parabola's freedom otherwise
+    lets a false missed tick near the window's edge pass for a bend."""
+    m = len(x)
+    j = np.arange(m)
+    plain = x[0] + j.astype(float)
+    gaps = np.flatnonzero(np.diff(x) >= 2) + 1  # arrivals after a missed tick
+    ends = np.concatenate((gaps, [m]))
+    starts = np.arange(first, m - tail + 1)
+    # (base, a, b, sign): the base numbering (0 as numbered, 1 one after the other) moved by
+    # sign over arrivals [a, b)
+    parts = [(np.array([0, 1]), np.zeros(2, int), np.zeros(2, int), 0),  # as they are
+             (1, starts, m, 1)]                  # one after the other, a tick missed before a
+    parts += [(0, starts[starts < e], e, 1) for e in ends]  # a missed tick put in (one fewer at e)
+    parts += [(0, g, np.arange(g + 1, m + 1), -1) for g in gaps[gaps >= first]]  # ... taken out
+    parts = [part for part in parts if all(np.size(v) for v in part)]
+    sizes = [max(np.size(v) for v in part) for part in parts]
+    base, a, b, sign = (np.concatenate([np.resize(part[i], n) for part, n in zip(parts, sizes)])
+                        for i in range(4))
+    sign = sign.astype(float)
+    tc = t - t.mean()
+    centre = x.mean()
+    u = x - centre
+    design = np.stack((np.ones(m), u, u * u), axis=1)
+    line, parabola = (max(np.sum((tc - design[:, :d + 1] @ np.linalg.lstsq(
+        design[:, :d + 1], tc, rcond=None)[0]) ** 2), 1e-30) for d in (1, 2))
+    degree = 2 if 0.5 * m * math.log(line / parabola) > CURVED else 1
+    sse = np.empty(len(base))
+    for k, numbering in enumerate((x, plain)):
+        rows = base == k
+        sse[rows] = _sse(numbering - centre, tc, a[rows], b[rows], sign[rows], degree)
+    last = np.where(base == 0, x[-1], plain[-1]) + sign * (b == m)
+    drops = last - x[0] - (m - 1)
+    cost = 0.5 * m * np.log(sse) + drop_cost * drops
+    best = int(np.argmin(cost))
+    if cost[0] - cost[best] < margin:
+        return None
+    numbering = (x, plain)[base[best]].copy()
+    numbering[a[best]:b[best]] += sign[best]
+    return numbering
+
+
+def _sse(u: np.ndarray, tc: np.ndarray, a: np.ndarray, b: np.ndarray, s: np.ndarray,
+         degree: int) -> np.ndarray:
+    """Sum of squared residuals (s^2) of the times `tc` (centred) about their least-squares
+    polynomial of `degree` (1 or 2) in the tick indices `u` (centred) moved by s[k] over
+    [a[k], b[k]), for every k at once: the sums of the normal equations from prefix sums,
+    so each numbering costs the same whatever the window's length."""
+    zero = np.zeros(1)
+    P = [np.concatenate((zero, np.cumsum(u ** k))) for k in range(2 * degree + 1)]
+    Q = [np.concatenate((zero, np.cumsum(u ** k * tc))) for k in range(degree + 1)]
+    R = [p[b] - p[a] for p in P]
+    T = [q[b] - q[a] for q in Q]
+    S = [p[-1] for p in P]
+    s1 = S[1] + s * R[0]
+    s2 = S[2] + 2 * s * R[1] + R[0]
+    b1 = Q[1][-1] + s * T[0]
+    stt = tc @ tc
+    if degree == 1:  # (the times are centred: their sum is 0)
+        return np.maximum(stt - b1 * b1 * S[0] / (S[0] * s2 - s1 * s1), 1e-30)
+    s3 = S[3] + 3 * s * R[2] + 3 * R[1] + s * R[0]
+    s4 = S[4] + 4 * s * R[3] + 6 * R[2] + 4 * s * R[1] + R[0]
+    b2 = Q[2][-1] + 2 * s * T[1] + T[0]
+    s0 = np.full_like(s1, S[0])
+    gram = np.stack((np.stack((s0, s1, s2), -1), np.stack((s1, s2, s3), -1),
+                     np.stack((s2, s3, s4), -1)), -2)
+    rhs = np.stack((np.zeros_like(b1), b1, b2), -1)
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    return np.maximum(stt - np.einsum("ki,ki->k", coef, rhs), 1e-30)
