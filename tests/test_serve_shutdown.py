@@ -19,6 +19,7 @@ from drumd.engine.encoding import Hit, Step
 
 class KickSampler:
     styles = ["rock"]
+    default_style = "rock"
 
     def reset(self, primer=(), style=None, bpm=120.0, step_index=0, meter=(4, 4)):
         pass
