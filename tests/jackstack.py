@@ -4,6 +4,7 @@ serve` as a subprocess. Every process started here is stopped by its owner's clo
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import shutil
@@ -24,6 +25,7 @@ from drumd.daemon.ports import Port
 PERIOD_FRAMES, RATE = 256, 48000
 PERIOD_S = PERIOD_FRAMES / RATE
 SERVER_NAMES = [f"drumd-test-{i}" for i in range(4)]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 TOOLS = ("jackd", "jack_midi_clock", "jack_transport", "jack_connect", "jack_lsp", "jack_wait")
 
 
@@ -35,6 +37,13 @@ def _server_running(name: str) -> bool:
     except subprocess.TimeoutExpired:
         return True
     return out.strip().startswith("running")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies. jackd leaves the test
+    run's process group (it calls setsid), so scripts/test's kill of the group misses it, and a
+    test process that crashed (a SIGSEGV in a JACK client) left servers holding their names."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def log_mark(logfile) -> int:
@@ -126,7 +135,8 @@ class JackServer:
         # makes jackd report every xrun; once 64 kB were unread, it blocked and the graph stalled.
         self.logfile = tempfile.TemporaryFile()
         p = subprocess.Popen(["jackd", *rt, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD_FRAMES)],
-                             env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT)
+                             env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT,
+                             preexec_fn=_die_with_parent)
         ok = subprocess.run(["jack_wait", "-w", "-t", "5"], env=self.env, capture_output=True).returncode == 0
         if ok and p.poll() is None:
             return p
