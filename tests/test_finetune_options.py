@@ -4,7 +4,6 @@ pulls every weight toward its start (L2-SP), a fine-tune may take its own dropou
 import time
 
 import numpy as np
-import pytest
 
 from drumd.engine.checkpoint import load_checkpoint
 from drumd.engine.train import TrainConfig, train

@@ -114,7 +114,8 @@ def test_minutes_stops_early_with_a_loadable_best(mine, tmp_path):
     assert r.exit_code == 0, r.output
     assert "0.002 minutes are up" in r.output
     (row,) = log_rows(tmp_path / "run")
-    assert 1 <= int(row["iter"]) < 100000 and float(row["seconds"]) >= 0.1  # 0.12 s, rounded
+    # 0.12 s leave no room for a second iteration and the closing evaluation: it stops after one
+    assert int(row["iter"]) == 1
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
     assert ck.meta["iter"] == int(row["iter"]) and ck.meta["train_config"]["max_minutes"] == 0.002
 
