@@ -246,7 +246,8 @@ def load_library(root: Path, map_name: str = "gm", channel: int = 10, style: str
     paths = midi_files(root)
     if not paths:
         raise DataError(f"{root}: no .mid or .midi files in this folder or below it (nor the "
-                        "Groove MIDI Dataset's info.csv); expected a folder of drum MIDI files")
+                        "Groove MIDI Dataset's info.csv); expected a folder of drum MIDI files "
+                        "(README 'Train on your own loops')")
     top_style = style or root.resolve().name or "default"
     to_gm = lambda note, cc4: m.to_gm(note, cc4=cc4)  # noqa: E731
     it = paths
