@@ -12,6 +12,7 @@ import yaml
 from drumd.daemon.controls import (DEFAULT_CC, DEFAULT_FILL_EVERY, DEFAULT_FOLLOW, DEFAULT_VARIATION,
                                    GROUPS, MODES)
 from drumd.daemon.guitar import GuitarConfig
+from drumd.mappings.settingsfile import SettingsFileError, read_entries
 
 
 class ConfigError(Exception):
@@ -131,43 +132,26 @@ def defaults() -> dict:
 
 
 def load(path: str | Path) -> dict:
-    """Settings found in a YAML file (only the keys it sets), validated."""
+    """Settings found in a YAML file (only the keys it sets), validated. Raises ConfigError
+    (one line naming FILE:LINE) for an unreadable file, bad YAML, an unknown key, a key set
+    twice or a value out of range."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from e
-    except UnicodeDecodeError as e:  # a MIDI file or other binary given as --config
-        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); expected "
-                          "YAML settings") from None
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from e
-    if root is None:
-        return {}
-    if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{path}:{root.start_mark.line + 1}: expected key: value settings")
-    out, seen = {}, {}
-    for key_node, value_node in root.value:
-        key = key_node.value
-        line = f"{path}:{key_node.start_mark.line + 1}"
-        if key not in SETTINGS:
-            raise ConfigError(f"{line}: {key}: unknown setting; known: {', '.join(SETTINGS)}")
-        if key in seen:  # YAML would quietly keep the last: say which two disagree
-            raise ConfigError(f"{line}: {key}: set again (first on line {seen[key]}); set it once")
-        seen[key] = key_node.start_mark.line + 1
-        value = yaml.safe_load(yaml.serialize(value_node))
-        if key == "cc":
-            out[key] = _cc_table(value_node, path)
+        entries = read_entries(path)
+    except SettingsFileError as e:
+        raise ConfigError(str(e)) from None
+    out = {}
+    for e in entries:
+        if e.key not in SETTINGS:
+            raise ConfigError(f"{path}:{e.line}: {e.key}: unknown setting; known: {', '.join(SETTINGS)}")
+        if e.key == "cc":
+            out[e.key] = _cc_table(e.node, path)
             continue
         try:
-            out[key] = SETTINGS[key][1](value)
-        except ValueError as e:
-            raise ConfigError(f"{path}:{value_node.start_mark.line + 1}: {key}: {e}, "
-                              f"got {value!r}") from None
+            out[e.key] = SETTINGS[e.key][1](e.value)
+        except ValueError as err:
+            raise ConfigError(f"{path}:{e.node.start_mark.line + 1}: {e.key}: {err}, "
+                              f"got {e.value!r}") from None
     return out
 
 

@@ -42,6 +42,7 @@ from drumd.engine.features import sequence_features
 from drumd.engine.progress import on_terminal
 from drumd.engine.warmup import bank_from_meta, bank_to_meta, build_bank
 from drumd.mappings.files import atomic_open
+from drumd.mappings.settingsfile import read_entries
 from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs, losses
 
 INPUT_KEYS = [f.name for f in fields(StepInputs)]
@@ -83,23 +84,25 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | None, overrides: dict) -> "TrainConfig":
-        raw = {}
-        if path:
-            with open(path) as f:
-                raw = yaml.safe_load(f) or {}
-            if not isinstance(raw, dict):
-                raise ValueError(f"{path}: expected a mapping of training options")
+        """Options from a YAML file (path, or None), then `overrides` (--set, --data, ...).
+        Raises ValueError in one line naming FILE:LINE (SettingsFileError: unreadable, bad
+        YAML, not a mapping, an option set twice) or the option: unknown, or not a number."""
+        entries = read_entries(path, "a mapping of training options") if path else []
+        where = {e.key: f"{path}:{e.line}" for e in entries}  # an option's place in the file
+        raw = {e.key: e.value for e in entries}
+        for k in overrides:
+            where[k] = "options"
         raw.update(overrides)
         if raw.get("finetune") is not None:  # its defaults, for what the user left unset
             raw = {**FINETUNE_DEFAULTS, **raw}
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
+        unknown = [k for k in raw if k not in known]
         if unknown:
-            raise ValueError(f"{path or 'options'}: unknown training option(s) {unknown}; "
-                             f"known: {sorted(known)}")
+            raise ValueError(f"{where.get(unknown[0], 'options')}: unknown training option(s) "
+                             f"{sorted(unknown)}; known: {sorted(known)}")
         for f in fields(cls):  # numbers as numbers (YAML reads 1e-3, without a dot, as text)
             if f.name in raw and type(f.default) in (int, float):
-                raw[f.name] = _number(raw[f.name], type(f.default), f"{path or 'options'}: {f.name}")
+                raw[f.name] = _number(raw[f.name], type(f.default), f"{where.get(f.name, 'options')}: {f.name}")
         return cls(**raw)
 
 

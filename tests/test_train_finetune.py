@@ -170,3 +170,22 @@ def test_numbers_in_options():
     for k, v in (("max_iters", 1.5), ("lr", "fast"), ("patience", True)):
         with pytest.raises(ValueError, match=f"options: {k} {v!r}: expected"):
             TrainConfig.load(None, {k: v})
+
+
+def test_a_training_config_file_names_its_line(tmp_path):
+    """A --config file: an option set twice is refused (YAML would keep the last), and every
+    mistake names FILE:LINE (mappings.settingsfile, as serve's config)."""
+    from drumd.engine.train import TrainConfig
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("lr: 1e-3\nbatch_size: 8\nmax_iters: 5\n")
+    c = TrainConfig.load(str(cfg), {"max_iters": 7})
+    assert (c.lr, c.batch_size, c.max_iters) == (0.001, 8, 7)  # --set wins over the file
+    for text, expected in (("batch_size: 8\nlr: 1e-3\nbatch_size: 9\n",
+                            r"train.yaml:3: batch_size: set again \(first on line 1\)"),
+                           ("lr: 1e-3\nbatch_size: eight\n", r"train.yaml:2: batch_size 'eight': expected"),
+                           ("lr: 1e-3\n\nbogus: 1\n", r"train.yaml:3: unknown training option\(s\) \['bogus'\]"),
+                           ("- lr\n", r"train.yaml:1: expected a mapping of training options"),
+                           ("lr: [1,\n", r"train.yaml:\d+: not valid YAML")):
+        cfg.write_text(text)
+        with pytest.raises(ValueError, match=expected):
+            TrainConfig.load(str(cfg), {})
