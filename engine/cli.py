@@ -28,17 +28,24 @@ def _require(extra: str) -> None:
                                        f"leaves out: pip install 'drumd[{extra}]'") from None
 
 
+def library_options(f):
+    """--map, --channel and --style: how a folder of drum MIDI files is read (engine/library.py),
+    the same for train and eval."""
+    f = click.option("--style", help="Style of the files at the folder's top (default: the "
+                                     "folder's name).")(f)
+    f = click.option("--channel", type=click.IntRange(1, 16),
+                     help="MIDI channel of the folder's drums (default: 10; a file with no notes "
+                          "there is read from the channel it uses).")(f)
+    return click.option("--map", "map_name", help="Drum map of the folder's files (default: gm).")(f)
+
+
 @click.command()
 @click.option("--config", "config", type=InputPath(),
               help="YAML training config (see engine/configs/).")
 @click.option("--data", type=click.Path(file_okay=False),
               help="A folder of drum MIDI files (styles: its subfolders), or the Groove MIDI "
                    "Dataset (holds info.csv).")
-@click.option("--map", "map_name", help="Drum map of the folder's files (default: gm).")
-@click.option("--channel", type=click.IntRange(1, 16),
-              help="MIDI channel of the folder's drums (default: 10; a file with no notes there "
-                   "is read from the channel it uses).")
-@click.option("--style", help="Style of the files at the folder's top (default: the folder's name).")
+@library_options
 @click.option("--val-share", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Share of the folder's files held out for validation (default: 0.1, at least one).")
 @click.option("--out", help="Run folder for log.csv, best.pt, last.pt (and a folder's "
@@ -210,11 +217,7 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
 @click.option("--data", type=click.Path(file_okay=False),
               help="The Groove MIDI Dataset (holds info.csv: its test split), or any folder of drum "
                    "MIDI files (every file scored; styles: its subfolders).")
-@click.option("--map", "map_name", help="Drum map of the folder's files (default: gm).")
-@click.option("--channel", type=click.IntRange(1, 16),
-              help="MIDI channel of the folder's drums (default: 10; a file with no notes there "
-                   "is read from the channel it uses).")
-@click.option("--style", help="Style of the files at the folder's top (default: the folder's name).")
+@library_options
 @click.option("--primers", default=48, show_default=True, type=click.IntRange(1, 10000),
               help="2-bar primers taken from test files for free-running generation.")
 @click.option("--samples", default=3, show_default=True, type=click.IntRange(1, 100),
