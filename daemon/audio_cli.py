@@ -144,11 +144,14 @@ def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[Tim
     return hits
 
 
-def play_hits(out, hits, lookahead: float = 0.1) -> None:
-    """Feed hits to a SynthOutput just ahead of time, as the daemon does, then let them ring."""
-    t0 = time.perf_counter() + out.latency + lookahead
+def play_hits(out, hits, start: float = 0.1, feed_ahead: float = 0.5) -> None:
+    """Feed hits (t in s from the start, GM pitch, velocity) to a SynthOutput ahead of time,
+    then let them ring. The first sounds `start` s after the output's latency; each is queued
+    `feed_ahead` s before it is due, so a sleep this thread overslept on a busy box (0.1 s
+    ahead lost or merged a hit once under load) still queues it in time."""
+    t0 = time.perf_counter() + out.latency + start
     for t, pitch, velocity in sorted(hits):
-        wait = t0 + t - lookahead - time.perf_counter()
+        wait = t0 + t - feed_ahead - time.perf_counter()
         if wait > 0:
             time.sleep(wait)
         out.play(pitch, velocity, t0 + t)
