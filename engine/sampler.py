@@ -58,7 +58,6 @@ from drumd.mappings.grid import STEPS_PER_BAR
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS)).astype(bool)  # (512, 9)
 EVENT_BITS_F = EVENT_BITS.astype(np.float32)
-HOME_STEPS = 2 * STEPS_PER_BAR  # the groove's home: two bars (of 4/4; Sampler.home_steps in its meter)
 # The home groove's skeleton: kick and snare (hats, cymbals and toms vary as the model likes).
 SKELETON = np.isin(np.arange(NUM_CLASSES), [CLASS_NAMES.index("kick"), CLASS_NAMES.index("snare")])
 # At variation 0: the tilt against dropping a full-velocity skeleton hit. 4, not 6: with 6 the
@@ -309,7 +308,7 @@ class Sampler:
         self.after_fill = False   # the previous step was part of a fill
         # the player's hits (amend_last) of the last two bars, row = song position % home_steps
         self.player = np.zeros((self.home_steps, NUM_CLASSES), bool)
-        # the player's taps (tap()) of the last two bars: row = song position % 32, the song
+        # the player's taps (tap()) of the last two bars: row = song position % home_steps, the song
         # position each row's tap is of (rows are stale once that is two bars back) and its velocity
         self.tap_position = np.full(self.home_steps, -self.home_steps - 1, np.int64)
         self.tap_velocity = np.zeros(self.home_steps, np.float32)
