@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/clock_bench.py [--runs 100] [--ticks 480] [--seed 0] [--compare REV]
 
-Each run starts the follower (daemon/clock.py) and feeds it synthetic ticks at a steady tempo
+Each run starts the follower (daemon/timing/clock.py) and feeds it synthetic ticks at a steady tempo
 (or along a tempo ramp), each moved by uniform jitter and dropped with some probability (never
 among the first 12 or the last 8, where no receiver could tell). Reported per scenario: the
 share of runs whose grid ends off the source's by half a tick or more (a slip: the grid is on
@@ -13,7 +13,7 @@ Targets (issue #18): where the jitter is under half a tick period, 0 % of runs s
 with the tempo off by more than 1 %; where it exceeds half a tick (a late tick can then look
 like the next one) at most 2 % of runs slip. Each scenario is marked pass or FAIL.
 
-`--compare REV` runs the follower of git revision REV (its daemon/clock.py, loaded from git)
+`--compare REV` runs the follower of git revision REV (its daemon/timing/clock.py, loaded from git)
 on the same ticks and prints its figures beside: the old and new side by side in one run.
 Pure logic, no JACK: a run takes milliseconds (the old follower, tens).
 """
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drumd.daemon.clock import START, TICK, TICKS_PER_STEP, Clock, tick_period
-from drumd.mappings.grid import STEPS_PER_BAR
+from drumd.daemon.timing.clock import START, TICK, TICKS_PER_STEP, Clock, tick_period
+from drumd.mappings.basics.grid import STEPS_PER_BAR
 
 SCENARIOS = [  # (BPM, jitter s, drop probability); BPM "60-180" is the ramp
     (300, 0.005, 0.0), (300, 0.0005, 0.05), (120, 0.002, 0.02), (40, 0.005, 0.02),
@@ -90,13 +90,13 @@ def passes(bpm, jitter: float, r: dict) -> bool:
 
 
 def clock_at(rev: str):
-    """The Clock class of daemon/clock.py at git revision `rev`."""
+    """The Clock class of daemon/timing/clock.py at git revision `rev`."""
     root = Path(__file__).resolve().parents[1]
-    src = subprocess.run(["git", "show", f"{rev}:daemon/clock.py"], cwd=root, check=True,
+    src = subprocess.run(["git", "show", f"{rev}:daemon/timing/clock.py"], cwd=root, check=True,
                          capture_output=True, text=True).stdout
     mod = types.ModuleType(f"clock_{rev}")
     sys.modules[mod.__name__] = mod  # dataclasses and the like look their module up
-    exec(compile(src, f"{rev}:daemon/clock.py", "exec"), mod.__dict__)
+    exec(compile(src, f"{rev}:daemon/timing/clock.py", "exec"), mod.__dict__)
     return mod.Clock
 
 
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--ticks", type=int, default=480, help="ticks per run (480 = 20 beats; the ramp: 8 bars)")
     ap.add_argument("--seed", type=int, default=0, help="first run's random seed (runs use seed..seed+runs-1)")
-    ap.add_argument("--compare", metavar="REV", help="also run daemon/clock.py of this git revision")
+    ap.add_argument("--compare", metavar="REV", help="also run daemon/timing/clock.py of this git revision")
     a = ap.parse_args()
     old = clock_at(a.compare) if a.compare else None
     print(f"{a.runs} runs of {a.ticks} ticks each (the ramp: {RAMP_BARS} bars), "

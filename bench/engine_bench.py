@@ -18,11 +18,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # batch-1 matvecs: threads o
 import numpy as np
 import torch
 
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.features import History
-from drumd.engine.model import StepInputs
-from drumd.engine.sampler import Controls, Sampler
-from drumd.mappings.grid import seconds_per_step
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.model.features import History
+from drumd.engine.model.lstm import StepInputs
+from drumd.engine.sampling.sampler import Controls, Sampler
+from drumd.mappings.basics.grid import seconds_per_step
 
 DEADLINE_US = seconds_per_step(300) * 1e6  # one 16th at 300 BPM
 
@@ -69,8 +69,8 @@ def bench_torch(ckpt, n, mkldnn):
 
 
 def bench_training(steps=20):
-    from drumd.engine.encoding import METER_INPUTS
-    from drumd.engine.model import DrumLSTM, ModelConfig, losses
+    from drumd.engine.data.encoding import METER_INPUTS
+    from drumd.engine.model.lstm import DrumLSTM, ModelConfig, losses
     torch.set_num_threads(2)
     cfg = ModelConfig(n_styles=18)
     model = DrumLSTM(cfg)

@@ -29,15 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.data import DATA_MAP, default_data_dir
-from drumd.engine.encoding import CLASS_NAMES, CLASS_PITCH
-from drumd.engine.evaluate import score_model
-from drumd.engine.generate import generate
-from drumd.engine.library import load_library
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.data.gmd import DATA_MAP, default_data_dir
+from drumd.engine.data.encoding import CLASS_NAMES, CLASS_PITCH
+from drumd.engine.evaluation.evaluate import score_model
+from drumd.engine.sampling.generate import generate
+from drumd.engine.data.library import load_library
 from drumd.mappings import load_map
-from drumd.mappings.midifile import remap_file
-from drumd.mappings.translate import Translator
+from drumd.mappings.basics.midifile import remap_file
+from drumd.mappings.drummaps.translate import Translator
 
 VENDOR_MAP, STYLE, VAL_SHARE, SEED = "studio-drummer", "mine", 0.2, 1234
 
@@ -73,7 +73,7 @@ def build_library(gmd: Path, out: Path, n: int, seed: int) -> dict[str, str]:
 def unhabited(gmd: Path, held, source: dict[str, str]) -> list:
     """The held-out files as the drummer played them (the GMD's own, hi-hat where it was), read
     as training reads the dataset: what the shipped model scores without the habit to learn."""
-    from drumd.engine.library import read_file
+    from drumd.engine.data.library import read_file
     m = load_map(DATA_MAP)
     to_gm = lambda note, cc4: m.to_gm(note, cc4=cc4)  # noqa: E731
     return [read_file(gmd / source[Path(p.name).name], Path(p.name), "rock", to_gm, m.name, 10).perf

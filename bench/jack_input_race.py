@@ -5,7 +5,7 @@
 Two diagnostic readers (ctypes libjack clients: this script with --reader) hear the same
 jack_midi_clock at 300 BPM on a dummy-driver server, with CPU hogs beside them so that clients
 run late. One has that single connection, so JACK hands it the clock's own buffer; the other
-also holds drumd's guard connection (daemon/jackguard.py), so JACK mixes into its own buffer.
+also holds drumd's guard connection (daemon/midi/jackguard.py), so JACK mixes into its own buffer.
 Each counts `jack_midi_event_get` failures on events `jack_midi_get_event_count` had announced:
 where RtMidi, which ignores the failure, copies an uninitialised event (drumd's SIGSEGV in long
 soaks). The readers run Python in JACK's thread and yield between count and read, as a
@@ -30,8 +30,8 @@ class MidiEvent(ctypes.Structure):
 
 
 def reader(name: str, guard: bool, seconds: float) -> dict:
-    from drumd.daemon.jackgate import JackCycles
-    from drumd.daemon.jackguard import InputGuard
+    from drumd.daemon.midi.jackgate import JackCycles
+    from drumd.daemon.midi.jackguard import InputGuard
     watch = JackCycles(f"{name}-watch")  # the libjack rtmidi bundles, as drumd uses
     lib, vp = watch.lib, ctypes.c_void_p
     lib.jack_port_register.restype = vp

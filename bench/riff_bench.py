@@ -1,8 +1,8 @@
 """Riff lock, engine and guitar analysis without the ports (issue #17): a synthesised guitar
 (tests/audio_jack.py's Karplus-Strong strings) plays a one-bar riff over and over; the guitar
-analysis (daemon/guitar.py) hears it as `serve --audio-in` does, each step computed 1.5 16ths
+analysis (daemon/sound/guitar.py) hears it as `serve --audio-in` does, each step computed 1.5 16ths
 ahead from the audio heard by then, and its accents of the last two bars are told to the
-shipped model as taps (daemon/follow.py riff_taps -> Sampler.tap). Riff lock off (loudness
+shipped model as taps (daemon/play/follow.py riff_taps -> Sampler.tap). Riff lock off (loudness
 only) side by side, and at several --follow settings, on the same seeds.
 
     .venv/bin/python bench/riff_bench.py [--bars 8] [--runs 8] [--styles rock,funk]
@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from audio_jack import RIFF, SR, guitar_riff  # noqa: E402 (the tests' synthetic guitar)
 
-from drumd.daemon.follow import riff_taps  # noqa: E402
-from drumd.daemon.guitar import GuitarAnalyzer  # noqa: E402
-from drumd.engine.checkpoint import load_checkpoint  # noqa: E402
-from drumd.engine.sampler import Controls, Sampler  # noqa: E402
+from drumd.daemon.play.follow import riff_taps  # noqa: E402
+from drumd.daemon.sound.guitar import GuitarAnalyzer  # noqa: E402
+from drumd.engine.model.checkpoint import load_checkpoint  # noqa: E402
+from drumd.engine.sampling.sampler import Controls, Sampler  # noqa: E402
 
 BPM = 120.0
 STEP = 15.0 / BPM

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from jackstack import PERIOD_S, Daw, Drumd, JackServer, Listener, Transport  # noqa: E402
 from test_daemon_jack import first_xrun, grid_errors, note_ons, ticks, wiring  # noqa: E402
 
-from drumd.daemon.clock import tick_period  # noqa: E402
+from drumd.daemon.timing.clock import tick_period  # noqa: E402
 
 BPM = 300.0
 RSS_EVERY_S = 5.0

@@ -4,7 +4,7 @@
 
 Each command runs as its own process, as a user runs it: median wall-clock seconds and peak
 RSS (os.wait4) over --runs. Beside each, "with torch": the same command as drumd ran it before
-#16, torch imported first (every command imported it through engine/model.py) and the model
+#16, torch imported first (every command imported it through engine/model/lstm.py) and the model
 read from the .pt with torch (a copy of the shipped .pt with no .safetensors beside it).
 Baseline: `python -c 'import mido, yaml, click, numpy'`, drumd's own dependencies.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from drumd.engine.checkpoint import shipped_path  # noqa: E402
+from drumd.engine.model.checkpoint import shipped_path  # noqa: E402
 
 PY = sys.executable
 BASELINE = [PY, "-c", "import mido, yaml, click, numpy"]

@@ -24,12 +24,12 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from engine_bench import DEADLINE_US, percentiles  # noqa: E402
 
-from drumd.daemon import config  # noqa: E402
-from drumd.daemon.modes import make_mode  # noqa: E402
-from drumd.daemon.session import Session  # noqa: E402
-from drumd.daemon.voicing import PlayerInput, Voicing  # noqa: E402
-from drumd.engine.checkpoint import load_checkpoint  # noqa: E402
-from drumd.engine.sampler import Sampler  # noqa: E402
+from drumd.daemon.cli import config  # noqa: E402
+from drumd.daemon.play.modes import make_mode  # noqa: E402
+from drumd.daemon.play.session import Session  # noqa: E402
+from drumd.daemon.play.voicing import PlayerInput, Voicing  # noqa: E402
+from drumd.engine.model.checkpoint import load_checkpoint  # noqa: E402
+from drumd.engine.sampling.sampler import Sampler  # noqa: E402
 
 
 class NullPort:

@@ -29,7 +29,7 @@ def _require(extra: str) -> None:
 
 
 def library_options(f):
-    """--map, --channel and --style: how a folder of drum MIDI files is read (engine/library.py),
+    """--map, --channel and --style: how a folder of drum MIDI files is read (engine/data/library.py),
     the same for train and eval."""
     f = click.option("--style", help="Style of the files at the folder's top (default: the "
                                      "folder's name).")(f)
@@ -41,7 +41,7 @@ def library_options(f):
 
 @click.command()
 @click.option("--config", "config", type=InputPath(),
-              help="YAML training config (see engine/configs/).")
+              help="YAML training config (see engine/training/configs/).")
 @click.option("--data", type=click.Path(file_okay=False),
               help="A folder of drum MIDI files (styles: its subfolders), or the Groove MIDI "
                    "Dataset (holds info.csv).")
@@ -65,9 +65,9 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
     import time
     started = time.time()  # --minutes counts from here: loading torch and the data too
     _require("train")
-    from drumd.engine.checkpoint import CheckpointError
-    from drumd.engine.data import DataError
-    from drumd.engine.train import Interrupted, TrainConfig, train as run
+    from drumd.engine.model.checkpoint import CheckpointError
+    from drumd.engine.data.gmd import DataError
+    from drumd.engine.training.train import Interrupted, TrainConfig, train as run
     overrides = {}
     for s in sets:
         if "=" not in s:
@@ -92,7 +92,7 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
 
 def _meter_option(ctx, param, value):
     """--meter N/D as (N, D): one of encoding.METERS, else a usage error naming them."""
-    from drumd.engine.encoding import parse_meter
+    from drumd.engine.data.encoding import parse_meter
     if value is None:
         return None
     try:
@@ -135,13 +135,13 @@ def _meter_option(ctx, param, value):
 def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, meter, bpm, temperature,
              top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
-    from drumd.engine.data import DataError
-    from drumd.engine.midifile import read_primer, write_steps
-    from drumd.engine.encoding import METERS, Step, meter_name
+    from drumd.engine.data.gmd import DataError
+    from drumd.engine.data.stepfiles import read_primer, write_steps
+    from drumd.engine.data.encoding import METERS, Step, meter_name
     from drumd.mappings import MapError, load_map
-    from drumd.mappings.files import OutputPathError, check_output_path
-    from drumd.mappings.grid import STEPS_PER_BAR
-    from drumd.mappings.midifile import MidiFileError
+    from drumd.mappings.basics.files import OutputPathError, check_output_path
+    from drumd.mappings.basics.grid import STEPS_PER_BAR
+    from drumd.mappings.basics.midifile import MidiFileError
     # The files first, the model after: a bad primer or path is answered before the
     # checkpoint loads.
     try:
@@ -158,9 +158,9 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
     if bpm is None and p and not MIN_BPM <= p.bpm <= MAX_BPM:
         raise click.ClickException(f"{primer}: its tempo is {p.bpm:,.4g} BPM; give the tempo to "
                                    f"play at with --bpm ({MIN_BPM:g}-{MAX_BPM:g})")
-    from drumd.engine.checkpoint import CheckpointError, load_checkpoint
-    from drumd.engine.generate import generate as gen
-    from drumd.engine.sampler import Controls
+    from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.sampling.generate import generate as gen
+    from drumd.engine.sampling.sampler import Controls
     try:
         ckpt = load_checkpoint(checkpoint)
         # no --style: the checkpoint's main style (a player's folder's, else rock)
@@ -240,12 +240,12 @@ def eval_cmd(checkpoints, out, data, map_name, channel, style, primers, samples,
     folder of your own files (--data DIR without info.csv): every file scored, and the play of
     each of its styles the checkpoint knows judged against them."""
     _require("eval")
-    from drumd.engine.checkpoint import CheckpointError
-    from drumd.engine.data import DataError
-    from drumd.engine.evaluate import run_eval
-    from drumd.engine.library import holds_gmd
+    from drumd.engine.model.checkpoint import CheckpointError
+    from drumd.engine.data.gmd import DataError
+    from drumd.engine.evaluation.evaluate import run_eval
+    from drumd.engine.data.library import holds_gmd
     from drumd.engine.progress import on_terminal
-    from drumd.engine.report import console_tables, folder_console
+    from drumd.engine.evaluation.report import console_tables, folder_console
     from drumd.mappings import MapError
     folder = data is not None and not holds_gmd(Path(data))
     given = [f"--{k}" for k, v in (("map", map_name), ("channel", channel), ("style", style)) if v is not None]
@@ -255,7 +255,7 @@ def eval_cmd(checkpoints, out, data, map_name, channel, style, primers, samples,
                                    f"{', '.join(given)} apply to folders of MIDI files")
     try:
         if folder:
-            from drumd.engine.folder_eval import run_folder_eval
+            from drumd.engine.evaluation.folder_eval import run_folder_eval
             m = run_folder_eval(checkpoints, Path(out), Path(data), map_name or "gm", channel or 10,
                                 style, seed, progress=on_terminal(), runs=runs, listen_bars=bars,
                                 min_beats=min_beats)

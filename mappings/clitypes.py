@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from drumd.mappings.files import input_path_problem
+from drumd.mappings.basics.files import input_path_problem
 
 
 class InputPath(click.Path):

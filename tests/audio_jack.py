@@ -150,7 +150,7 @@ RECORDER = r"""
 import ctypes, json, sys, time
 import numpy as np
 import sounddevice as sd
-from drumd.daemon.audio import set_jack_client_name
+from drumd.daemon.sound.audio import set_jack_client_name
 
 jack = ctypes.CDLL("libjack.so.0")
 jack.jack_client_open.restype = ctypes.c_void_p
@@ -189,7 +189,7 @@ import json, sys, time
 import numpy as np
 import sounddevice as sd
 from audio_jack import guitar_phrases
-from drumd.daemon.audio import set_jack_client_name
+from drumd.daemon.sound.audio import set_jack_client_name
 
 x, _ = guitar_phrases(%(phrases)r, %(bpm)r, %(seconds)r)
 pos, start = [None], [None]

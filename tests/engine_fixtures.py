@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drumd.engine.encoding import NUM_CLASSES, Performance
+from drumd.engine.data.encoding import NUM_CLASSES, Performance
 
 GMD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gmd" / "groove"
 

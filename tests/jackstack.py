@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import rtmidi
 
-from drumd.daemon.ports import Port
+from drumd.daemon.midi.ports import Port
 
 PERIOD_FRAMES, RATE = 256, 48000
 PERIOD_S = PERIOD_FRAMES / RATE
@@ -77,11 +77,11 @@ def judged(server, mark: int):
 def checkpoint_for_tests(tmp_dir: Path) -> Path:
     """The shipped checkpoint once it is in the tree, else a tiny random-weight one (timing,
     mapping and transport behaviour do not depend on what the model learned)."""
-    from drumd.engine.checkpoint import save_checkpoint, shipped_path
+    from drumd.engine.model.checkpoint import save_checkpoint, shipped_path
     if shipped_path().is_file():
         return shipped_path()
     import torch
-    from drumd.engine.model import DrumLSTM, ModelConfig
+    from drumd.engine.model.lstm import DrumLSTM, ModelConfig
     torch.manual_seed(0)
     model = DrumLSTM(ModelConfig(n_styles=3, hidden=32, layers=1, event_embed=8, head_hidden=16))
     path = tmp_dir / "tiny.pt"
@@ -277,7 +277,7 @@ class Listener:
     """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives. Polled from
     a thread, as drumd does (a Python callback would run in JACK's process thread and stall the
     graph whenever another thread holds the GIL); times are taken within half a millisecond.
-    drumd's own input port, so it is guarded as drumd's is (daemon/jackguard.py)."""
+    drumd's own input port, so it is guarded as drumd's is (daemon/midi/jackguard.py)."""
 
     def __init__(self, name: str):
         self.inp = Port("in", rtmidi.API_UNIX_JACK, name, "in", None)

@@ -11,7 +11,7 @@ from jackstack import judged
 
 pytestmark = pytest.mark.jack
 
-AUDITION = "from drumd.daemon.audio_cli import audition; audition()"
+AUDITION = "from drumd.daemon.cli.audio import audition; audition()"
 
 
 def audition(server, *args, timeout=60):
@@ -87,7 +87,7 @@ def test_audition_plays_a_generated_groove(audio_jack):
 
 
 def test_groove_is_timed_in_steps_and_checks_its_style():
-    from drumd.daemon.audio_cli import groove_hits
+    from drumd.daemon.cli.audio import groove_hits
 
     hits = groove_hits("rock", 120.0, 2, seed=3)
     assert hits and all(0 <= t < 4.0 + 0.0625 for t, _, _ in hits)  # 2 bars of 2 s

@@ -68,7 +68,7 @@ def test_serve_audio_without_portaudio_is_one_line():
     """serve --synth / --audio-in open their audio through _open_audio."""
     code = NO_PORTAUDIO + """
 import click
-from drumd.daemon.commands import _open_audio
+from drumd.daemon.cli.serve import _open_audio
 for synth, audio_in in ((True, None), (False, "default")):
     try:
         _open_audio({"synth": synth, "synth_device": None, "audio_in": audio_in,
@@ -86,7 +86,7 @@ def test_capture_child_without_portaudio_reports_it():
     """The guitar's capture process answers its one JSON line, as for a missing device."""
     opts = json.dumps({"device": None, "channel": 0, "samplerate": None, "blocksize": 256,
                        "client": None})
-    done = run(NO_PORTAUDIO + "from drumd.daemon.capture import main; sys.exit(main(sys.argv[1:]))",
+    done = run(NO_PORTAUDIO + "from drumd.daemon.sound.capture import main; sys.exit(main(sys.argv[1:]))",
                opts)
     assert done.returncode == 1 and done.stderr == "", done.stderr
     assert "apt-get install libportaudio2" in json.loads(done.stdout)["error"]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.jack
 
 PLAYER = r"""
 import json, sys, time
-from drumd.daemon.audio import SynthOutput, set_jack_client_name
+from drumd.daemon.sound.audio import SynthOutput, set_jack_client_name
 
 set_jack_client_name("drumd-synth")
 with SynthOutput(blocksize=128) as out:
@@ -81,7 +81,7 @@ def test_synth_output_hits_sound_at_their_times(audio_jack, tmp_path):
 
 
 def test_devices_lists_the_jack_device(audio_jack):
-    proc = audio_jack.spawn("from drumd.daemon.audio_cli import devices; devices()")
+    proc = audio_jack.spawn("from drumd.daemon.cli.audio import devices; devices()")
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "JACK Audio Connection Kit" in out and "system" in out

@@ -1,4 +1,4 @@
-"""The guitar's capture process (daemon/capture.py) and Ctrl-C.
+"""The guitar's capture process (daemon/sound/capture.py) and Ctrl-C.
 
 Ctrl-C in drumd's terminal sends SIGINT to the whole process group, the capture child included:
 the child ignores it (drumd shuts the capture down by closing its stdin) and never prints a
@@ -43,7 +43,7 @@ class InputStream:
 
 sys.modules["sounddevice"] = types.SimpleNamespace(
     InputStream=InputStream, PortAudioError=type("PortAudioError", (Exception,), {}))
-from drumd.daemon.capture import main
+from drumd.daemon.sound.capture import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -90,7 +90,7 @@ def test_ctrl_c_leaves_the_capture_child_quiet_on_jack(audio_jack):
     opts = json.dumps({"device": None, "channel": 0, "samplerate": None, "blocksize": 256,
                        "client": "drumd-guitar-sigint"})
     rc, err, data = interrupt_then_close(
-        start_capture([sys.executable, "-m", "drumd.daemon.capture", opts], env=audio_jack.env))
+        start_capture([sys.executable, "-m", "drumd.daemon.sound.capture", opts], env=audio_jack.env))
     assert rc == 0
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert len(data) % 4 == 0 and len(data) > 0

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from drumd.daemon.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
+from drumd.daemon.timing.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
 
 
 def ticks(bpm, n, t0=0.0, first=0):

@@ -4,7 +4,7 @@ clock vanishing at the extremes. The behaviour asserted here is documented in do
 import numpy as np
 import pytest
 
-from drumd.daemon.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
+from drumd.daemon.timing.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
 from test_clock import feed, started, ticks
 
 

@@ -5,14 +5,14 @@ import time
 import mido
 import pytest
 
-from drumd.daemon import config
-from drumd.daemon.controls import LiveControls
-from drumd.daemon.modes import Accompany, Call, Generate, PlayerLog
-from drumd.daemon.record import Recorder
-from drumd.daemon.status import format_status
-from drumd.daemon.voicing import PlayerInput, Voicing, velocity_table
-from drumd.engine.encoding import Hit, Step
-from drumd.mappings.midifile import MidiFileError
+from drumd.daemon.cli import config
+from drumd.daemon.play.controls import LiveControls
+from drumd.daemon.play.modes import Accompany, Call, Generate, PlayerLog
+from drumd.daemon.play.record import Recorder
+from drumd.daemon.play.status import format_status
+from drumd.daemon.play.voicing import PlayerInput, Voicing, velocity_table
+from drumd.engine.data.encoding import Hit, Step
+from drumd.mappings.basics.midifile import MidiFileError
 
 STYLES = ["funk", "jazz", "rock"]
 C = LiveControls(STYLES, "rock").for_step(False)
@@ -247,7 +247,7 @@ class FakePort:
 
 
 def test_session_on_the_internal_clock_plays_the_grid_and_cleans_up(tmp_path):
-    from drumd.daemon.session import Session
+    from drumd.daemon.play.session import Session
     settings = config.resolve(None, {"clock": "internal", "bpm": 240.0, "quantize": 1.0,
                                      "send_clock": True, "out_map": "ezdrummer2", "channel": 1})
     out = FakePort()
@@ -323,7 +323,7 @@ def test_status_before_bar_one_says_starting():
 def test_a_one_shot_request_is_never_lost_between_read_and_clear():
     """A request made while the engine takes the previous one is taken at the next step (a
     boolean read then cleared lost it)."""
-    from drumd.daemon.controls import OneShot
+    from drumd.daemon.play.controls import OneShot
     r = OneShot()
     assert not r.take()
     r.request()

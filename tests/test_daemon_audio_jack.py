@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from audio_jack import GUITAR_PLAYER, RECORDER, SR, audio_jack, read_json, stop  # noqa: F401 (fixture)
-from drumd.daemon.synth import VoiceMixer
+from drumd.daemon.sound.synth import VoiceMixer
 from jackstack import PERIOD_S, Listener, judged
 from test_daemon_jack import last_channel_message, note_ons, paired
 

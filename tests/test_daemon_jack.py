@@ -123,8 +123,8 @@ def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, transpor
     ons = note_ons(events)
     assert len(ons) >= 20, (out, [m for _, m in events if m[0] != 0xF8][:20])
     # EZdrummer 2 notes for the model's classes (GM 42 -> 22, 46 -> 25, 49 -> 55 ...)
-    from drumd.daemon.voicing import Voicing
-    from drumd.engine.encoding import CLASS_PITCH
+    from drumd.daemon.play.voicing import Voicing
+    from drumd.engine.data.encoding import CLASS_PITCH
     ezd = {Voicing("ezdrummer2").note_on(p, 100)[1] for p in CLASS_PITCH}
     assert {m[1] for _, m in ons} <= ezd
     with judged(jack, mark):  # timing and note pairs

@@ -4,20 +4,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import drumd.engine.data as data_mod
+import drumd.engine.data.gmd as data_mod
 from drumd.daemon.cli import main as drumd
-from drumd.engine.data import DataError, default_data_dir
+from drumd.engine.data.gmd import DataError, default_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
-    """engine/data.py as a wheel installs it: site-packages/drumd/engine/data.py, no pyproject."""
+    """engine/data/gmd.py as a wheel installs it: site-packages/drumd/engine/data/gmd.py, no pyproject."""
     site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
-    (site / "drumd" / "engine").mkdir(parents=True)
-    (site / "drumd" / "engine" / "data.py").write_text("")
-    monkeypatch.setattr(data_mod, "__file__", str(site / "drumd" / "engine" / "data.py"))
+    (site / "drumd" / "engine" / "data").mkdir(parents=True)
+    (site / "drumd" / "engine" / "data" / "gmd.py").write_text("")
+    monkeypatch.setattr(data_mod, "__file__", str(site / "drumd" / "engine" / "data" / "gmd.py"))
     monkeypatch.delenv("DRUMD_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 

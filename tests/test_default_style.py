@@ -6,10 +6,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from drumd.daemon import config
+from drumd.daemon.cli import config
 from drumd.daemon.cli import main as drumd
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.sampler import Sampler
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.sampling.sampler import Sampler
 
 from engine_fixtures import TINY_MODEL
 from test_train_folder import RIDE, groove, write

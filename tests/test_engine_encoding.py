@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_EVENTS, Hit, Step, bin_to_offset,
+from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_EVENTS, Hit, Step, bin_to_offset,
                                    bin_to_velocity, event_bits, event_classes, event_of,
                                    offset_to_bin, performance_of, position_bits, quantize_hits,
                                    steps_of, velocity_to_bin)

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from drumd.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from drumd.engine.encoding import CLASS_PITCH, Hit, Step, performance_of, quantize_hits
-from drumd.engine.features import History, sequence_features
-from drumd.engine.model import DrumLSTM, ModelConfig, StepInputs
-from drumd.engine.sampler import Controls, Sampler
+from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from drumd.engine.data.encoding import CLASS_PITCH, Hit, Step, performance_of, quantize_hits
+from drumd.engine.model.features import History, sequence_features
+from drumd.engine.model.lstm import DrumLSTM, ModelConfig, StepInputs
+from drumd.engine.sampling.sampler import Controls, Sampler
 
 from engine_fixtures import TINY_MODEL
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.train import TrainConfig, train
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.training.train import TrainConfig, train
 
 from engine_fixtures import TINY_MODEL, make_mini_gmd
 
@@ -63,7 +63,7 @@ def test_progress_bars_only_on_a_terminal(mini, tmp_path, capsys, monkeypatch):
     train(cfg)
     err = capsys.readouterr().err
     assert "preprocess" not in err and "it/s" not in err and "%|" not in err, err
-    monkeypatch.setattr("drumd.engine.train.on_terminal", lambda: True)
+    monkeypatch.setattr("drumd.engine.training.train.on_terminal", lambda: True)
     cfg.out = str(tmp_path / "tty")
     train(cfg)
     err = capsys.readouterr().err
@@ -73,7 +73,7 @@ def test_progress_bars_only_on_a_terminal(mini, tmp_path, capsys, monkeypatch):
 def test_ddp_two_processes_on_cpu(mini, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "drumd.engine.train", "--set", f"data={mini}", f"out={tmp_path / 'ddp'}",
+           "-m", "drumd.engine.training.train", "--set", f"data={mini}", f"out={tmp_path / 'ddp'}",
            "model={hidden: 32, layers: 1, event_embed: 8, head_hidden: 16}", "batch_size=4",
            "seq_len=32", "max_iters=6", "eval_interval=3", "warmup_iters=2", "progress=false"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -4,10 +4,10 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.daemon.audio_cli import midi_hits
+from drumd.daemon.cli.audio import midi_hits
 from drumd.daemon.cli import main
 from drumd.mappings import load_map
-from drumd.mappings.midifile import Track, note_events, write_midi
+from drumd.mappings.basics.midifile import Track, note_events, write_midi
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +126,7 @@ def test_remap_of_a_folder_reads_each_file_in_its_own_map(tmp_path):
 
 
 def test_primer_is_read_in_the_file_map_and_primer_map_overrides_with_a_warning(tmp_path, caplog):
-    from drumd.engine.midifile import read_primer
+    from drumd.engine.data.stepfiles import read_primer
     f = ezd_file(tmp_path / "ezd.mid")
     hits = sorted(p for s in read_primer(f).steps for h in s.hits for p in [h.pitch])
     gm = sorted(p for s in read_primer(f, "gm").steps for h in s.hits for p in [h.pitch])

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.train import TrainConfig, train
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.training.train import TrainConfig, train
 
 from engine_fixtures import TINY_MODEL
 from test_train_finetune import base, finetune, log_rows, mine  # noqa: F401 (fixtures)

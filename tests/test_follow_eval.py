@@ -1,9 +1,9 @@
-"""What `drumd eval` reports of following a player (engine/follow_eval.py), on the shipped model:
+"""What `drumd eval` reports of following a player (engine/evaluation/follow_eval.py), on the shipped model:
 seeded, with the player ignored (follow 0) as the control, so each figure can fail."""
 import pytest
 
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.follow_eval import following
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.evaluation.follow_eval import following
 
 
 @pytest.fixture(scope="module")

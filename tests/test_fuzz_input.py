@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drumd.daemon import config, ports
-from drumd.daemon.session import Session
-from drumd.daemon.voicing import PlayerInput, Voicing
+from drumd.daemon.cli import config
+from drumd.daemon.midi import ports
+from drumd.daemon.play.session import Session
+from drumd.daemon.play.voicing import PlayerInput, Voicing
 from test_daemon import FakePort, FakeSampler
 
 byte = st.integers(0, 255)

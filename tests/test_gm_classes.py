@@ -7,9 +7,9 @@ import io
 import pytest
 import torch
 
-from drumd.daemon.synth import VOICE_OF_CLASS, VOICES, voice_of
-from drumd.engine.checkpoint import same_drum_classes, shipped_path
-from drumd.engine.encoding import (CLASS_NAMES, CLASS_PITCH, DRUM_CLASSES, MODEL_CLASS,
+from drumd.daemon.sound.synth import VOICE_OF_CLASS, VOICES, voice_of
+from drumd.engine.model.checkpoint import same_drum_classes, shipped_path
+from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, DRUM_CLASSES, MODEL_CLASS,
                                    PITCH_TO_CLASS)
 from drumd.mappings import CLASSES, GM_RANGE, gm_classes, load_map
 

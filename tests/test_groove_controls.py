@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
-from drumd.engine.encoding import CLASS_NAMES, Hit, Step, performance_of, quantize_hits, steps_of
-from drumd.engine.features import HITS_PER_EVENT
-from drumd.engine.model import DrumLSTM, ModelConfig
-from drumd.engine.sampler import FILL_STEPS, Controls, Sampler, phrase_fill, tempered
-from drumd.engine.warmup import WARMUP_STEPS, bank_to_meta, build_bank, steady_clips
+from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.data.encoding import CLASS_NAMES, Hit, Step, performance_of, quantize_hits, steps_of
+from drumd.engine.model.features import HITS_PER_EVENT
+from drumd.engine.model.lstm import DrumLSTM, ModelConfig
+from drumd.engine.sampling.sampler import FILL_STEPS, Controls, Sampler, phrase_fill, tempered
+from drumd.engine.sampling.warmup import WARMUP_STEPS, bank_to_meta, build_bank, steady_clips
 
 from engine_fixtures import TINY_MODEL
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from audio_jack import SR, guitar_phrases
-from drumd.daemon.guitar import GuitarAnalyzer, GuitarConfig, estimate_tempo
+from drumd.daemon.sound.guitar import GuitarAnalyzer, GuitarConfig, estimate_tempo
 
 BPM = 120.0
 BEAT = 60 / BPM
@@ -113,6 +113,6 @@ def test_chunking_does_not_change_the_result(two_phrases):
 
 def test_an_audio_input_that_cannot_be_opened_is_a_clear_error():
     """The capture process (capture.py) reports the device error, naming the device."""
-    from drumd.daemon.guitar import AudioInputError, GuitarFollower
+    from drumd.daemon.sound.guitar import AudioInputError, GuitarFollower
     with pytest.raises(AudioInputError, match="no-such-interface"):
         GuitarFollower(device="no-such-interface")

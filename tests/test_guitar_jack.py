@@ -15,7 +15,7 @@ SECONDS = 10.5
 
 FOLLOWER = r"""
 import json, sys, threading, time
-from drumd.daemon.guitar import GuitarFollower
+from drumd.daemon.sound.guitar import GuitarFollower
 
 rows, done = [], threading.Event()
 threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()

@@ -1,4 +1,4 @@
-"""The guard connection on drumd's JACK inputs (daemon/jackguard.py), through a real server: it is
+"""The guard connection on drumd's JACK inputs (daemon/midi/jackguard.py), through a real server: it is
 in place from the start, it changes nothing about what arrives, and a patchbay that removes it
 does not get the last word. Why it exists (a torn read of a late sender's buffer) is measured
 side by side in bench/jack_input_race.py; that needs minutes and a loaded box, not a test."""
@@ -7,7 +7,7 @@ import time
 
 import rtmidi
 
-from drumd.daemon.ports import Port, open_input
+from drumd.daemon.midi.ports import Port, open_input
 
 JACK = rtmidi.API_UNIX_JACK
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from drumd.daemon import config
-from drumd.daemon.clock import JACK_TRANSPORT, Clock
-from drumd.daemon.jacktransport import song_position
+from drumd.daemon.cli import config
+from drumd.daemon.timing.clock import JACK_TRANSPORT, Clock
+from drumd.daemon.timing.jacktransport import song_position
 
 
 def bbt(bar, beat, tick, bpm=120.0, per_bar=4.0, beat_type=4.0, tpb=1920.0, frame=0, **more):
@@ -82,7 +82,7 @@ class ScriptedTransport:
         return self.pos0 + (t - self.start) * self.bpm / 15
 
     def query(self):
-        from drumd.daemon.jacktransport import TransportState
+        from drumd.daemon.timing.jacktransport import TransportState
         now = time.perf_counter()
         t = now - (now % self.period)  # the cycle start the position belongs to
         rolling = self.start <= t < self.stop
@@ -96,17 +96,17 @@ def test_a_session_follows_the_transport_relocates_and_stops_with_notes_closed(t
     """Session threads on fake ports with a scripted transport: notes on its 16ths, a locate
     while rolling (which jack_transport as timebase master cannot do: its transport hangs in
     Starting) closes every note and goes on from there; stop silences; a 3/4 meter is said once."""
-    from drumd.daemon.record import Recorder
-    from drumd.daemon.session import Session
-    from drumd.daemon.voicing import PlayerInput, Voicing
-    from drumd.mappings.grid import STEP_TICKS
-    from drumd.mappings.midifile import read_drum_notes
+    from drumd.daemon.play.record import Recorder
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
+    from drumd.mappings.basics.grid import STEP_TICKS
+    from drumd.mappings.basics.midifile import read_drum_notes
     from test_daemon import FakePort, FakeSampler
 
     said = []
     handler = logging.Handler()
     handler.emit = lambda r: said.append(r.getMessage())
-    logger = logging.getLogger("drumd.daemon.session")
+    logger = logging.getLogger("drumd.daemon.play.session")
     logger.addHandler(handler)
     now = time.perf_counter()
     tr = ScriptedTransport(start=now + 0.3, pos0=32.0, bpm=240.0, jump=now + 0.9, to=64.0, stop=now + 1.5)
@@ -138,7 +138,7 @@ def test_auto_the_clock_that_started_leads_until_it_stops():
     """--clock auto feeds MIDI clock and JACK transport alike: the first to start leads, the
     other is ignored meanwhile (a DAW sending both starts drumd once); drumd's own clock gives
     way to either, and a stopped transport never stops drumd's own clock."""
-    from drumd.daemon.clock import START, STOP, TICK
+    from drumd.daemon.timing.clock import START, STOP, TICK
     c = Clock(bpm=100.0)
     c.start_internal(1.0)                                     # nothing came within 1 s
     assert not c.transport(1.5, 0.0, 120.0, rolling=False, master=False)
@@ -169,8 +169,8 @@ def test_auto_session_waits_for_a_master_and_follows_its_transport():
     """Session threads, --clock auto, a scripted JACK transport whose master is there: drumd
     does not start on its own after 1 s, plays from the transport's roll on its 16ths, and
     stops with it; the status line names the clock that won."""
-    from drumd.daemon.session import Session
-    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
     from test_daemon import FakePort, FakeSampler
 
     now = time.perf_counter()
@@ -196,8 +196,8 @@ def test_auto_session_waits_for_a_master_and_follows_its_transport():
 
 
 def test_auto_session_without_a_master_plays_on_its_own_then_locks_onto_a_rolling_transport():
-    from drumd.daemon.session import Session
-    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
     from test_daemon import FakePort, FakeSampler
 
     now = time.perf_counter()

@@ -22,9 +22,9 @@ import pytest
 from jackstack import PERIOD_S, Drumd, JackServer, Listener, judged
 from test_daemon_jack import CC, note_ons, paired, status_lines
 
-from drumd.daemon.jacktransport import JackTransport, TransportError
-from drumd.mappings.grid import STEP_TICKS
-from drumd.mappings.midifile import read_drum_notes
+from drumd.daemon.timing.jacktransport import JackTransport, TransportError
+from drumd.mappings.basics.grid import STEP_TICKS
+from drumd.mappings.basics.midifile import read_drum_notes
 
 KICK = 36
 EARLY, LATE = 0.002, PERIOD_S + 0.004  # seconds a note may arrive before / after its 16th

@@ -1,7 +1,7 @@
 """The JACK output gate: a stalled server makes sends drop (never block), and the first send
 after it recovers silences the channels that lost notes. Fake cycle counter here; the real
 server is stopped with SIGSTOP in test_jack_stall.py."""
-from drumd.daemon.jackgate import HEADER, LIMIT, OutputGate
+from drumd.daemon.midi.jackgate import HEADER, LIMIT, OutputGate
 
 PERIOD = 256
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from jackstack import Drumd, Listener
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.mappings.midifile import read_drum_notes
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.mappings.basics.midifile import read_drum_notes
 
 from engine_fixtures import TINY_MODEL
 from test_daemon_jack import note_ons, paired

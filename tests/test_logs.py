@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from drumd.daemon import logs
 from drumd.daemon.cli import main
-from drumd.daemon.status import StatusLine, format_status
+from drumd.daemon.play.status import StatusLine, format_status
 
 STATUS = dict(bpm=120.0, source="internal", fallback=False, running=True, bar=3, beat=2,
               mode="generate", temperature=1.0, density=0.0, quantize=0.0, variation=0.5,
@@ -34,12 +34,12 @@ def test_a_log_line_clears_the_status_line_and_draws_it_again(configured, capsys
     term = Terminal()
     status = StatusLine(None, stream=term)
     status.show(STATUS)
-    logging.getLogger("drumd.daemon.ports").warning("JACK is not taking MIDI from port %r", "out")
+    logging.getLogger("drumd.daemon.midi.ports").warning("JACK is not taking MIDI from port %r", "out")
     line = format_status(STATUS)
     assert term.getvalue() == (f"\r{line}\x1b[K" + "\r\x1b[K"
                                + "drumd: warning: JACK is not taking MIDI from port 'out'\n" + line)
     status.close()
-    logging.getLogger("drumd.daemon.commands").info("after the status line")
+    logging.getLogger("drumd.daemon.cli.serve").info("after the status line")
     assert term.getvalue().endswith(line + "\n")  # closed once, and no longer written to
     assert capsys.readouterr().err == "drumd: after the status line\n"
 
@@ -47,7 +47,7 @@ def test_a_log_line_clears_the_status_line_and_draws_it_again(configured, capsys
 def test_log_lines_from_other_threads_never_break_into_the_status_line(configured):
     term = Terminal()
     status = StatusLine(True, stream=term)
-    log = logging.getLogger("drumd.daemon.ports")
+    log = logging.getLogger("drumd.daemon.midi.ports")
 
     def chatter(k):
         for i in range(200):
@@ -78,7 +78,7 @@ def test_log_lines_from_other_threads_never_break_into_the_status_line(configure
                                              (1, ["debug", "info", "warning"])])
 def test_quiet_and_verbose_choose_what_is_said(capsys, verbosity, shown):
     logs.configure(verbosity)
-    log = logging.getLogger("drumd.mappings.midifile")
+    log = logging.getLogger("drumd.mappings.basics.midifile")
     log.debug("debug")
     log.info("info")
     log.warning("warning")

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from drumd.mappings import DROP, POLICIES, MapError, Translator, gm_classes, load_map
 from drumd.mappings.cli import remap
-from drumd.mappings.schema import parse_map
+from drumd.mappings.drummaps.schema import parse_map
 
 GM_TOMS = (41, 43, 45, 47, 48, 50)
 FLOOR, RACK = {41, 43}, {45, 47}

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from drumd.mappings import DROP, POLICIES, MapError, Translator, list_maps, load_map
 from drumd.mappings.cli import remap
-from drumd.mappings.schema import parse_map
+from drumd.mappings.drummaps.schema import parse_map
 
 
 @pytest.fixture(autouse=True)

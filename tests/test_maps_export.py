@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from drumd.daemon.cli import main
 from drumd.mappings import BUILTIN_DIR, load_map
-from drumd.mappings.exporters import SUFFIX
-from drumd.mappings.importers import read_note_names
+from drumd.mappings.drummaps.exporters import SUFFIX
+from drumd.mappings.drummaps.importers import read_note_names
 
 
 @pytest.fixture(autouse=True)

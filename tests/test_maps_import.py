@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from drumd.daemon.cli import main
 from drumd.mappings import BUILTIN_DIR, Translator, load_map, read_map
-from drumd.mappings.importers import guess_map
+from drumd.mappings.drummaps.importers import guess_map
 
 CYMBALS = {"crash", "china", "splash", "ride", "ride_bell"}
 TOMS = {"low_tom", "mid_tom", "high_tom"}

@@ -10,11 +10,11 @@ import pytest
 
 from jackstack import Drumd
 
-from drumd.engine.checkpoint import load_checkpoint, save_checkpoint
-from drumd.engine.encoding import quantize_hits
-from drumd.engine.warmup import build_bank, bank_to_meta
-from drumd.mappings.grid import STEP_TICKS
-from drumd.mappings.midifile import read_drum_notes
+from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.data.encoding import quantize_hits
+from drumd.engine.sampling.warmup import build_bank, bank_to_meta
+from drumd.mappings.basics.grid import STEP_TICKS
+from drumd.mappings.basics.midifile import read_drum_notes
 
 pytestmark = pytest.mark.jack
 

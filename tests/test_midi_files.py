@@ -10,13 +10,13 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.daemon.audio_cli import midi_hits
+from drumd.daemon.cli.audio import midi_hits
 from drumd.daemon.cli import main as drumd
-from drumd.engine.data import DataError, read_onsets
-from drumd.engine.midifile import read_primer
+from drumd.engine.data.gmd import DataError, read_onsets
+from drumd.engine.data.stepfiles import read_primer
 from drumd.mappings import load_map
-from drumd.mappings.files import OutputPathError, atomic_open
-from drumd.mappings.midifile import MAX_STEPS, MidiFileError, read_drum_notes
+from drumd.mappings.basics.files import OutputPathError, atomic_open
+from drumd.mappings.basics.midifile import MAX_STEPS, MidiFileError, read_drum_notes
 
 TPB = 480
 STEP = TPB // 4

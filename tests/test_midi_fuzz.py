@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.data import DataError
-from drumd.engine.midifile import read_primer
+from drumd.engine.data.gmd import DataError
+from drumd.engine.data.stepfiles import read_primer
 from drumd.mappings import Translator
-from drumd.mappings.midifile import MidiFileError, read_drum_notes, remap_file
+from drumd.mappings.basics.midifile import MidiFileError, read_drum_notes, remap_file
 
 TPB = 480
 STEP = TPB // 4

@@ -7,12 +7,12 @@ from pathlib import Path
 import mido
 import pytest
 
-from drumd.daemon.record import Recorder
-from drumd.engine.encoding import Hit, Step
-from drumd.engine.midifile import read_primer, write_steps
+from drumd.daemon.play.record import Recorder
+from drumd.engine.data.encoding import Hit, Step
+from drumd.engine.data.stepfiles import read_primer, write_steps
 from drumd.mappings import Translator, load_map
-from drumd.mappings.grid import PPQN
-from drumd.mappings.midifile import (MAP_TEXT, MidiFileError, Track, note_events,
+from drumd.mappings.basics.grid import PPQN
+from drumd.mappings.basics.midifile import (MAP_TEXT, MidiFileError, Track, note_events,
                                      read_drum_notes, remap_file, write_midi)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,11 +140,11 @@ WRITERS = ["engine", "daemon", "mappings", "scripts"]
 
 
 def test_mido_files_are_made_only_by_the_one_writer():
-    """No module but mappings/midifile.py builds or saves a mido.MidiFile or MidiTrack."""
+    """No module but mappings/basics/midifile.py builds or saves a mido.MidiFile or MidiTrack."""
     found = []
     for folder in WRITERS:
         for p in (ROOT / folder).rglob("*.py"):
-            if p.relative_to(ROOT) == Path("mappings/midifile.py"):
+            if p.relative_to(ROOT) == Path("mappings/basics/midifile.py"):
                 continue
             text = p.read_text()
             found += [f"{p.relative_to(ROOT)}: {m}"

@@ -56,7 +56,7 @@ COMMANDS = {
 
 
 def no_audio_device():
-    from drumd.daemon.audio import AudioError
+    from drumd.daemon.sound.audio import AudioError
     raise AudioError("no default audio output device (this test reads files, it plays nothing)")
 
 
@@ -65,7 +65,7 @@ def test_every_nasty_file_is_read_or_refused_in_one_line(tmp_path, command, monk
     # audition reads the file, then opens the audio output. Not here: PortAudio set up in the
     # test process would join a test's JACK server and abort at exit, once that server is gone
     # (pa_jack.c's Terminate asserts). Playing is tested through JACK in test_audio_audition.
-    monkeypatch.setattr("drumd.daemon.audio.sounddevice", no_audio_device)
+    monkeypatch.setattr("drumd.daemon.sound.audio.sounddevice", no_audio_device)
     runner = CliRunner()
     for name, data in NASTY.items():
         f = tmp_path / "nasty.mid"

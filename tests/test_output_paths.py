@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main
-from drumd.mappings.files import atomic_open
+from drumd.mappings.basics.files import atomic_open
 
 BEAT = (b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0MTrk\x00\x00\x00\x0c"
         b"\x00\x99\x24\x64\x60\x89\x24\x00\x00\xff\x2f\x00")

@@ -10,15 +10,15 @@ import pytest
 import torch
 from safetensors.numpy import load_file, save_file
 
-from drumd.engine.checkpoint import (CheckpointError, export_player, load_checkpoint,
+from drumd.engine.model.checkpoint import (CheckpointError, export_player, load_checkpoint,
                                      load_torch_checkpoint, player_path, save_checkpoint,
                                      shipped_path)
-from drumd.engine.encoding import quantize_hits
-from drumd.engine.generate import generate
-from drumd.engine.model import DrumLSTM, ModelConfig
-from drumd.engine.modelspec import weight_shapes
-from drumd.engine.sampler import Controls
-from drumd.engine.warmup import bank_to_meta, build_bank
+from drumd.engine.data.encoding import quantize_hits
+from drumd.engine.sampling.generate import generate
+from drumd.engine.model.lstm import DrumLSTM, ModelConfig
+from drumd.engine.model.spec import weight_shapes
+from drumd.engine.sampling.sampler import Controls
+from drumd.engine.sampling.warmup import bank_to_meta, build_bank
 
 from engine_fixtures import TINY_MODEL
 
@@ -128,7 +128,7 @@ def test_an_old_pt_alone_is_read_with_torch_and_can_be_exported(saved, tmp_path,
     assert export_player(path) == tmp_path / "old.safetensors"
     again = load_checkpoint(path)
     assert again.path == tmp_path / "old.safetensors" and again.styles == ckpt.styles
-    export = [sys.executable, "-m", "drumd.engine.checkpoint"]
+    export = [sys.executable, "-m", "drumd.engine.model.checkpoint"]
     (tmp_path / "cli.pt").write_bytes(saved[0].read_bytes())
     r = subprocess.run(export + [str(tmp_path / "cli.pt")], capture_output=True, text=True)
     assert r.returncode == 0 and load_checkpoint(tmp_path / "cli.safetensors").styles == STYLES
@@ -198,10 +198,18 @@ def test_serve_and_audition_load_and_play_without_torch():
     """What serve and audition import and do before they play: every module, the shipped
     model, a bar of steps (their ports and audio devices are tested on JACK elsewhere)."""
     code = textwrap.dedent("""
-        from drumd.daemon import (audio, audio_cli, commands, guitar, ports, record, session,
-                                  status, synth, voicing)
-        from drumd.engine.checkpoint import load_checkpoint
-        from drumd.engine.sampler import Controls, Sampler
+        from drumd.daemon.sound import audio
+        from drumd.daemon.cli import audio as audio_cli
+        from drumd.daemon.cli import serve as commands
+        from drumd.daemon.sound import guitar
+        from drumd.daemon.midi import ports
+        from drumd.daemon.play import record
+        from drumd.daemon.play import session
+        from drumd.daemon.play import status
+        from drumd.daemon.sound import synth
+        from drumd.daemon.play import voicing
+        from drumd.engine.model.checkpoint import load_checkpoint
+        from drumd.engine.sampling.sampler import Controls, Sampler
         s = Sampler(load_checkpoint(None), seed=1)
         s.reset(style="rock", bpm=120, step_index=32)
         hits = sum(len(s.step(Controls()).hits) for _ in range(16))

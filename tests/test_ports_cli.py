@@ -39,7 +39,7 @@ def test_libjack_messages_come_back_after_the_probe():
     """libjack_quiet silences only its block: serve's later JACK errors still reach stderr."""
     code = """
 import rtmidi
-from drumd.daemon.jackgate import libjack_quiet
+from drumd.daemon.midi.jackgate import libjack_quiet
 for quiet in (True, False):
     try:
         if quiet:

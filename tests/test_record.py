@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from drumd.daemon import config
-from drumd.daemon.record import Recorder
-from drumd.daemon.voicing import PlayerInput, Voicing
-from drumd.mappings.grid import PPQN, STEP_TICKS
-from drumd.mappings.midifile import read_drum_notes
+from drumd.daemon.cli import config
+from drumd.daemon.play.record import Recorder
+from drumd.daemon.play.voicing import PlayerInput, Voicing
+from drumd.mappings.basics.grid import PPQN, STEP_TICKS
+from drumd.mappings.basics.midifile import read_drum_notes
 from test_daemon import FakePort, FakeSampler
 
 ON, OFF = 0x99, 0x89
@@ -77,7 +77,7 @@ def test_without_a_start_the_take_is_timed_from_the_recorder_start(tmp_path):
 def test_a_quantized_session_on_the_internal_clock_records_on_the_grid(tmp_path, bpm):
     """The bug of #18: every hit 0.19 of a 16th after the file's grid (the recorder counted
     from drumd's launch, the clock from 0.1 s later)."""
-    from drumd.daemon.session import Session
+    from drumd.daemon.play.session import Session
     settings = config.resolve(None, {"clock": "internal", "bpm": bpm, "quantize": 1.0})
     take = tmp_path / "take.mid"
     rec = Recorder(take, time.perf_counter(), bpm)

@@ -9,8 +9,8 @@ import pytest
 from jackstack import RATE, Daw, Drumd, Listener
 from test_daemon_jack import wiring
 
-from drumd.mappings.grid import PPQN, STEP_TICKS
-from drumd.mappings.midifile import read_drum_notes
+from drumd.mappings.basics.grid import PPQN, STEP_TICKS
+from drumd.mappings.basics.midifile import read_drum_notes
 
 pytestmark = pytest.mark.jack
 

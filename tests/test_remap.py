@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from drumd.mappings import DROP, Translator, load_map
-from drumd.mappings import smf
-from drumd.mappings.midifile import RemapStats, remap_file, remap_smf, save_midi
+from drumd.mappings.basics import smf
+from drumd.mappings.basics.midifile import RemapStats, remap_file, remap_smf, save_midi
 
 GMD = Path(__file__).parents[1].parent / "shared/data/gmd/groove"
 GMD_FILE = GMD / "drummer7/session3/117_rock_95_beat_4-4.mid"  # small; Roland 22, 26, 55, 58, CC4

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from audio_jack import RIFF, SR, guitar_riff
-from drumd.daemon import config
-from drumd.daemon.follow import accents, effect, riff_taps
-from drumd.daemon.guitar import GuitarAnalyzer, GuitarState
-from drumd.daemon.status import format_status
-from drumd.engine.checkpoint import load_checkpoint
-from drumd.engine.sampler import Controls, Sampler
+from drumd.daemon.cli import config
+from drumd.daemon.play.follow import accents, effect, riff_taps
+from drumd.daemon.sound.guitar import GuitarAnalyzer, GuitarState
+from drumd.daemon.play.status import format_status
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.sampling.sampler import Controls, Sampler
 
 BPM = 120.0
 STEP = 15.0 / BPM
@@ -137,7 +137,7 @@ class RiffGuitar:
 
     def snapshot(self):
         import time
-        from drumd.daemon.follow import ONSET_LAG_S
+        from drumd.daemon.play.follow import ONSET_LAG_S
         self.calls += 1
         wall = time.perf_counter()
         c = self.session.clock
@@ -167,8 +167,8 @@ class TapSampler:
 def test_the_engine_thread_tells_the_accents_as_taps(lock):
     import queue
     import time
-    from drumd.daemon.session import Session
-    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
     from test_daemon import FakePort
     settings = config.resolve(None, {"clock": "internal", "bpm": 400.0, "riff_lock": lock,
                                      "style": "rock"})

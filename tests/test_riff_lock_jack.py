@@ -30,7 +30,7 @@ RIFF_PLAYER = r"""
 import json, sys, time
 import sounddevice as sd
 from audio_jack import RIFF, guitar_riff
-from drumd.daemon.audio import set_jack_client_name
+from drumd.daemon.sound.audio import set_jack_client_name
 
 x, _ = guitar_riff(RIFF, %(bpm)r, %(bars)r)
 at, pos, start = [None], [None], [None]

@@ -1,7 +1,7 @@
 """The sender on a fake clock and a fake port: timing, note-off bookkeeping, silence."""
 import pytest
 
-from drumd.daemon.scheduler import Sender
+from drumd.daemon.timing.scheduler import Sender
 
 
 class Grid:

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from drumd.daemon import config
-from drumd.daemon.commands import shut_down
-from drumd.daemon.record import Recorder
-from drumd.daemon.session import Session
-from drumd.daemon.status import StatusLine
-from drumd.daemon.voicing import PlayerInput, Voicing
-from drumd.engine.encoding import Hit, Step
+from drumd.daemon.cli import config
+from drumd.daemon.cli.serve import shut_down
+from drumd.daemon.play.record import Recorder
+from drumd.daemon.play.session import Session
+from drumd.daemon.play.status import StatusLine
+from drumd.daemon.play.voicing import PlayerInput, Voicing
+from drumd.engine.data.encoding import Hit, Step
 
 
 class KickSampler:
@@ -135,5 +135,5 @@ def test_a_take_that_cannot_be_written_on_stop_is_kept_and_written_at_exit(tmp_p
     assert s.error is None and not s.stopping.is_set()  # still running
     folder.mkdir()
     assert shut_down(s, StatusLine(False, stream=io.StringIO()), in_port, out_port) is None
-    from drumd.mappings.midifile import read_drum_notes
+    from drumd.mappings.basics.midifile import read_drum_notes
     assert read_drum_notes(take).notes  # the kicks played before the Stop

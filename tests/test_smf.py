@@ -7,8 +7,8 @@ import struct
 import mido
 import pytest
 
-from drumd.mappings import smf
-from drumd.mappings.midifile import MidiFileError, read_drum_notes
+from drumd.mappings.basics import smf
+from drumd.mappings.basics.midifile import MidiFileError, read_drum_notes
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:

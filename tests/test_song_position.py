@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from drumd.daemon.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
+from drumd.daemon.timing.clock import CONTINUE, SPP, START, STOP, TICK, Clock, tick_period
 from test_clock import feed, started, ticks
 
 
@@ -107,9 +107,9 @@ class FakePort:
 
 
 def test_a_session_relocates_on_song_position_and_closes_its_notes():
-    from drumd.daemon import config
-    from drumd.daemon.session import Session
-    from drumd.daemon.voicing import PlayerInput, Voicing
+    from drumd.daemon.cli import config
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
     from test_daemon import FakeSampler
     settings = config.resolve(None, {"clock": "external", "bpm": 240.0, "quantize": 1.0,
                                      "gate_ms": 500})  # long notes: sounding at the jump

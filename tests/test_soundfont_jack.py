@@ -15,7 +15,7 @@ from test_synth_render import onsets, read_wav
 
 pytestmark = [pytest.mark.jack, needs(FLUIDR3)]
 
-AUDITION = "from drumd.daemon.audio_cli import audition; audition()"
+AUDITION = "from drumd.daemon.cli.audio import audition; audition()"
 KICK, SNARE, HAT = 36, 38, 42
 SEQ = [KICK, HAT, SNARE, HAT] * 2
 LEAD_IN, GAP = 2.0, 0.3  # s: silence first, time to start the recorder once the port is there
@@ -75,7 +75,7 @@ def test_audition_plays_the_file_through_the_soundfont(jack, tmp_path):
     # and unlike the built-in kit's
     renders = {}
     for name, extra in (("fluidr3", ["--soundfont", str(FLUIDR3)]), ("builtin", [])):
-        r = subprocess.run([PYTHON, "-c", "from drumd.daemon.audio_cli import render; render()",
+        r = subprocess.run([PYTHON, "-c", "from drumd.daemon.cli.audio import render; render()",
                             str(tmp_path / "a.mid"), str(tmp_path / f"{name}.wav"), *extra],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from audio_jack import TPB, write_midi
-from drumd.daemon.audio_cli import midi_hits, render, render_blocks, render_hits, write_wav
-from drumd.mappings.midifile import MidiFileError
+from drumd.daemon.cli.audio import midi_hits, render, render_blocks, render_hits, write_wav
+from drumd.mappings.basics.midifile import MidiFileError
 
 SR = 48000
 

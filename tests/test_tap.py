@@ -7,14 +7,14 @@ import queue
 
 import pytest
 
-from drumd.daemon import config
-from drumd.daemon.controls import LiveControls
-from drumd.daemon.modes import PlayerLog, Tap, make_mode
-from drumd.daemon.session import Session
-from drumd.daemon.status import format_status
-from drumd.daemon.voicing import PlayerInput, Voicing
-from drumd.engine.encoding import Hit
-from drumd.engine.sampler import Controls, Sampler
+from drumd.daemon.cli import config
+from drumd.daemon.play.controls import LiveControls
+from drumd.daemon.play.modes import PlayerLog, Tap, make_mode
+from drumd.daemon.play.session import Session
+from drumd.daemon.play.status import format_status
+from drumd.daemon.play.voicing import PlayerInput, Voicing
+from drumd.engine.data.encoding import Hit
+from drumd.engine.sampling.sampler import Controls, Sampler
 from test_daemon import STYLES, FakePort, FakeSampler
 
 KICK, SNARE = 36, 38
@@ -24,7 +24,7 @@ FIGURE = {0: 115, 3: 90, 6: 100, 10: 95, 13: 85}
 
 @pytest.fixture(scope="module")
 def ckpt():
-    from drumd.engine.checkpoint import load_checkpoint
+    from drumd.engine.model.checkpoint import load_checkpoint
     return load_checkpoint(None)
 
 

@@ -1,9 +1,9 @@
-"""The tick filter alone (daemon/tickfilter.py): its loop's least-squares start, counting
+"""The tick filter alone (daemon/timing/tickfilter.py): its loop's least-squares start, counting
 missed ticks from the filtered period, holding ambiguous arrivals, outliers, renumbering."""
 import numpy as np
 import pytest
 
-from drumd.daemon.tickfilter import NARROW, WIDE, Loop, TickFilter, renumbering
+from drumd.daemon.timing.tickfilter import NARROW, WIDE, Loop, TickFilter, renumbering
 
 
 @pytest.mark.parametrize("gains", [NARROW, WIDE])

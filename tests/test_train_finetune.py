@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.checkpoint import load_checkpoint
+from drumd.engine.model.checkpoint import load_checkpoint
 
 from engine_fixtures import TINY_MODEL
 from test_train_folder import RIDE, groove, write
@@ -165,7 +165,7 @@ def test_resume_continues_a_finetune(base, mine, tmp_path):
 def test_numbers_in_options():
     """YAML reads 1e-3 (no dot) as text: it is taken as the number; a fraction of an iteration
     or a word is one line naming the option."""
-    from drumd.engine.train import TrainConfig
+    from drumd.engine.training.train import TrainConfig
     assert TrainConfig.load(None, {"lr": "1e-3", "max_iters": 5}).lr == 0.001
     for k, v in (("max_iters", 1.5), ("lr", "fast"), ("patience", True)):
         with pytest.raises(ValueError, match=f"options: {k} {v!r}: expected"):
@@ -175,7 +175,7 @@ def test_numbers_in_options():
 def test_a_training_config_file_names_its_line(tmp_path):
     """A --config file: an option set twice is refused (YAML would keep the last), and every
     mistake names FILE:LINE (mappings.settingsfile, as serve's config)."""
-    from drumd.engine.train import TrainConfig
+    from drumd.engine.training.train import TrainConfig
     cfg = tmp_path / "train.yaml"
     cfg.write_text("lr: 1e-3\nbatch_size: 8\nmax_iters: 5\n")
     c = TrainConfig.load(str(cfg), {"max_iters": 7})

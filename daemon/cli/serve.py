@@ -1,0 +1,299 @@
+"""`drumd serve` (the real-time daemon) and `drumd ports`."""
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import queue
+import signal
+import sys
+import time
+
+import click
+
+from drumd.daemon.cli import config as config_mod
+from drumd.daemon.play.controls import GROUPS, MODES
+from drumd.mappings.clitypes import InputPath
+
+log = logging.getLogger(__name__)
+
+
+def _opt(*decls, **kw):
+    return click.option(*decls, default=None, **kw)
+
+
+@click.command()
+@_opt("--config", "config_path", type=InputPath(),
+      help="YAML settings (keys as these flags, with underscores; plus a `cc:` table).")
+@_opt("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]),
+      help="MIDI system [auto: JACK if running, else ALSA, else CoreMIDI].")
+@_opt("--client", help="Client name [drumd].")
+@_opt("--in-port", help="Name of drumd's virtual input port [in on JACK, 'drumd in' on ALSA].")
+@_opt("--out-port", help="Name of drumd's virtual output port [out / 'drumd out'].")
+@_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
+@_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
+@_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack", "link"]),
+      help="auto: follow incoming MIDI clock or a rolling JACK transport, play at --bpm if "
+           "neither comes within 1 s (a JACK timebase master is waited for); "
+           "external: wait for MIDI clock; jack: follow JACK transport; link: join the Ableton "
+           "Link session (tempo, bar phase, start/stop); internal: --bpm [auto].")
+@_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
+@_opt("--meter", metavar="N/D", help="Time signature: 4/4, 3/4, 6/8, 12/8, 5/4, 7/8 or 5/8; bars "
+      "count from the song's start (MIDI clock carries no meter) [4/4].")
+@_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
+@_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
+@_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
+@_opt("--style", help="Starting style [the checkpoint's main style: a player's folder's, or rock].")
+@_opt("--mode", type=click.Choice(MODES), help="generate, accompany, call or tap [generate].")
+@_opt("--bars", type=click.IntRange(1, 16), help="Call mode: bars of primer and of answer [2].")
+@_opt("--silence-beats", type=click.FloatRange(0.25, 16), help="Call mode: silence ending a phrase [1].")
+@_opt("--in-map", help="Drum map of the player's kit [gm].")
+@_opt("--out-map", help="Drum map of the drum plugin drumd plays [gm].")
+@_opt("--channel", type=click.IntRange(1, 16), help="Output MIDI channel [10].")
+@_opt("--velocity-curve", help="linear, soft, hard, or a gamma (v' = 127 (v/127)^gamma) [linear].")
+@_opt("--thru/--no-thru", help="Pass the player's hits to the output too.")
+@_opt("--gate-ms", type=click.FloatRange(1, 2000), help="Note length [60].")
+@_opt("--temperature", type=click.FloatRange(0.05, 5), help="Sampling temperature [1.0].")
+@_opt("--top-p", type=click.FloatRange(0.01, 1), help="Nucleus sampling mass [1.0].")
+@_opt("--density", type=click.FloatRange(-10, 10), help="Busier (> 0) or sparser (< 0) [0].")
+@_opt("--quantize", type=click.FloatRange(0, 1), help="0 = the model's timing, 1 = on the grid [0].")
+@_opt("--variation", type=click.FloatRange(0, 1),
+      help="0 = keeps its groove bar after bar, 1 = free to wander [0.5].")
+@_opt("--fill-every", type=click.IntRange(0, 64), metavar="BARS",
+      help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
+@_opt("--follow", type=click.FloatRange(0, 1),
+      help="Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
+           "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap; "
+           "riff lock: 0 = ignores the guitar's accents, 1 = a kick on every one [0.8].")
+@_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
+# output paths: checked by run() (check_output_path), each problem one line
+@_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")
+@_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
+@_opt("--stats", type=click.Path(),
+      help="At exit, write counters (steps, late steps, step time, send lateness) as JSON here.")
+@_opt("--synth/--no-synth",
+      help="Also play every hit on drumd's built-in GM kit, in time with the MIDI it sends.")
+@_opt("--synth-device", metavar="DEV",
+      help="Audio output for --synth: a name (part of one) or number from `drumd devices` [default].")
+@_opt("--audio-in", metavar="DEV",
+      help="Follow a guitar on this audio input (`default`, or as --synth-device): its level "
+           "sets density and dynamics; drumd plays while it plays.")
+@_opt("--audio-channel", type=click.IntRange(1, 64), help="Input channel of the guitar [1].")
+@_opt("--guitar-silence-bars", type=click.FloatRange(0.25, 16),
+      help="Bars of guitar silence that end a phrase: a fill, then drumd rests [1].")
+@_opt("--guitar-fill/--no-guitar-fill", help="Play a fill when a guitar phrase ends [on].")
+@_opt("--riff-lock/--no-riff-lock",
+      help="With --audio-in, generate and accompany modes: the guitar's accents of the last two "
+           "bars set where drumd puts its kicks (a riff repeats), at --follow's strength [on].")
+@_opt("--guitar-tempo/--no-guitar-tempo",
+      help="On drumd's own clock (no MIDI clock), play at the guitar's estimated tempo [off].")
+def serve(config_path, **flags):
+    """Play drums live: follow the DAW's clock, listen to the player, send MIDI."""
+    if not flags["mute"]:
+        flags["mute"] = None
+    else:
+        flags["mute"] = list(flags["mute"])
+    try:
+        settings = config_mod.resolve(config_path, flags)
+    except config_mod.ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    sys.exit(run(settings))
+
+
+def run(settings: dict) -> int:
+    """Build everything (imports, model) before any clock runs, then play until stopped."""
+    # A crash in native code (rtmidi, libjack, PortAudio) then says which thread was where.
+    faulthandler.enable()
+    from drumd.daemon.midi import ports
+    from drumd.daemon.timing.jacktransport import TransportError
+    from drumd.daemon.play.record import Recorder
+    from drumd.daemon.play.session import Session
+    from drumd.daemon.play.status import StatusLine
+    from drumd.daemon.play.voicing import PlayerInput, Voicing
+    from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.data.encoding import parse_meter
+    from drumd.engine.sampling.sampler import Sampler
+    from drumd.mappings import MapError, load_map
+    from drumd.mappings.basics.files import OutputPathError, check_output_path
+
+    try:
+        for key in ("record", "stats"):  # checked now: both are written when drumd stops
+            if settings[key]:
+                check_output_path(settings[key])
+        meter = parse_meter(settings["meter"])  # a flag's: the config file's is checked on reading
+        ckpt = load_checkpoint(settings["checkpoint"])
+        settings["style"] = settings["style"] or ckpt.default_style
+        if settings["style"] not in ckpt.styles:
+            raise click.ClickException(f"unknown style {settings['style']!r}; this checkpoint "
+                                       f"knows: {', '.join(ckpt.styles)}")
+        if not ckpt.knows_meter(meter):
+            log.warning("%s learnt %s only, not %s: its bars of %s are a guess (fine-tune it on "
+                        "files in %s: README, 'Train on your own loops')", ckpt.path.name,
+                        ", ".join(ckpt.meters), *[settings["meter"]] * 3)
+        sampler = Sampler(ckpt, seed=settings["seed"])
+        voicing = Voicing(settings["out_map"], settings["channel"], settings["velocity_curve"])
+        player_input = PlayerInput(settings["in_map"])
+        api = ports.choose_api(settings["api"])
+        in_name, out_name = ports.default_port_names(api)
+        in_client, out_client = ports.client_names(api, settings["client"])
+        inbox = queue.SimpleQueue()
+        in_port = ports.open_input(api, in_client, settings["in_port"] or in_name,
+                                   settings["connect_in"], inbox)
+        out_port = ports.Port("out", api, out_client, settings["out_port"] or out_name,
+                              settings["connect_out"])
+        transport = None
+        if settings["clock"] == "jack":
+            from drumd.daemon.timing.jacktransport import JackTransport
+            transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
+        elif settings["clock"] == "link":
+            from drumd.daemon.timing.linkclock import LinkTransport
+            transport = LinkTransport(settings["bpm"], meter=meter)
+        elif settings["clock"] == "auto":
+            # JACK transport too, where a JACK server runs (a DAW on it may lead). Not Link:
+            # joining a Link session makes drumd a peer every app on the network sees, and
+            # its tempo the session's when alone; that takes asking for (--clock link).
+            from drumd.daemon.timing.jacktransport import JackTransport
+            try:
+                transport = JackTransport(f"{settings['client']}-transport", settings["bpm"])
+            except TransportError:
+                transport = None  # no JACK: MIDI clock, else drumd's own
+    except (CheckpointError, MapError, ValueError, ports.PortError, OutputPathError) as e:
+        raise click.ClickException(str(e)) from None
+    except TransportError as e:
+        in_port.close()
+        out_port.close()
+        raise click.ClickException(str(e)) from None
+
+    try:
+        synth, guitar = _open_audio(settings)
+    except click.ClickException:
+        if transport is not None:
+            transport.close()
+        in_port.close()
+        out_port.close()
+        raise
+    status = StatusLine(settings["status"])
+    recorder = Recorder(settings["record"], time.perf_counter(), settings["bpm"],
+                        maps={"drumd out": load_map(settings["out_map"]).name,
+                              "player in": player_input.map.name}, meter=meter) \
+        if settings["record"] else None
+    session = Session(settings, sampler, in_port, out_port, inbox, voicing, player_input,
+                      recorder, status, synth=synth, guitar=guitar, transport=transport)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: session.stop())
+    log.info("serving on %s (%s), mode %s, style %s", ports.api_name(api), settings["client"],
+             settings["mode"], settings["style"])
+    for audio in (synth, guitar):
+        if audio is not None:
+            audio.start()
+    session.start()
+    try:
+        session.run_until_stopped()
+    finally:
+        lost_take = shut_down(session, status, in_port, out_port, (synth, guitar),
+                              settings["stats"])
+    if in_port.abandoned or out_port.abandoned:
+        # Python's own teardown would close the rtmidi clients and block in libjack for good
+        print("drumd: the JACK server stopped answering; leaving without closing drumd's "
+              "ports", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)
+    if lost_take is not None:
+        raise click.ClickException(lost_take)
+    if session.error is not None:
+        raise session.error
+    return 0
+
+
+def shut_down(session, status, in_port, out_port, audio=(), stats_path=None) -> str | None:
+    """End a session: silence and stop it, write the recording, close audio and ports, write
+    the stats, each whatever failed before it. Returns the line to end `serve` with when the
+    recording could not be written (its folder removed while playing, a full disk), else None.
+    """
+    from drumd.mappings.basics.midifile import MidiFileError
+    lost_take = None
+    try:
+        session.shutdown()  # every note is switched off before the recording is written
+    except MidiFileError as e:
+        lost_take = f"{e}; the recording was not saved"
+    # Audio before the MIDI clients: PortAudio's JACK stream close hangs on a synchronous
+    # (-S) server once they are gone; and not at all on a hung server (out_port.close).
+    alive = out_port.server_alive(0.2)
+    if alive:
+        for a in audio:
+            if a is not None:
+                a.close()
+    transport = getattr(session, "transport", None)  # --clock jack's client: no libjack call
+    if transport is not None and alive:               # on a hung server
+        transport.close()
+    in_port.close()
+    out_port.close()
+    if stats_path:
+        _write_stats(stats_path, session)
+    return lost_take
+
+
+def _audio_device(name: str | None):
+    """sounddevice's device argument: None for the default, an index, or (part of) a name."""
+    if name is None or name == "default":
+        return None
+    return int(name) if name.isdigit() else name
+
+
+def _open_audio(settings: dict):
+    """(SynthOutput or None, GuitarFollower or None), streams opened but not started."""
+    if not settings["synth"] and settings["audio_in"] is None:
+        return None, None
+    from drumd.daemon.sound.audio import AudioError, SynthOutput, set_jack_client_name
+    from drumd.daemon.sound.guitar import GuitarConfig, GuitarFollower
+    synth = guitar = None
+    try:
+        # Not the MIDI client's name: JACK would rename whichever client opens second. The
+        # guitar is captured by a child process, a client of its own.
+        set_jack_client_name(f"{settings['client']}-audio")
+        if settings["synth"]:
+            synth = SynthOutput(_audio_device(settings["synth_device"]))
+        if settings["audio_in"] is not None:
+            guitar = GuitarFollower(
+                _audio_device(settings["audio_in"]), settings["audio_channel"] - 1,
+                config=GuitarConfig(fill_after_bars=settings["guitar_silence_bars"]),
+                client=f"{settings['client']}-guitar")
+    except AudioError as e:  # no PortAudio, no such device, or it cannot be opened
+        if synth is not None:
+            synth.close()
+        raise click.ClickException(str(e)) from None
+    return synth, guitar
+
+
+def _write_stats(path: str, session) -> None:
+    """Counters for benchmarks and soak tests; step times cover the last 1024 steps."""
+    import json
+    stats = {**session.snapshot(), "max": max(session.compute_s, default=0.0) * 1000,
+             "sent": session.sender.stats.sent, "realtime_sender": session.sender.realtime}
+    if session.synth is not None:
+        stats.update(synth_latency=session.synth.latency, synth_late_hits=session.synth.late_hits)
+    with open(path, "w") as f:
+        json.dump(stats, f, indent=1)
+
+
+@click.command("ports")
+@click.option("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]), default="auto",
+              show_default=True)
+def ports_cmd(api):
+    """List the MIDI ports the chosen MIDI system sees."""
+    from drumd.daemon.midi import ports
+    try:
+        chosen = ports.choose_api(api)
+        ins, outs = ports.list_ports(chosen)
+    except ports.PortError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{ports.api_name(chosen)}")
+    click.echo("sources (--connect-in):")
+    for p in ins:
+        click.echo(f"  {p}")
+    click.echo("destinations (--connect-out):")
+    for p in outs:
+        click.echo(f"  {p}")
+
+
+COMMANDS = [serve, ports_cmd]

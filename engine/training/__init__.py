@@ -1,0 +1,1 @@
+"""`drumd train`: training from scratch, fine-tuning and resuming; configs/ holds the YAML defaults."""
