@@ -135,30 +135,25 @@ def _meter_option(ctx, param, value):
 def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, meter, bpm, temperature,
              top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
-    from drumd.engine.data.gmd import DataError
     from drumd.engine.data.stepfiles import read_primer, write_steps
     from drumd.engine.data.encoding import METERS, Step, meter_name
-    from drumd.mappings import MapError, load_map
-    from drumd.mappings.basics.files import OutputPathError, check_output_path
+    from drumd.mappings import load_map
+    from drumd.mappings.basics.files import check_output_path
     from drumd.mappings.basics.grid import STEPS_PER_BAR
-    from drumd.mappings.basics.midifile import MidiFileError
     # The files first, the model after: a bad primer or path is answered before the
-    # checkpoint loads.
-    try:
-        # OUT: a file, or with --style all a folder (created if missing, but not its parent)
-        check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
-        load_map(out_map)
-        p = (read_primer(Path(primer), primer_map, primer_channel, "--primer-channel")
-             if primer else None)
-    except (DataError, MapError, OutputPathError) as e:
-        raise click.ClickException(str(e))
+    # checkpoint loads. (Their errors are DrumdErrors: one line, from the CLI's one handler.)
+    # OUT: a file, or with --style all a folder (created if missing, but not its parent)
+    check_output_path(Path(out) / "x.mid" if style == "all" and Path(out).is_dir() else out)
+    load_map(out_map)
+    p = (read_primer(Path(primer), primer_map, primer_channel, "--primer-channel")
+         if primer else None)
     if p and p.bars > MAX_PRIMER_BARS:  # the model hears every primer step: about 1 s per 500 bars
         raise click.ClickException(f"{primer}: a primer of {p.bars} bars; drumd continues primers "
                                    f"of up to {MAX_PRIMER_BARS} bars (give it the last few bars)")
     if bpm is None and p and not MIN_BPM <= p.bpm <= MAX_BPM:
         raise click.ClickException(f"{primer}: its tempo is {p.bpm:,.4g} BPM; give the tempo to "
                                    f"play at with --bpm ({MIN_BPM:g}-{MAX_BPM:g})")
-    from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
+    from drumd.engine.model.checkpoint import load_checkpoint
     from drumd.engine.sampling.generate import generate as gen
     from drumd.engine.sampling.sampler import Controls
     try:
@@ -170,8 +165,6 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
                 ckpt.style_index(s)
         if style == "all":
             Path(out).mkdir(exist_ok=True)
-    except CheckpointError as e:
-        raise click.ClickException(str(e))
     except OSError as e:
         raise click.ClickException(f"{out}: cannot create the folder ({e.strerror or e})")
     steps, carry, per_bar, primer_meter = (p.steps, p.carry, p.steps_per_bar, p.meter) if p else ([], None, STEPS_PER_BAR, None)
@@ -199,11 +192,8 @@ def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, m
         result = gen(ckpt, bars, style=s, primer=steps, bpm=bpm, controls=controls, seed=seed,
                      carry=carry, meter=meter, primer_meter=primer_meter)
         # the primer from the file's own notes (flams and drags whole), not its quantized steps
-        try:
-            n = write_steps(path, ([Step()] * len(steps) if include_primer else []) + result, bpm,
-                            out_map, meters=meters, notes=p.notes if include_primer and p else ())
-        except MidiFileError as e:
-            raise click.ClickException(str(e))
+        n = write_steps(path, ([Step()] * len(steps) if include_primer else []) + result, bpm,
+                        out_map, meters=meters, notes=p.notes if include_primer and p else ())
         primed = (f", after {len(steps) // per_bar} primer bars" + (" and its next downbeat" if carry else "")
                   if p else "")
         in_meter = "" if meter == (4, 4) else f" of {meter_name(meter)}"

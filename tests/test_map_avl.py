@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.mappings import DROP, POLICIES, MapError, Translator, gm_classes, load_map
-from drumd.mappings.cli import remap
+from drumd.daemon.cli import main as drumd
 from drumd.mappings.drummaps.schema import parse_map
 
 GM_TOMS = (41, 43, 45, 47, 48, 50)
@@ -69,7 +69,7 @@ def test_a_gm_tom_fill_remapped_to_avl_plays_only_its_toms(tmp_path):
         track.append(mido.Message("note_on", note=note, velocity=100, channel=9))
         track.append(mido.Message("note_off", note=note, velocity=0, channel=9, time=120))
     mid.save(tmp_path / "fill.mid")
-    r = CliRunner().invoke(remap, [str(tmp_path / "fill.mid"), str(tmp_path / "avl.mid"),
+    r = CliRunner().invoke(drumd, ["remap", str(tmp_path / "fill.mid"), str(tmp_path / "avl.mid"),
                                    "--from", "gm", "--to", "avl-drumkits"])
     assert r.exit_code == 0 and r.output.endswith("6 notes, 0 unmapped, 0 dropped\n"), r.output
     out = [m.note for m in mido.MidiFile(tmp_path / "avl.mid").tracks[0]

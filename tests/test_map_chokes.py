@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.mappings import DROP, POLICIES, MapError, Translator, list_maps, load_map
-from drumd.mappings.cli import remap
+from drumd.daemon.cli import main as drumd
 from drumd.mappings.drummaps.schema import parse_map
 
 
@@ -67,7 +67,7 @@ def test_remap_says_how_many_chokes_it_dropped_and_why(tmp_path):
         track.append(mido.Message("note_on", note=note, velocity=100, channel=9))
         track.append(mido.Message("note_off", note=note, velocity=0, channel=9, time=120))
     mid.save(tmp_path / "in.mid")
-    r = CliRunner().invoke(remap, [str(tmp_path / "in.mid"), str(tmp_path / "gm.mid"),
+    r = CliRunner().invoke(drumd, ["remap", str(tmp_path / "in.mid"), str(tmp_path / "gm.mid"),
                                    "--from", "ezdrummer2", "--to", "gm", "--unmapped", "nearest"])
     assert r.exit_code == 0, r.output
     assert r.output == ("remapped 1 file from ezdrummer2 to gm: 6 notes, 0 unmapped, 3 dropped "
@@ -75,7 +75,7 @@ def test_remap_says_how_many_chokes_it_dropped_and_why(tmp_path):
                         "GM 57 Crash Cymbal 2; a choke never becomes a hit)\n")
     out = [m.note for m in mido.MidiFile(tmp_path / "gm.mid").tracks[0] if m.type == "note_on" and m.velocity]
     assert out == [49, 57, 36]
-    r = CliRunner().invoke(remap, [str(tmp_path / "in.mid"), str(tmp_path / "sd3.mid"),
+    r = CliRunner().invoke(drumd, ["remap", str(tmp_path / "in.mid"), str(tmp_path / "sd3.mid"),
                                    "--from", "ezdrummer2", "--to", "superior-drummer3"])
     assert r.exit_code == 0 and r.output.endswith("6 notes, 0 unmapped, 0 dropped\n")
     out = [m.note for m in mido.MidiFile(tmp_path / "sd3.mid").tracks[0] if m.type == "note_on" and m.velocity]

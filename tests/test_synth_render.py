@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from audio_jack import TPB, write_midi
-from drumd.daemon.cli.audio import midi_hits, render, render_blocks, render_hits, write_wav
+from drumd.daemon.cli import main as drumd
+from drumd.daemon.cli.audio import midi_hits, render_blocks, render_hits, write_wav
 from drumd.mappings.basics.midifile import MidiFileError
 
 SR = 48000
@@ -69,7 +70,7 @@ def test_rendered_onsets_match_the_midi_notes_within_1ms(tmp_path):
     notes = [(int(t), p, int(rng.integers(90, 128))) for t, p in zip(ticks, pitches)]
     write_midi(tmp_path / "in.mid", notes, tempo)
 
-    result = CliRunner().invoke(render, [str(tmp_path / "in.mid"), str(tmp_path / "out.wav")])
+    result = CliRunner().invoke(drumd, ["render", str(tmp_path / "in.mid"), str(tmp_path / "out.wav")])
     assert result.exit_code == 0, result.output
     x, rate = read_wav(tmp_path / "out.wav")
     assert rate == SR
@@ -118,7 +119,7 @@ def test_only_the_drum_channel_is_read(tmp_path):
     with pytest.raises(MidiFileError, match=r"no notes on channel 10; notes on channel 1 \(1\): use --channel 1"):
         midi_hits(tmp_path / "b.mid")  # examined, and the channel in use reported (issue #13)
     assert len(midi_hits(tmp_path / "b.mid", channel=1)) == 1
-    result = CliRunner().invoke(render, [str(tmp_path / "b.mid"), str(tmp_path / "b.wav")])
+    result = CliRunner().invoke(drumd, ["render", str(tmp_path / "b.mid"), str(tmp_path / "b.wav")])
     assert result.exit_code != 0 and "no notes on channel 10" in result.output
 
 
@@ -128,10 +129,10 @@ def test_vendor_map_translates_to_gm(tmp_path):
     write_midi(tmp_path / "gm.mid", [(0, 42, 100), (240, 43, 90)])
     runner = CliRunner()
     for name, extra in (("td", ["--map", "roland-td"]), ("gm", [])):
-        r = runner.invoke(render, [str(tmp_path / f"{name}.mid"), str(tmp_path / f"{name}.wav"), *extra])
+        r = runner.invoke(drumd, ["render", str(tmp_path / f"{name}.mid"), str(tmp_path / f"{name}.wav"), *extra])
         assert r.exit_code == 0, r.output
     assert (tmp_path / "td.wav").read_bytes() == (tmp_path / "gm.wav").read_bytes()
-    r = runner.invoke(render, [str(tmp_path / "td.mid"), str(tmp_path / "x.wav"), "--map", "no-such-kit"])
+    r = runner.invoke(drumd, ["render", str(tmp_path / "td.mid"), str(tmp_path / "x.wav"), "--map", "no-such-kit"])
     assert r.exit_code == 1 and r.output.startswith("Error: unknown drum map 'no-such-kit'; known")
 
 

@@ -8,7 +8,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click  # noqa: E402
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DrumdGroup(click.Group):
+    """The one handler of user errors: a DrumdError escaping any command is printed as one line
+    (`Error: ...`, click's form) with exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        from drumd.mappings.basics.errors import DrumdError
+        try:
+            return super().invoke(ctx)
+        except DrumdError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=DrumdGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="drumd")
 @click.option("-v", "--verbose", count=True, help="Say more on stderr (-v: debug details).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from drumd.mappings.basics.errors import DrumdError
 from .synth import VoiceMixer
 
 _jack_name = None  # the client name's bytes must outlive PortAudio's use of them
@@ -24,7 +25,7 @@ PORTAUDIO_MISSING = ("the PortAudio library is not installed; drumd needs it for
                      "Fedora: dnf install portaudio; macOS: brew install portaudio)")
 
 
-class AudioError(Exception):
+class AudioError(DrumdError):
     """No audio: PortAudio is missing, or a device is not there or refuses to open. One line."""
 
 

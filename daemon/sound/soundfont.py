@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drumd.mappings.basics.errors import DrumdError
+
 FLUIDSYNTH_MISSING = ("--soundfont needs the FluidSynth library, which is not installed "
                       "(Debian/Ubuntu: apt-get install libfluidsynth3; Fedora: dnf install "
                       "fluidsynth-libs; macOS: brew install fluid-synth)")
@@ -36,7 +38,7 @@ MAX_TAIL_S = 20.0  # a sustained (looped) sample never keeps a render going long
 _TAIL_BLOCK_S = 0.05  # past the last event, rendering goes on this much at a time while it sounds
 
 
-class SoundFontError(Exception):
+class SoundFontError(DrumdError):
     """A SoundFont cannot be played: FluidSynth is missing, the file is unreadable or no
     SoundFont, or it has no preset. One line naming the file."""
 

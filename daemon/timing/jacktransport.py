@@ -28,11 +28,12 @@ import time
 
 from drumd.daemon.timing.clock import JACK_TRANSPORT
 from drumd.mappings.basics.grid import STEPS_PER_BEAT
+from drumd.mappings.basics.errors import DrumdError
 
 QUARTER = 4  # a quarter note's beat_type
 
 
-class TransportError(Exception):
+class TransportError(DrumdError):
     """An external transport cannot be followed (no JACK server or library for JACK
     transport; no Link binding, or Link failing to start, for Link: linkclock.py)."""
 

@@ -23,14 +23,15 @@ from drumd.mappings.basics.files import atomic_open
 from drumd.mappings.basics.grid import ticks_to_steps
 from drumd.mappings.basics.midifile import MidiFileError, read_drum_notes
 from drumd.engine.data.encoding import ENCODING_VERSION, METERS, NUM_CLASSES, Performance, quantize_hits
+from drumd.mappings.basics.errors import DrumdError
 
 SPLITS = ("train", "validation", "test")
 log = logging.getLogger(__name__)
 DATA_MAP = "roland-td"  # the Groove MIDI Dataset was played on a Roland TD-11
 
 
-class DataError(Exception):
-    pass
+class DataError(DrumdError):
+    """Training or evaluation data that cannot be used; one line naming the folder or file."""
 
 
 README_SECTION = "see README 'Train your own model'"

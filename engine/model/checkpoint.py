@@ -36,6 +36,7 @@ from drumd.engine.data.encoding import (DRUM_CLASSES, ENCODING_VERSION, METER_IN
                                    bar_steps, meter_name)
 from drumd.engine.model.spec import ModelConfig, weight_shapes
 from drumd.engine.sampling.warmup import split_key
+from drumd.mappings.basics.errors import DrumdError
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,8 @@ TRAIN_EXTRA = "pip install 'drumd[train]'"
 BANK_DTYPES = {"events": np.int16, "velocity": np.uint8, "offset": np.float16}
 
 
-class CheckpointError(Exception):
-    pass
+class CheckpointError(DrumdError):
+    """A checkpoint that cannot be read or used; one line naming the file."""
 
 
 @dataclass

@@ -19,8 +19,10 @@ import stat
 from contextlib import contextmanager
 from pathlib import Path
 
+from drumd.mappings.basics.errors import DrumdError
 
-class OutputPathError(OSError):
+
+class OutputPathError(DrumdError, OSError):
     """An output path drumd will not write: a folder, or in a folder that does not exist.
     str() is one line naming the path and the reason."""
 

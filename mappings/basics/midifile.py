@@ -34,6 +34,7 @@ from drumd.mappings.basics.files import OutputPathError, atomic_open
 from drumd.mappings.basics.grid import PPQN, STEP_TICKS, STEPS_PER_BEAT
 from drumd.mappings.basics.smf import Smf
 from drumd.mappings.drummaps.translate import DROP, Translator
+from drumd.mappings.basics.errors import DrumdError
 
 MIDI_SUFFIXES = (".mid", ".midi")
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ MAX_STEPS = 100_000  # 16ths (about 3.5 hours at 120 BPM): longer files are refu
 MAP_TEXT = "drumd map: "
 
 
-class MidiFileError(Exception):
+class MidiFileError(DrumdError):
     """A MIDI file that cannot be read or written; the message names the file."""
 
 

@@ -12,8 +12,10 @@ from typing import NamedTuple
 
 import yaml
 
+from drumd.mappings.basics.errors import DrumdError
 
-class SettingsFileError(ValueError):
+
+class SettingsFileError(DrumdError, ValueError):
     """One line naming the file (and line) and what was expected."""
 
 

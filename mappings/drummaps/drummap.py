@@ -6,6 +6,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
+from drumd.mappings.basics.errors import DrumdError
+
 # Drum classes, shared by every map; `nearest` translation moves between them (translate.py).
 CLASSES = ("kick", "snare", "sidestick", "clap", "closed_hh", "pedal_hh", "open_hh",
            "low_tom", "mid_tom", "high_tom", "crash", "ride", "ride_bell", "china", "splash",
@@ -27,7 +29,7 @@ _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MIDDLE_C = ("C3", "C4")
 
 
-class MapError(ValueError):
+class MapError(DrumdError, ValueError):
     """A drum map that cannot be used. Messages read 'FILE:LINE: what was expected'."""
 
 
