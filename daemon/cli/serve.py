@@ -12,81 +12,15 @@ import time
 import click
 
 from drumd.daemon.cli import config as config_mod
-from drumd.daemon.play.controls import GROUPS, MODES
 from drumd.mappings.clitypes import InputPath
 
 log = logging.getLogger(__name__)
 
 
-def _opt(*decls, **kw):
-    return click.option(*decls, default=None, **kw)
-
-
 @click.command()
-@_opt("--config", "config_path", type=InputPath(),
-      help="YAML settings (keys as these flags, with underscores; plus a `cc:` table).")
-@_opt("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]),
-      help="MIDI system [auto: JACK if running, else ALSA, else CoreMIDI].")
-@_opt("--client", help="Client name [drumd].")
-@_opt("--in-port", help="Name of drumd's virtual input port [in on JACK, 'drumd in' on ALSA].")
-@_opt("--out-port", help="Name of drumd's virtual output port [out / 'drumd out'].")
-@_opt("--connect-in", metavar="NAME", help="Read from this existing port instead of a virtual one.")
-@_opt("--connect-out", metavar="NAME", help="Play into this existing port instead of a virtual one.")
-@_opt("--clock", type=click.Choice(["auto", "internal", "external", "jack", "link"]),
-      help="auto: follow incoming MIDI clock or a rolling JACK transport, play at --bpm if "
-           "neither comes within 1 s (a JACK timebase master is waited for); "
-           "external: wait for MIDI clock; jack: follow JACK transport; link: join the Ableton "
-           "Link session (tempo, bar phase, start/stop); internal: --bpm [auto].")
-@_opt("--bpm", type=click.FloatRange(20, 400), help="Internal clock tempo [120].")
-@_opt("--meter", metavar="N/D", help="Time signature: 4/4, 3/4, 6/8, 12/8, 5/4, 7/8 or 5/8; bars "
-      "count from the song's start (MIDI clock carries no meter) [4/4].")
-@_opt("--send-clock/--no-send-clock", help="Send MIDI clock while on the internal clock.")
-@_opt("--checkpoint", type=InputPath(), help="Model checkpoint [the shipped one].")
-@_opt("--seed", type=click.IntRange(0), help="Random seed for reproducible grooves.")
-@_opt("--style", help="Starting style [the checkpoint's main style: a player's folder's, or rock].")
-@_opt("--mode", type=click.Choice(MODES), help="generate, accompany, call or tap [generate].")
-@_opt("--bars", type=click.IntRange(1, 16), help="Call mode: bars of primer and of answer [2].")
-@_opt("--silence-beats", type=click.FloatRange(0.25, 16), help="Call mode: silence ending a phrase [1].")
-@_opt("--in-map", help="Drum map of the player's kit [gm].")
-@_opt("--out-map", help="Drum map of the drum plugin drumd plays [gm].")
-@_opt("--channel", type=click.IntRange(1, 16), help="Output MIDI channel [10].")
-@_opt("--velocity-curve", help="linear, soft, hard, or a gamma (v' = 127 (v/127)^gamma) [linear].")
-@_opt("--thru/--no-thru", help="Pass the player's hits to the output too.")
-@_opt("--gate-ms", type=click.FloatRange(1, 2000), help="Note length [60].")
-@_opt("--temperature", type=click.FloatRange(0.05, 5), help="Sampling temperature [1.0].")
-@_opt("--top-p", type=click.FloatRange(0.01, 1), help="Nucleus sampling mass [1.0].")
-@_opt("--density", type=click.FloatRange(-10, 10), help="Busier (> 0) or sparser (< 0) [0].")
-@_opt("--quantize", type=click.FloatRange(0, 1), help="0 = the model's timing, 1 = on the grid [0].")
-@_opt("--variation", type=click.FloatRange(0, 1),
-      help="0 = keeps its groove bar after bar, 1 = free to wander [0.5].")
-@_opt("--fill-every", type=click.IntRange(0, 64), metavar="BARS",
-      help="A fill at the end of every BARS bars, into a crash on the next downbeat; 0 = never [8].")
-@_opt("--follow", type=click.FloatRange(0, 1),
-      help="Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
-           "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap; "
-           "riff lock: 0 = ignores the guitar's accents, 1 = a kick on every one [0.8].")
-@_opt("--mute", type=click.Choice(list(GROUPS)), multiple=True, help="Mute a drum group (repeatable).")
-# output paths: checked by run() (check_output_path), each problem one line
-@_opt("--record", type=click.Path(), help="Write input and output to this MIDI file.")
-@_opt("--status/--no-status", help="Live status line on stderr [on when stderr is a terminal].")
-@_opt("--stats", type=click.Path(),
-      help="At exit, write counters (steps, late steps, step time, send lateness) as JSON here.")
-@_opt("--synth/--no-synth",
-      help="Also play every hit on drumd's built-in GM kit, in time with the MIDI it sends.")
-@_opt("--synth-device", metavar="DEV",
-      help="Audio output for --synth: a name (part of one) or number from `drumd devices` [default].")
-@_opt("--audio-in", metavar="DEV",
-      help="Follow a guitar on this audio input (`default`, or as --synth-device): its level "
-           "sets density and dynamics; drumd plays while it plays.")
-@_opt("--audio-channel", type=click.IntRange(1, 64), help="Input channel of the guitar [1].")
-@_opt("--guitar-silence-bars", type=click.FloatRange(0.25, 16),
-      help="Bars of guitar silence that end a phrase: a fill, then drumd rests [1].")
-@_opt("--guitar-fill/--no-guitar-fill", help="Play a fill when a guitar phrase ends [on].")
-@_opt("--riff-lock/--no-riff-lock",
-      help="With --audio-in, generate and accompany modes: the guitar's accents of the last two "
-           "bars set where drumd puts its kicks (a riff repeats), at --follow's strength [on].")
-@_opt("--guitar-tempo/--no-guitar-tempo",
-      help="On drumd's own clock (no MIDI clock), play at the guitar's estimated tempo [off].")
+@click.option("--config", "config_path", type=InputPath(), default=None,
+              help="YAML settings (keys as these flags, with underscores; plus a `cc:` table).")
+@config_mod.options  # one option per setting of config.SETTINGS, in its order
 def serve(config_path, **flags):
     """Play drums live: follow the DAW's clock, listen to the player, send MIDI."""
     if not flags["mute"]:
@@ -120,7 +54,7 @@ def run(settings: dict) -> int:
         for key in ("record", "stats"):  # checked now: both are written when drumd stops
             if settings[key]:
                 check_output_path(settings[key])
-        meter = parse_meter(settings["meter"])  # a flag's: the config file's is checked on reading
+        meter = parse_meter(settings["meter"])  # checked already (flag and file): its (n, d)
         ckpt = load_checkpoint(settings["checkpoint"])
         settings["style"] = settings["style"] or ckpt.default_style
         if settings["style"] not in ckpt.styles:
@@ -277,8 +211,8 @@ def _write_stats(path: str, session) -> None:
 
 
 @click.command("ports")
-@click.option("--api", type=click.Choice(["auto", "alsa", "jack", "coremidi"]), default="auto",
-              show_default=True)
+@click.option("--api", type=config_mod.API.kind.click_type(), default=config_mod.API.default,
+              show_default=True, help=config_mod.API.help + ".")
 def ports_cmd(api):
     """List the MIDI ports the chosen MIDI system sees."""
     from drumd.daemon.midi import ports
