@@ -44,6 +44,16 @@ class _Checked(click.ParamType):
             self.fail(f"{e}, got {value!r}", param, ctx)
 
 
+class _FloatRange(click.FloatRange):
+    """click's FloatRange, refusing nan (which compares inside every range: `--bpm nan`)."""
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if math.isnan(v):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return v
+
+
 @dataclass(frozen=True)
 class Choice:
     options: tuple[str, ...]
@@ -83,7 +93,7 @@ class Number:
         return f"from {_show(self.lo)} to {_show(self.hi)}"
 
     def click_type(self):
-        return (click.IntRange if self.integer else click.FloatRange)(self.lo, self.hi)
+        return (click.IntRange if self.integer else _FloatRange)(self.lo, self.hi)
 
     def values(self) -> str:
         if self.hi is None:
