@@ -19,11 +19,12 @@ import yaml
 from drumd.daemon.play.controls import (DEFAULT_CC, DEFAULT_FILL_EVERY, DEFAULT_FOLLOW, DEFAULT_VARIATION,
                                         GROUPS, MODES)
 from drumd.daemon.sound.guitar import GuitarConfig
+from drumd.mappings.basics.errors import DrumdError
 from drumd.mappings.basics.settingsfile import SettingsFileError, read_entries
 from drumd.mappings.clitypes import InputPath
 
 
-class ConfigError(Exception):
+class ConfigError(DrumdError):
     """One line: FILE:LINE: key: what was expected, and what was found."""
 
 
