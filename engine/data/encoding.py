@@ -77,6 +77,7 @@ class Step:
 
     @property
     def event(self) -> int:
+        """The 512-way event index of its hits (event_of)."""
         return event_of(self.hits)
 
 
@@ -91,6 +92,7 @@ def event_of(hits) -> int:
 
 
 def event_classes(event: int) -> list[int]:
+    """The class indices (0-8, CLASS_NAMES order) whose bit is set in a 512-way event."""
     return [c for c in range(NUM_CLASSES) if event >> c & 1]
 
 
@@ -107,6 +109,7 @@ def position_bits(step_index: int | np.ndarray) -> np.ndarray:
 
 
 def meter_name(meter: tuple[int, int]) -> str:
+    """(3, 4) -> '3/4'."""
     return f"{meter[0]}/{meter[1]}"
 
 
@@ -161,6 +164,7 @@ def bar_position_bits(step_in_bar, bar_index) -> np.ndarray:
 
 
 def velocity_to_bin(velocity):
+    """MIDI velocity (clipped to 1-127) -> its bin, 0 .. VELOCITY_BINS - 1, shape kept (int64)."""
     v = np.clip(np.asarray(velocity, dtype=np.int64), 1, 127)  # int64: uint8 input would wrap
     return np.minimum((v - 1) * VELOCITY_BINS // 127, VELOCITY_BINS - 1)
 
@@ -172,11 +176,15 @@ def bin_to_velocity(b, jitter=0.5):
 
 
 def offset_to_bin(offset):
+    """Offset from the grid in 16th steps (clipped to [-0.5, 0.5)) -> its bin, 0 .. OFFSET_BINS - 1,
+    shape kept."""
     o = np.clip(np.asarray(offset, dtype=np.float64), -0.5, 0.5 - 1e-9)
     return np.floor((o + 0.5) * OFFSET_BINS).astype(int)
 
 
 def bin_to_offset(b, jitter=0.5):
+    """Offset bin -> offset in 16th steps in [-0.5, 0.5): the bin's centre, or with jitter in [0, 1)
+    a point inside it; shape kept (float64)."""
     return (np.asarray(b) + np.asarray(jitter)) / OFFSET_BINS - 0.5
 
 

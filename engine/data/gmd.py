@@ -96,6 +96,8 @@ def read_onsets(path: Path, to_gm: Callable[[int, int | None], int | None], grid
 
 
 def roland_to_gm() -> Callable[[int, int | None], int | None]:
+    """to_gm(note, cc4) for read_onsets: the Groove MIDI Dataset's Roland TD-11 notes as GM (the
+    roland-td map, hi-hat openness from CC4), None for a note GM has nothing for."""
     from drumd.mappings import load_map
     m = load_map(DATA_MAP)
     return lambda note, cc4: m.to_gm(note, cc4=cc4)
@@ -103,6 +105,7 @@ def roland_to_gm() -> Callable[[int, int | None], int | None]:
 
 @dataclass
 class Record:
+    """One row of the Groove MIDI Dataset's info.csv; bpm in quarter notes per minute."""
     path: Path
     split: str
     style: str  # primary genre, e.g. "funk" of "funk/groove1"
@@ -112,6 +115,8 @@ class Record:
 
 
 def read_index(data_dir: Path) -> list[Record]:
+    """The rows of the dataset's info.csv (in `data_dir` or its groove/), as Records in file order.
+    Raises DataError naming info.csv (and its line) when it is missing or a row lacks a column."""
     info = find_info_csv(data_dir)
     root = info.parent
     out = []

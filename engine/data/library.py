@@ -75,6 +75,7 @@ class Library:
 
     @property
     def read(self) -> list[LibraryFile]:
+        """The files that were read (a Performance each), skipped ones left out."""
         return [f for f in self.files if f.perf is not None]
 
     def bars_per_style(self) -> dict[str, int]:

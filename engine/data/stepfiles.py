@@ -30,6 +30,7 @@ class Primer:
 
     @property
     def bars(self) -> int:
+        """Whole bars of the file's meter in `steps`."""
         return len(self.steps) // self.steps_per_bar
 
 

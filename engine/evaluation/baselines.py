@@ -22,6 +22,8 @@ BOS = NUM_EVENTS  # padding before a sequence's first step
 
 
 class Unigram:
+    """Add-k smoothed event frequencies over the train split (k = param); its expression guess is
+    each class's mean velocity (MIDI) and offset (16th steps) over the train hits."""
     grid = (0.01, 0.1, 0.5, 1.0, 2.0)
 
     def __init__(self, train):
@@ -37,18 +39,23 @@ class Unigram:
         self.class_offset = (off * hit).sum(0) / np.maximum(hit.sum(0), 1)
 
     def dist(self) -> np.ndarray:
+        """The smoothed event distribution, shape (512,), summing to 1."""
         c = self.counts + self.param
         return c / c.sum()
 
     def probs(self, seq: np.ndarray) -> np.ndarray:
+        """The same distribution for every step: (T, 512) for a (T,) event sequence (a read-only view)."""
         return np.broadcast_to(self.dist(), (len(seq), NUM_EVENTS))
 
     def expression(self, perf):
+        """(velocity, offset) guesses for every step and class: each (T, 9) float64, the class means."""
         T = len(perf)
         return np.tile(self.class_velocity, (T, 1)), np.tile(self.class_offset, (T, 1))
 
 
 class RepeatBar:
+    """Copy the event `bars` bars (16ths of 4/4 bars) back, mixed with the unigram by the smoothing
+    mass `param`, so an unseen change costs a finite NLL; expression: the hit one lag back."""
     grid = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
     def __init__(self, bars: int, unigram: Unigram):
@@ -58,6 +65,8 @@ class RepeatBar:
         self.param = self.grid[0]  # the mass given to the unigram
 
     def probs(self, seq: np.ndarray) -> np.ndarray:
+        """(T, 512) for a (T,) event sequence: the unigram before the first lag, after it mass
+        1 - param on the event one lag back."""
         out = np.tile(self.unigram.dist(), (len(seq), 1))
         t = np.arange(self.lag, len(seq))
         out[t] *= self.param
@@ -119,6 +128,8 @@ class KneserNey:
                     word=rows[:, -1], count=counts.astype(np.float64))
 
     def probs(self, seq: np.ndarray) -> np.ndarray:
+        """P(event at t | the order - 1 events before it) for every step: (T, 512) for a (T,) event
+        sequence, BOS padding before its start."""
         grams = self._windows(np.asarray(seq))
         T, D = len(grams), self.param
         out = np.full((T, NUM_EVENTS), 1.0 / NUM_EVENTS)
@@ -195,6 +206,7 @@ class BarContext:
         return key
 
     def probs(self, seq: np.ndarray) -> np.ndarray:
+        """P(event at t | its context, backed off) for every step: (T, 512) for a (T,) event sequence."""
         seq = np.asarray(seq, np.int64)
         contexts = self._contexts(seq)
         out = np.full((len(seq), NUM_EVENTS), 1.0 / NUM_EVENTS)
@@ -215,12 +227,16 @@ class BarContext:
 
 
 def fit_baselines(train, orders=(2, 3, 4)) -> list:
+    """Every baseline fitted on `train` (Performances), smoothing untuned: unigram, the Kneser-Ney
+    n-grams of `orders`, repeat one and two bars, bar-context."""
     uni = Unigram(train)
     return [uni, *(KneserNey(train, n) for n in orders), RepeatBar(1, uni), RepeatBar(2, uni),
             BarContext(train)]
 
 
 def mean_nll(model, perfs) -> float:
+    """Mean event NLL in nats per step of `model` (anything with probs(events) -> (T, 512)) over
+    `perfs`, each file scored from its start."""
     tot = n = 0
     for p in perfs:
         pr = model.probs(p.events)

@@ -64,6 +64,7 @@ FOLLOW_STYLES = ("rock", "funk")  # following is scored in these (those the chec
 FOLLOW_RUNS, FOLLOW_BARS = 4, 16  # seeds per style (at most --runs), bars per run
 
 def ms_per_step(bpm: float) -> float:
+    """Length of one 16th in milliseconds at `bpm` (125.0 at 120); ValueError for a tempo not above 0."""
     return 1000.0 * seconds_per_step(bpm)
 
 
@@ -98,6 +99,8 @@ def score_model(ckpt, perfs, chunk: int = 16, progress: bool = False) -> dict:
 
 
 def score_baseline(model, perfs) -> dict:
+    """A baseline's teacher-forced scores (TeacherForcedScore.result) over `perfs`: event NLL in
+    nats per step, and with expression guesses velocity MAE (MIDI) and offset MAE (ms)."""
     score = TeacherForcedScore()
     for p in perfs:
         score.add_events(model.probs(p.events), p.events)
@@ -147,10 +150,13 @@ def choose_primers(test, n: int, seed: int) -> list[tuple[Performance, int]]:
 
 
 def clip(p: Performance, a: int, b: int) -> Performance:
+    """Steps a .. b (16ths, end excluded) of a Performance, its labels kept."""
     return Performance(p.events[a:b], p.velocity[a:b], p.offset[a:b], p.bpm, p.style, p.fill, p.name)
 
 
 def real_continuations(picks) -> list[Performance]:
+    """What the drummers really played after each primer of `picks` ((Performance, start step)):
+    BARS bars from the primer's end."""
     k = PRIMER_BARS * STEPS_PER_BAR
     return [clip(p, s + k, s + k + BARS * STEPS_PER_BAR) for p, s in picks]
 
@@ -185,10 +191,15 @@ def simple_listener(clips) -> dict:
 
 
 def real_stats(real, backbeat) -> dict:
+    """Listener figures of real clips (beat keeping against `backbeat`, one flag per clip, collapse,
+    human feel, simple_listener): the reference the generated ones are read against."""
     return {**beat_keeping(real, backbeat), **collapse(real), **human_feel(real), **simple_listener(real)}
 
 
 def free_running_stats(groups, real, backbeat) -> dict:
+    """Listener figures of generated clips, `groups` ([[Performance] per primer], `backbeat` one flag
+    per primer) as real_stats gives them, plus the human-feel ratios to `real`'s, the diversity
+    within groups and the overlap/KL of each groove feature with `real`'s (compare_grooves)."""
     flat = [c for g in groups for c in g]
     mask = [m for g, m in zip(groups, backbeat) for _ in g]
     out = {**beat_keeping(flat, mask), **collapse(flat), **human_feel(flat), **simple_listener(flat)}
@@ -275,6 +286,8 @@ def window_set(clips, groups=None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def real_window_set(beats) -> tuple[np.ndarray, np.ndarray]:
+    """window_set of real beats, grouped by source (source_group), so the C2ST never splits takes of
+    one song between fitting and testing."""
     return window_set(beats, [source_group(p.name) for p in beats])
 
 

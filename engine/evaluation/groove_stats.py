@@ -211,9 +211,9 @@ def window_features(w: np.ndarray) -> np.ndarray:
 
 
 def syncopation(onsets: np.ndarray) -> float:
-    """Longuet-Higgins & Lee syncopation of one bar's onsets (16 bools), the bar repeating:
-    each note followed by a rest on a stronger position before the next note adds the
-    weight difference."""
+    """Longuet-Higgins & Lee (1984) syncopation of one 4/4 bar's onsets (16 bools, one per 16th),
+    the bar repeating: each note followed by a rest on a stronger position before the next
+    note adds the weight difference (LHL_WEIGHTS). 0 = none; larger = more syncopated."""
     pos = np.flatnonzero(onsets)
     if not len(pos):
         return 0.0
@@ -271,7 +271,10 @@ def _mean_or_none(values):
 
 
 def groove_features(clips) -> dict[str, np.ndarray]:
-    """Values whose distributions are compared between generated and real sets."""
+    """Values whose distributions are compared between generated and real sets (after Yang &
+    Lerch 2018), each a flat float64 array: hits_per_bar and density_<class> (per bar),
+    ioi (16ths between consecutive onset steps), syncopation (per bar, kick and snare),
+    velocity (/127) and offset (16th steps) of every hit."""
     out = {k: [] for k in ("hits_per_bar", "ioi", "syncopation", "velocity", "offset")}
     for c in range(NUM_CLASSES):
         out[f"density_{CLASS_NAMES[c]}"] = []
@@ -290,7 +293,9 @@ def groove_features(clips) -> dict[str, np.ndarray]:
 
 
 def compare_grooves(real: dict, generated: dict) -> dict:
-    """OA and KL(real || generated) of every feature; class densities also averaged."""
+    """{feature: {"oa": overlapping area 0-1, "kl": KL(real || generated) in nats}} of every
+    feature of two groove_features dicts (compare_distributions, MIN_BANDWIDTH per feature);
+    "class_density": the classes' densities averaged."""
     out = {}
     for k in real:
         bw = MIN_BANDWIDTH["class_density" if k.startswith("density_") else k]

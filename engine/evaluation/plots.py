@@ -1,4 +1,6 @@
-"""The figures of `drumd eval` (matplotlib, Agg: no display needed)."""
+"""The figures of `drumd eval` (matplotlib, Agg: no display needed). Each function writes one PNG
+atomically to its `path` and returns the file's name; OutputPathError for a path that cannot be
+written (its folder missing, or a folder there)."""
 from __future__ import annotations
 
 import csv
@@ -31,6 +33,8 @@ def _save(fig, path: Path) -> str:
 
 
 def nll_bars(m: dict, path: Path) -> str:
+    """Test NLL (nats per step) of every checkpoint and baseline of metrics `m`, as bars; writes the
+    PNG to `path` and returns its file name."""
     names = list(m["checkpoints"]) + list(m["baselines"])
     nll = ([c["teacher_forced"]["nll"] for c in m["checkpoints"].values()]
            + [b["test"]["nll"] for b in m["baselines"].values()])
@@ -45,6 +49,8 @@ def nll_bars(m: dict, path: Path) -> str:
 
 
 def learning_curves(logs: dict, path: Path) -> str | None:
+    """Train and validation NLL per iteration of each train log (CSV, {label: path or None}); writes
+    the PNG to `path` and returns its file name, or None (nothing written) without any log."""
     logs = {k: v for k, v in logs.items() if v is not None}
     if not logs:
         return None
@@ -62,6 +68,8 @@ def learning_curves(logs: dict, path: Path) -> str | None:
 
 
 def class_density(real, generated: dict, path: Path) -> str:
+    """Mean hits per bar of each drum class, real clips against each generated set ({label: [[clip]
+    per primer]}); writes the PNG to `path`, returns its file name."""
     sets = {"real": real, **{k: [c for g in v for c in g] for k, v in generated.items()}}
     width = 0.8 / len(sets)
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -76,6 +84,8 @@ def class_density(real, generated: dict, path: Path) -> str:
 
 
 def expression_histograms(real, generated: dict, path: Path) -> str:
+    """Velocity (MIDI) and timing offset (16th steps) histograms of the hits, real against each
+    generated set; writes the PNG to `path`, returns its file name."""
     sets = {"real": real, **{k: [c for g in v for c in g] for k, v in generated.items()}}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for label, clips in sets.items():

@@ -129,6 +129,7 @@ TARGET_FORMATS = {"backbeat": (".0f", 100, " %"), "hits_per_bar": (".1f", 1, "")
 
 
 def targets_tables(m: dict) -> list[str]:
+    """Markdown lines: each checkpoint's issue-12 targets, its value, what it needs, pass or fail."""
     out = []
     for label, c in m["checkpoints"].items():
         t = c["targets"]
@@ -143,6 +144,8 @@ def targets_tables(m: dict) -> list[str]:
 
 
 def free_running_tables(m: dict) -> list[str]:
+    """Markdown lines: the listener figures of the real beats and of each checkpoint at each
+    temperature, and each groove feature's overlap / KL (nats) with the real beats'."""
     cols = {f"{k} T={t}": fr for k, v in m["checkpoints"].items()
             for t, fr in v["free_running"]["temperature"].items()}
     real = m["real"]
@@ -188,6 +191,8 @@ def following_tables(m: dict) -> list[str]:
 
 
 def markdown(m: dict) -> str:
+    """report.md's text from metrics `m` (metrics.json's dict): data, checkpoints, teacher-forced
+    scores beside the baselines', listener figures and targets."""
     d, s = m["data"], m["settings"]
     lines = ["# drumd evaluation", "",
              f"Groove MIDI Dataset test split (`{d['path']}`): {d['test_files']} files, {d['test_steps']} steps "

@@ -57,6 +57,8 @@ class CheckpointError(DrumdError):
 
 @dataclass
 class Checkpoint:
+    """A loaded checkpoint (load_checkpoint): model config, style names (style_index's order),
+    weights as float32 arrays and the rest in `meta`."""
     config: ModelConfig
     styles: list[str]
     weights: dict[str, np.ndarray]  # DrumLSTM's state_dict as float32 arrays (weight_shapes)
@@ -80,9 +82,12 @@ class Checkpoint:
         return mine[0] if mine else "rock" if "rock" in self.styles else self.styles[0]
 
     def knows_meter(self, meter: tuple[int, int]) -> bool:
+        """Whether its training data was in `meter` ((3, 4) -> "3/4" in `meters`)."""
         return meter_name(meter) in self.meters
 
     def style_index(self, style: str) -> int:
+        """The style's index in `styles` (the model's style input). Raises CheckpointError naming the
+        styles it knows for any other."""
         try:
             return self.styles.index(style)
         except ValueError:
@@ -104,6 +109,7 @@ class Checkpoint:
 
 
 def code_version() -> str:
+    """The installed drumd's version, stored in checkpoints; "unknown" when not installed."""
     try:
         from importlib.metadata import version
         return version("drumd")
@@ -112,6 +118,7 @@ def code_version() -> str:
 
 
 def shipped_path() -> Path:
+    """The shipped model's .pt inside the installed package (its .safetensors beside it)."""
     return Path(str(resources.files("drumd.checkpoints").joinpath(SHIPPED)))
 
 

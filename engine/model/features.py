@@ -81,6 +81,8 @@ class History:
         self.velocity_in_window = 0.0  # sum of the window's velocities (MIDI units)
 
     def push(self, event: int, velocity: np.ndarray, offset: np.ndarray) -> None:
+        """Append a step: its 512-way event, velocity (9,) in MIDI units (0 = no hit) and offset (9,)
+        in 16th steps; the oldest step past the ring's size falls out."""
         i = self.t % self.size
         if self.t >= DENSITY_WINDOW:
             j = (self.t - DENSITY_WINDOW) % self.size

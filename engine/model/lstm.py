@@ -48,6 +48,9 @@ def expression_context(x) -> torch.Tensor:
 
 
 class DrumLSTM(nn.Module):
+    """The torch step model (training, eval): embeddings and dense inputs into a stacked LSTM
+    (Hochreiter & Schmidhuber 1997, torch.nn.LSTM), a 512-way event head and a per-class velocity
+    and offset bin head. Layer sizes from ModelConfig; weight names and shapes: spec.weight_shapes."""
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg

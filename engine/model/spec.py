@@ -26,6 +26,7 @@ EXPRESSION_KEYS = ("lookback_velocity", "lookback_offset", "level")
 
 @dataclass
 class ModelConfig:
+    """The step model's hyperparameters, stored in every checkpoint (to_dict / from_dict)."""
     n_styles: int = 18
     hidden: int = 256
     layers: int = 2
@@ -36,23 +37,29 @@ class ModelConfig:
     lookback: tuple[int, ...] = (16, 32)  # 16ths of 4/4 bars; in another meter, its bars (meter_lookback)
 
     def to_dict(self) -> dict:
+        """As plain JSON types (lookback a list)."""
         d = asdict(self)
         d["lookback"] = list(self.lookback)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """From to_dict's form; a config without `lookback` gets (16, 32). TypeError for an unknown key."""
         d = dict(d)
         d["lookback"] = tuple(d.get("lookback", (16, 32)))
         return cls(**d)
 
 
 def dense_width(cfg: ModelConfig) -> int:
+    """Columns of the first layer's dense inputs (DENSE_KEYS): 9 previous velocities and offsets, 9 per
+    lookback lag each of hits, velocity and offset, 6 position bits, density, level and fill."""
     look = NUM_CLASSES * len(cfg.lookback)
     return 2 * NUM_CLASSES + 3 * look + POSITION_BITS + 3
 
 
 def expression_width(cfg: ModelConfig) -> int:
+    """Columns of the expression head's extra context (EXPRESSION_KEYS): lookback velocities and
+    offsets, 9 per lag each, and the level."""
     return 2 * NUM_CLASSES * len(cfg.lookback) + 1
 
 
@@ -62,6 +69,7 @@ def lstm_input_width(cfg: ModelConfig) -> int:
 
 
 def tempo_bucket(bpm: float) -> int:
+    """The tempo input's bucket, 0-7, of `bpm` (quarter notes per minute) among TEMPO_EDGES."""
     return sum(bpm >= e for e in TEMPO_EDGES)
 
 

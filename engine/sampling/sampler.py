@@ -105,7 +105,9 @@ HAS_HIT = EVENT_BITS.any(axis=1)
 
 @dataclass(frozen=True)
 class Controls:
-    """Live controls, read once per step."""
+    """Live controls, read once per step. top_p is nucleus sampling (Holtzman et al., "The
+    Curious Case of Neural Text Degeneration", ICLR 2020) over the 512 events, after the
+    temperature and the tilts; density is a logit bias in nats per hit."""
     temperature: float = 1.0
     top_p: float = 1.0             # nucleus sampling: keep the smallest set of events with this mass
     density: float = 0.0           # logit bias per hit: > 0 busier, < 0 sparser
@@ -129,6 +131,7 @@ class Home:
 
     @classmethod
     def of(cls, events: np.ndarray, velocity: np.ndarray) -> "Home":
+        """The home of two bars' `events` (N,) and `velocity` (N, 9) in MIDI units (0 = no hit)."""
         bits = EVENT_BITS_F[np.asarray(events, np.int64)]
         drop = bits * SKELETON * np.minimum(np.asarray(velocity, np.float32) * HOME_DROP_PER_VELOCITY, 1.0)
         add = (1.0 - bits) * HOME_ADD
@@ -269,6 +272,10 @@ def _sample_rows(logits: np.ndarray, temperature: float, u: np.ndarray) -> np.nd
 
 
 class Sampler:
+    """The step model played one 16th step at a time (see the module's docstring): reset() to start
+    (CheckpointError for a style the checkpoint does not know), step() per 16th, amend_last() and
+    tap() for a player's hits. `seed` (an int, a list of ints, or None: fresh entropy) seeds its
+    numpy Generator: a seeded Sampler plays the same steps for the same calls."""
     def __init__(self, ckpt: Checkpoint, seed: int | None = None):
         self.ckpt = ckpt
         self.net = _NumpyLSTM(ckpt)
@@ -279,6 +286,7 @@ class Sampler:
 
     @property
     def styles(self) -> list[str]:
+        """The checkpoint's styles, the names reset() and Controls.style take."""
         return self.ckpt.styles
 
     @property
