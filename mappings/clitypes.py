@@ -19,6 +19,8 @@ class InputPath(click.Path):
         self.folder_ok = folder_ok
 
     def convert(self, value, param, ctx):
+        """The path (as click.Path converts it); a missing, unreadable or wrong-kind one is a
+        ClickException of one line naming it (exit status 1), not click's usage error."""
         problem = input_path_problem(value, self.folder_ok)
         if problem:
             # a ClickException, not click's BadParameter: the line alone, not the usage text

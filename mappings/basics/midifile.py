@@ -110,6 +110,7 @@ def _elsewhere_message(path, wanted: str, elsewhere: Counter, option: str) -> st
 
 @dataclass(frozen=True)
 class DrumNote:
+    """One note-on: its time in file ticks (the file's ticks per beat), note 0-127, velocity 1-127."""
     tick: int
     note: int
     velocity: int
@@ -222,6 +223,7 @@ def read_drum_notes(path: str | Path, channel: int = 10,
 
 @dataclass
 class RemapStats:
+    """What remap_smf / remap_file did, added up over the files given the same instance."""
     files: int = 0
     notes: int = 0    # note-ons on the remapped channels
     dropped: int = 0  # of those, left out

@@ -20,6 +20,7 @@ class SettingsFileError(DrumdError, ValueError):
 
 
 class Entry(NamedTuple):
+    """One `key: value` line of a settings file, with where it is."""
     key: str
     line: int          # of the key, counted from 1
     value: object      # the value as PyYAML loads it (a number, text, list, mapping)

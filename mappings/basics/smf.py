@@ -34,12 +34,15 @@ class SmfError(ValueError):
 
 @dataclass
 class Smf:
+    """A Standard MIDI File as parse() reads it: header fields and each track's events (the module's
+    `(delta ticks, status, a, b)` tuples)."""
     format: int      # 0, 1 or 2
     division: int    # the header's 16 bits: ticks per beat, or with bit 15 set SMPTE timing
     tracks: list[list[Event]]
 
     @property
     def smpte(self) -> bool:
+        """Whether the division is SMPTE timing (frames and ticks per frame), not ticks per beat."""
         return bool(self.division & 0x8000)
 
 

@@ -43,6 +43,8 @@ def fold_problem(gm: int, cls: str) -> str | None:
 
 
 class Articulation(NamedTuple):
+    """What one of a kit's notes is: its name in the vendor's documentation, its GM note (35-81, or
+    None), its drum class (CLASSES) and its kind (KINDS)."""
     name: str
     gm: int | None  # None: the kit has this note but GM has nothing like it
     cls: str
@@ -50,6 +52,7 @@ class Articulation(NamedTuple):
 
     @property
     def is_choke(self) -> bool:
+        """Whether it stops a cymbal instead of sounding one."""
         return self.kind == "choke"
 
 
@@ -63,6 +66,10 @@ def note_name(note: int, middle_c: str = "C4") -> str:
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: maps are cached, not copied
 class DrumMap:
+    """One kit's note layout: {note 0-127: Articulation}, and GM -> note for playing. Notes are MIDI
+    note numbers; `channel` counts 1-16. Built by the loader (read_map / load_map), which validates
+    the YAML; constructing one directly raises MapError for a `preferred` entry that does not name a
+    hit of that GM note or, as a fold, a hit of its family."""
     name: str
     title: str
     notes: Mapping[int, Articulation]

@@ -258,6 +258,9 @@ def words(name: str) -> list[str]:
 
 @dataclass
 class Guess:
+    """What guess_map made of one note of an imported list: its GM note (None: left out), class and
+    kind; when `uncertain`, `why` says so in words (a comment in the YAML written, a column of the
+    import report)."""
     note: int
     name: str
     gm: int | None = None
@@ -426,6 +429,8 @@ def _tom_class(key: tuple, racks: list, floors: bool) -> str:
 # --- writing ------------------------------------------------------------------------------
 
 def slug(text: str) -> str:
+    """A map id from a name or file stem: lower case, runs of other characters than a-z, 0-9, '.',
+    '_', '-' as one '-' ("Superior Drummer 3" -> "superior-drummer-3")."""
     s = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
     return s
 

@@ -63,6 +63,9 @@ class Translator:
     table, table_cc4_open, table_cc4_closed: tuples of 128 output notes (DROP = -1) for CC4
     unknown / below / at or above src.hihat_closed_at; they differ only for the source
     map's hihat_pedal notes. table_for(cc4) picks one. note() looks up and counts.
+
+    src, dst: DrumMaps or anything load_map takes (MapError for an unknown name or a bad file);
+    ValueError for an `unmapped` policy not in POLICIES.
     """
 
     def __init__(self, src: DrumMap | str, dst: DrumMap | str, unmapped: str = "drop"):
@@ -134,6 +137,8 @@ class Translator:
         return DROP
 
     def table_for(self, cc4: int | None) -> tuple[int, ...]:
+        """The 128-note table (output note or DROP per input note) for the hi-hat pedal's CC4 value
+        `cc4` (0-127; None: not known yet)."""
         if cc4 is None:
             return self.table
         return self.table_cc4_closed if cc4 >= self.src.hihat_closed_at else self.table_cc4_open
