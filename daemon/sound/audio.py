@@ -88,6 +88,15 @@ class SynthOutput:
     `source` makes the sound source, called as source(samplerate, channels, max_block=N) once
     the device's rate is known: synth.VoiceMixer (the built-in kit) by default, or a factory of
     soundfont.FluidSource. Its errors (SoundFontError) come out of the constructor.
+
+    `samplerate`: Hz, None for the device's default; `blocksize`: frames per callback (128:
+    2.7 ms at 48 kHz); `latency`: seconds from a callback to the DAC, the least seen over the
+    last 64 callbacks. Raises AudioError (one line naming the device) when PortAudio is missing
+    or the device is not there or refuses the settings.
+
+    Threads: play() from any (the engine and input threads): a deque append, atomic under the
+    GIL; the callback runs on the audio host's thread and estimates when frame 0 reached the DAC
+    (perf_counter seconds) from the least-delayed of its last 64 calls.
     """
 
     def __init__(self, device=None, samplerate: float | None = None, blocksize: int = 128,
@@ -115,9 +124,13 @@ class SynthOutput:
         self.latency = self._stream_latency  # seconds from a callback to the DAC
 
     def start(self) -> None:
+        """Start the stream: the callback runs from now on (sounddevice.PortAudioError if the
+        host refuses)."""
         self._stream.start()
 
     def close(self) -> None:
+        """Stop the stream (after the running callback returns) and close it, then free the
+        source (a SoundFont's FluidSynth). Hits still queued are dropped."""
         self._stream.stop()
         self._stream.close()
         if hasattr(self._mixer, "close"):  # a SoundFont's FluidSynth, once no callback runs
@@ -131,11 +144,15 @@ class SynthOutput:
         self.close()
 
     def play(self, pitch: int, velocity: int, when: float | None = None) -> None:
-        """Queue a hit to sound at perf_counter time `when` (None: as soon as possible)."""
+        """Queue a hit to sound at perf_counter time `when` in seconds (None: as soon as
+        possible, the next block): GM `pitch` (others play the nearest GM drum's voice),
+        `velocity` 1..127 (0 or less: no hit). Thread-safe, never blocks."""
         self._queue.append((pitch, velocity, when))
 
     @property
     def late_hits(self) -> int:
+        """Hits that reached the callback after their frame had been played (queued less than
+        `latency` plus one block ahead): they sounded at the start of the next block instead."""
         return self._mixer.late
 
     @property

@@ -29,6 +29,12 @@ PIPE_BYTES = 1 << 20  # ~5 s of float32 at 48 kHz: drumd's reader may stall that
 
 
 def main(argv: list[str]) -> int:
+    """Run the capture (the protocol above); argv[0] is the options as JSON: device (name,
+    index or null for the default), channel (from 0), samplerate (Hz or null for the device's),
+    blocksize (frames per callback), client (JACK client name or null). Returns the exit
+    status: 0 once stdin closes, 1 after writing {"error": one line} when PortAudio is missing
+    or the device cannot be opened (AudioError's text). For the child process only: it ignores
+    SIGINT and, once stopping, exits within 3 s even if the audio host hangs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is drumd's to handle
     opts = json.loads(argv[0])
     out = sys.stdout.buffer

@@ -27,11 +27,13 @@ FRAME = 1024   # spectral-flux window
 
 @dataclass(frozen=True)
 class GuitarConfig:
+    """Tuning of GuitarAnalyzer. Levels in dBFS of a hop's mean square (a full-scale sine is
+    -3 dBFS), times in seconds, tempos in BPM (quarter notes per minute), bars of 4 beats."""
     floor_db: float = -55.0        # level mapped to intensity 0
     ceil_db: float = -12.0         # level mapped to intensity 1
     gate_on_db: float = -42.0      # the gate opens above this level...
     gate_off_db: float = -50.0     # ...and closes once below this one for hold_s (hysteresis)
-    hold_s: float = 0.25
+    hold_s: float = 0.25           # s below gate_off_db before the gate closes
     release_db_s: float = 40.0     # level envelope fall rate: bridges the dips between notes
     intensity_tau_s: float = 0.3   # smoothing of intensity, so density does not flicker
     onset_window_s: float = 4.0    # onset_rate is counted over this window
@@ -70,11 +72,15 @@ class GuitarState:
 
 
 def estimate_tempo(onset_times, bpm_range=(70.0, 180.0), res: float = 0.005) -> float | None:
-    """Beat tempo in BPM from onset times (seconds), or None with too few onsets.
+    """Beat tempo in BPM from onset times (1-d, seconds, rising), or None with fewer than 6
+    onsets. `bpm_range`: (lowest, highest) BPM, searched in 0.25 BPM steps; `res`: the onset
+    train's resolution in seconds.
 
-    Autocorrelation of a smoothed onset train, scored over the first four multiples of each
-    candidate beat period (so the beat beats its own subdivisions), with a mild preference
-    for moderate tempi to settle octave ties.
+    Autocorrelation of a smoothed onset train (12 ms Gaussian), scored over the first four
+    multiples of each candidate beat period (so the beat beats its own subdivisions), with a
+    mild preference for moderate tempi to settle octave ties: a log-Gaussian weight, one octave
+    wide around 110 BPM, as the tempo prior of D. Ellis, "Beat tracking by dynamic
+    programming", J. New Music Research 36(1), 2007.
     """
     t = np.asarray(onset_times, dtype=np.float64)
     if len(t) < 6:
@@ -99,7 +105,19 @@ def estimate_tempo(onset_times, bpm_range=(70.0, 180.0), res: float = 0.005) -> 
 
 
 class GuitarAnalyzer:
-    """Streaming analysis of a mono signal fed in chunks of any length."""
+    """Streaming analysis of a mono signal fed in chunks of any length.
+
+    `samplerate` in Hz. The signal is analysed in hops of HOP samples (5.3 ms at 48 kHz); each
+    hop updates the level envelope (dBFS: instant attack, release_db_s fall), the smoothed
+    intensity, the gate and phrase ends, and looks for an onset: spectral flux of the last FRAME
+    samples (Hann window; Bello et al. 2005, Dixon 2006: see _detect_onset), peak-picked above
+    1.5 x the median flux of the last 0.25 s plus 0.05, at most one per 60 ms.
+
+    `bpm`: the clock's tempo (quarter notes per minute) when the daemon has one; it sizes the
+    bars of fill_after_bars and bars_silent (else the onsets' estimate, else
+    config.default_bpm). Not thread-safe: one thread feeds and reads state() (GuitarFollower's
+    worker); `bpm` alone may be assigned from another (one attribute).
+    """
 
     def __init__(self, samplerate: float, config: GuitarConfig = GuitarConfig()):
         self.sr = float(samplerate)
@@ -129,6 +147,8 @@ class GuitarAnalyzer:
 
     @property
     def t(self) -> float:
+        """Seconds of audio analysed so far (whole hops), the clock every time in GuitarState
+        and `onsets` counts in."""
         return self._hops * self._hop_s
 
     @property
@@ -142,6 +162,9 @@ class GuitarAnalyzer:
         return list(self._onsets)
 
     def feed(self, x: np.ndarray) -> None:
+        """Analyse the next samples of the stream: `x` of any length (flattened, as float32,
+        full scale +-1). What falls short of a whole hop waits for the next call (`pending`).
+        Costs one FFT of FRAME samples per hop."""
         x = np.asarray(x, np.float32).reshape(-1)
         if len(self._pend):
             x = np.concatenate([self._pend, x])
@@ -229,6 +252,9 @@ class GuitarAnalyzer:
         return 4 * 60.0 / (self.bpm or self._tempo or self.cfg.default_bpm)
 
     def state(self) -> GuitarState:
+        """The analysis as of `t`: a new GuitarState (`phrase_ended` False and `wall` None:
+        GuitarFollower sets those). Re-estimates the tempo (estimate_tempo over tempo_window_s)
+        when an onset came since the last call; an estimate is kept through rests."""
         if self._tempo_dirty:
             self._tempo_dirty = False
             since = self.t - self.cfg.tempo_window_s
@@ -261,8 +287,14 @@ class GuitarFollower:
         follower.close()
 
     The audio is captured by a child process (capture.py), so the audio host's real-time
-    thread never waits for this process's GIL; a worker thread here reads its samples from a
-    pipe, runs the analysis and publishes an immutable `GuitarState`.
+    thread never waits for this process's GIL; a worker thread here ("drumd-guitar") reads its
+    samples from a pipe, runs the analysis and publishes an immutable `GuitarState`.
+
+    `channel`: the input channel, from 0; `samplerate`: Hz, None for the device's default;
+    `blocksize`: frames per audio callback; `client`: the capture's JACK client name (None:
+    PortAudio's). The constructor starts the capture process and waits for it to open the
+    device; raises AudioInputError (an AudioError, one line) when PortAudio is missing or the
+    device is not there or refuses.
     """
 
     def __init__(self, device=None, channel: int = 0, samplerate: float | None = None,
@@ -286,6 +318,9 @@ class GuitarFollower:
 
     @property
     def bpm(self) -> float | None:
+        """The clock's tempo (quarter notes per minute) that sizes the analysis's bars, or None
+        for the guitar's own estimate. Set by the engine thread, read by the worker: one
+        attribute, no lock."""
         return self.analyzer.bpm
 
     @bpm.setter
@@ -293,11 +328,16 @@ class GuitarFollower:
         self.analyzer.bpm = value
 
     def start(self) -> None:
+        """Start the worker thread and tell the capture to start: samples flow from now on.
+        Call once. (BrokenPipeError if the capture process has died since the constructor.)"""
         self._worker.start()
         self._proc.stdin.write(b"start\n")
         self._proc.stdin.flush()
 
     def close(self) -> None:
+        """Stop the capture (its stdin closed; killed if it has not exited within 5 s, as in
+        a hung audio host) and join the worker (up to 2 s). Safe to call twice; the last
+        snapshot() stays readable."""
         try:
             self._proc.stdin.close()  # the capture stops and exits on end of input
         except BrokenPipeError:
@@ -318,7 +358,9 @@ class GuitarFollower:
         self.close()
 
     def snapshot(self) -> GuitarState:
-        """The latest state; `phrase_ended` is True in the first snapshot after a phrase end."""
+        """The latest state; `phrase_ended` is True in the first snapshot after a phrase end.
+        Never blocks (the worker replaces the state whole). One reader: the engine thread, once
+        per step (it remembers the phrases it has seen)."""
         st = self._state
         ended = st.phrases > self._seen_phrases
         self._seen_phrases = st.phrases
