@@ -40,6 +40,9 @@ class TransportError(DrumdError):
 
 @dataclasses.dataclass(frozen=True)
 class TransportState:
+    """One reading of an external transport (JACK transport, Link) as Clock.transport takes
+    it: song position in 16ths at `time` (seconds of the reader's `now` clock), tempo in quarter
+    notes per minute."""
     rolling: bool
     time: float           # seconds (the `now` clock) of the frame the position belongs to
     position: float       # song position in 16ths at `time`
@@ -69,7 +72,10 @@ def song_position(pos: dict, fallback_bpm: float) -> tuple[float, float, tuple[i
 
 class JackTransport:
     """A JACK client (no ports) that reads the transport. `client`: its JACK client name.
-    `source`: Clock.source while following it; `poll_s`: seconds between queries."""
+    `source`: Clock.source while following it; `poll_s`: seconds between queries (half a JACK
+    period, 1-10 ms). `fallback_bpm`: the tempo that counts frames without a timebase master.
+    Raises TransportError (one line) when the JACK library is missing or no server runs; it
+    never starts one. query() and close() from one thread (the transport thread)."""
 
     source = JACK_TRANSPORT
 
@@ -110,4 +116,5 @@ class JackTransport:
                               meter, pos["frame"])
 
     def close(self) -> None:
+        """Leave the JACK server (the client and its name go)."""
         self.client.close()

@@ -35,10 +35,14 @@ def try_realtime(priority: int = 5) -> bool:
 
 @dataclass
 class SenderStats:
+    """What the sender has done, for the status line and serve's stats: `sent` messages, and
+    `late_ms` the lateness (ms, send time minus due time) of the latest 1024 to 2048. Written
+    on the sender thread under Sender.cond; a reader copies the list (it may miss the newest)."""
     sent: int = 0
     late_ms: list = field(default_factory=list)  # send time minus due time, recent messages
 
     def add_lateness(self, late: float) -> None:
+        """Keep one message's lateness `late` (s; kept in ms); past 2048, the oldest 1024 go."""
         self.late_ms.append(late * 1000)
         if len(self.late_ms) > 2048:
             del self.late_ms[:1024]
@@ -48,7 +52,12 @@ class Sender:
     """`send(msg)` is the output port; `timeline(pos)` the clock's predicted time of a position
     (None while the transport is stopped); `on_sent(t, msg, pos)` sees every message as it is
     sent at `t` (recording): `pos` is the grid position (16ths) an on-grid message was queued
-    for, None for the rest."""
+    for, None for the rest.
+
+    `gate`: seconds from a note-on to its note-off; `now`: the clock of all times (seconds,
+    time.perf_counter). Messages are lists of ints (status, data bytes). `send`, `timeline` and
+    `on_sent` run with `cond` held (see session.py's lock order), on the sender thread (on the
+    caller's for silence() and close()); an exception from them ends the sender thread."""
 
     def __init__(self, send, timeline, gate: float = 0.06, now=time.perf_counter, on_sent=None):
         self._send, self.timeline, self.gate, self.now = send, timeline, gate, now
@@ -66,11 +75,18 @@ class Sender:
 
     # --- called from other threads -------------------------------------------------------
     def on_grid(self, pos: float, msg) -> None:
+        """Send `msg` when the clock reaches song position `pos`, in 16ths (fractional: a
+        hit's offset; a clock-out tick at k + i/6, 24 PPQN). Its time is asked of `timeline`
+        when it is next due, so ticks that arrive meanwhile still move it; messages at one
+        position go in the order queued, and a note-on gets its note-off `gate` s after it is
+        sent. Any thread (the engine's); waits only for `cond`."""
         with self.cond:
             heapq.heappush(self._grid, (pos, next(self._seq), msg))
             self.cond.notify()
 
     def at(self, t: float, msg) -> None:
+        """Send `msg` at time `t` (seconds of `now`; a time past: at once), e.g. a thru hit
+        from the input thread; a note-on gets its note-off `gate` s later. Any thread."""
         with self.cond:
             heapq.heappush(self._at, (t, next(self._seq), msg, None))
             self.cond.notify()
@@ -139,6 +155,8 @@ class Sender:
             self.on_sent(now, msg, pos)
 
     def start(self) -> None:
+        """Start the sender thread ("drumd-sender"; SCHED_FIFO where allowed: `realtime` says
+        once it runs). Call once."""
         self._thread = threading.Thread(target=self._loop, name="drumd-sender", daemon=True)
         self._thread.start()
 

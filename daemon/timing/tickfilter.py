@@ -206,6 +206,8 @@ class TickFilter:
 
     @property
     def n_fit(self) -> int:
+        """Ticks the followed loop has taken since it (re)started. Below MIN_FIT (12, half a
+        beat) arrivals are numbered one after the other: no missed tick is looked for yet."""
         return self.loop.n_fit
 
     def time_of_tick(self, tick: float) -> float:
