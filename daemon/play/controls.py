@@ -40,6 +40,7 @@ class OneShot:
         self._taken = 0
 
     def request(self) -> None:
+        """Ask once (the input thread); never blocks."""
         self._made = next(self._count)
 
     def take(self) -> bool:
@@ -51,10 +52,18 @@ class OneShot:
         return False
 
     def pending(self) -> bool:
+        """Whether a request waits to be taken (not taking it)."""
         return self._made > self._taken
 
 
 class LiveControls:
+    """What the player controls live (see the module): the sampler's controls (temperature,
+    top_p, density as a logit bias per hit, quantize, variation and follow 0..1, fill_every
+    in bars, 0 never), the mode (one of MODES), the style (one of `styles`, the model's), the
+    muted groups (GROUPS' names) and the one-shot fill and phrase-end requests. `cc`: control
+    name -> CC number over DEFAULT_CC. Written by the input thread, read by the engine thread
+    (for_step), without a lock: each change is one attribute assignment."""
+
     def __init__(self, styles: list[str], style: str, mode: str = "generate",
                  temperature: float = 1.0, density: float = 0.0, quantize: float = 0.0,
                  top_p: float = 1.0, mute=(), cc: dict | None = None,
@@ -70,7 +79,11 @@ class LiveControls:
         self.by_number = {n: name for name, n in {**DEFAULT_CC, **(cc or {})}.items()}
 
     def control_change(self, number: int, value: int) -> str | None:
-        """Apply a CC; returns the control's name if the number is one of ours."""
+        """Apply CC `number` at `value` (0..127); returns the control's name if the number is
+        one of ours, else None. A continuous control maps the value linearly onto its range
+        (TEMPERATURE_RANGE, DENSITY_RANGE, else 0..1); style, mode and fill_every split 0..127
+        evenly among their choices; mutes are on at 64 and above; fill and phrase_end make a
+        request (OneShot) for each message at 64 or above."""
         name = self.by_number.get(number)
         if name is None:
             return None
@@ -105,6 +118,7 @@ class LiveControls:
         return name
 
     def program_change(self, program: int) -> None:
+        """Program change `program` (0..127) picks style number program mod len(styles)."""
         self.style = self.styles[program % len(self.styles)]
 
     def for_step(self, fill: bool):

@@ -45,6 +45,7 @@ ONSET_LAG_S = 0.008
 
 @dataclass(frozen=True)
 class GuitarEffect:
+    """What one GuitarState does to the next step (effect(); the module says how)."""
     density: float    # added to the live density
     velocity: float   # factor on the model's velocities
     play: bool        # the gate: False = no new notes this step
@@ -95,11 +96,15 @@ def riff_taps(state, bar_s: float, position_at) -> tuple[tuple[int, int], ...]:
 
 
 def biased_density(density: float, bias: float) -> float:
+    """The live density (logit bias per hit) plus the guitar's `bias`, within
+    DENSITY_LIMITS (-10..10, the --density flag's range)."""
     lo, hi = DENSITY_LIMITS
     return min(max(density + bias, lo), hi)
 
 
 def scaled_velocity(velocity: int, factor: float) -> int:
+    """A MIDI velocity times the guitar's `factor` (VELOCITY_SPAN), rounded, within 1..127:
+    a scaled hit stays a hit."""
     return min(max(round(velocity * factor), 1), 127)
 
 

@@ -22,7 +22,12 @@ def velocity_table(curve: str | float) -> tuple[int, ...]:
 
 
 class Voicing:
-    """GM -> the output kit's notes on one channel (nearest stand-in when the kit lacks a drum)."""
+    """GM -> the output kit's notes on one channel (nearest stand-in when the kit lacks a drum).
+
+    `out_map`: a drum map's name or path (mappings.load_map); `channel`: 1-16; `curve`: as
+    velocity_table takes it. Raises ValueError for a channel outside 1-16 or a bad curve,
+    MapError for a map that cannot be loaded. Read-only once built: the engine and input
+    (thru) threads share it."""
 
     def __init__(self, out_map: str = "gm", channel: int = 10, curve: str | float = "linear"):
         if not 1 <= channel <= 16:
@@ -32,6 +37,8 @@ class Voicing:
         self.velocity = velocity_table(curve)
 
     def note_on(self, gm: int, velocity: int) -> list[int] | None:
+        """The note-on [status, note, velocity] for GM note `gm` (0..127) at `velocity`
+        (within 1..127, then through the curve), or None when the kit has no stand-in."""
         note = self.table[gm]
         if note < 0:
             return None
@@ -39,15 +46,24 @@ class Voicing:
 
 
 class PlayerInput:
-    """The player's kit (vendor map) -> GM, following the hi-hat pedal (CC4) per channel."""
+    """The player's kit (vendor map) -> GM, following the hi-hat pedal (CC4) per channel.
+
+    `in_map`: a drum map's name or path; MapError when it cannot be loaded. Used on the input
+    thread only."""
 
     def __init__(self, in_map: str = "gm"):
         self.map = load_map(in_map)
         self.cc4: dict[int, int] = {}
 
     def control(self, channel: int, cc: int, value: int) -> None:
+        """A CC from the player on `channel` (0-15): CC4, the hi-hat pedal (0..127, at or
+        above the map's hihat_closed_at: closed), is kept for that channel's next notes;
+        other CCs are ignored."""
         if cc == 4:
             self.cc4[channel] = value
 
     def to_gm(self, channel: int, note: int) -> int | None:
+        """GM note for the player's `note` (0..127) on `channel` (0-15), open or closed hat as
+        that channel's pedal says; None when the map has no GM hit for it (a choke, a note it
+        does not list)."""
         return self.map.to_gm(note, self.cc4.get(channel))
