@@ -26,6 +26,9 @@ class StatusAwareHandler(logging.Handler):
         self.status = None  # a StatusLine being drawn, or None
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted record: through the status line when one is drawn
+        (StatusLine.note, under its lock), else to sys.stderr. Called by logging from any thread,
+        under this handler's lock; a failure goes to handleError, never raised to the caller."""
         try:
             text = self.format(record)
             status = self.status

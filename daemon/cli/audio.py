@@ -70,10 +70,11 @@ def _file_hits(midi_file, channel, map_name, max_seconds=None) -> tuple[list[Tim
 
 def render_blocks(hits, samplerate: int = 48000, block: int = 8192,
                   source=None) -> Iterator[np.ndarray]:
-    """Mono float32 audio of the hits in consecutive blocks of up to `block` frames, through
-    the same mixer the live output uses (or `source`: another sound source with its interface
-    at `samplerate`, such as a soundfont.FluidSource; it is closed at the end), to the end of
-    the last hit's ring. Memory is the hits and one block, whatever the length."""
+    """Mono float32 audio of the hits (TimedHit: seconds, GM pitch, velocity 1..127) in
+    consecutive (n,) blocks of up to `block` frames at `samplerate` Hz, through the same mixer
+    the live output uses (or `source`: another sound source with its interface at
+    `samplerate`, such as a soundfont.FluidSource; it is closed at the end), to the end of the
+    last hit's ring. Memory is the hits and one block, whatever the length."""
     mixer = VoiceMixer(samplerate, max_block=block) if source is None else source
     try:
         for t, pitch, velocity in hits:
@@ -94,9 +95,10 @@ def render_hits(hits, samplerate: int = 48000, block: int = 8192, source=None) -
 
 def write_wav(path, audio: np.ndarray | Iterable[np.ndarray], samplerate: int,
               bits: int = 16) -> int:
-    """Write mono audio (an array, or blocks of it as render_blocks yields them, converted
-    one at a time) as 16- or 24-bit PCM, atomically (a temp file renamed over `path`).
-    Returns the number of frames written."""
+    """Write mono audio (an (n,) float array, full scale +-1, clipped; or blocks of it as
+    render_blocks yields them, converted one at a time) as 16- or 24-bit PCM at `samplerate`
+    Hz, atomically (a temp file renamed over `path`). Returns the number of frames written.
+    Raises OutputPathError if `path` is a folder or its folder does not exist."""
     full = 2 ** (bits - 1) - 1
     frames = 0
     path = Path(path)
@@ -116,7 +118,10 @@ def write_wav(path, audio: np.ndarray | Iterable[np.ndarray], samplerate: int,
 
 
 def groove_hits(style: str, bpm: float, bars: int, seed: int | None) -> list[TimedHit]:
-    """A groove from the shipped model, ending on a fill over the last two beats."""
+    """A groove from the shipped model: `bars` 4/4 bars at `bpm` (quarter notes per minute),
+    ending on a fill over the last two beats, as TimedHits (seconds from its start). Raises
+    click.ClickException when no model can be loaded, click.BadParameter for a style the
+    model does not know."""
     from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.sampling.sampler import Controls, Sampler
 
@@ -173,7 +178,8 @@ _soundfont_map = click.option(
 def sound_source(soundfont, soundfont_map):
     """The sound source a command's --soundfont and --soundfont-map ask for: None for the
     built-in kit, else a factory (samplerate, channels=1, max_block=8192) -> FluidSource that
-    plays GM hits on the kit's notes. The file and map are checked here: one line each."""
+    plays GM hits on the kit's notes. The file and map are checked here: one line each
+    (click.ClickException for the file or a map without a SoundFont, MapError for the map)."""
     if soundfont is None:
         if soundfont_map is not None:
             raise click.ClickException("--soundfont-map names the map of a --soundfont's kit; "
