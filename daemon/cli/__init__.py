@@ -13,6 +13,7 @@ class DrumdGroup(click.Group):
     (`Error: ...`, click's form) with exit status 1, never a traceback."""
 
     def invoke(self, ctx):
+        """Runs the command; a DrumdError becomes click's one-line `Error: ...`, exit 1."""
         from drumd.mappings.basics.errors import DrumdError
         try:
             return super().invoke(ctx)

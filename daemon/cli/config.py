@@ -29,8 +29,28 @@ class ConfigError(DrumdError):
 
 
 # --- kinds of value ---------------------------------------------------------------------------
-# Each kind checks a value read from YAML (`check`: the value, or ValueError("expected ...")),
-# gives the flag's click type (the same range) and says in words what it takes (`values`).
+
+class Kind:
+    """A kind of setting value: how a YAML value is checked, which click type the flag gets (the
+    same range) and what it takes, in words. Subclasses are frozen dataclasses."""
+
+    def from_text(self, s: str):
+        """A flag's text as the value a YAML file would give (a gamma as a float); `check` follows."""
+        return s
+
+    def check(self, v):
+        """`v` as read from YAML (or converted by `from_text`), checked; returns the value to use.
+        Raises ValueError("expected ...") naming what the setting takes."""
+        raise NotImplementedError
+
+    def click_type(self):
+        """The flag's click type (None: an on/off flag), refusing what `check` refuses."""
+        raise NotImplementedError
+
+    def values(self) -> str:
+        """What the setting takes, in words, for help and the README's table."""
+        raise NotImplementedError
+
 
 class _Checked(click.ParamType):
     """A flag whose text is checked by a kind's own `check` (meter, curve, device, text)."""
@@ -56,7 +76,8 @@ class _FloatRange(click.FloatRange):
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(Kind):
+    """One of a fixed set of words (`--mode`, `--clock`, `--api`)."""
     options: tuple[str, ...]
 
     def check(self, v):
@@ -72,7 +93,8 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Number:
+class Number(Kind):
+    """A number from `lo` to `hi` (either may be None: unbounded), whole if `integer`; NaN is refused."""
     lo: float | None = None
     hi: float | None = None
     integer: bool = False
@@ -103,7 +125,7 @@ class Number:
 
 
 @dataclass(frozen=True)
-class Flag:
+class Flag(Kind):
     """On or off: `--name/--no-name`, `name: true|false`."""
 
     def check(self, v):
@@ -119,11 +141,8 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(Kind):
     """A non-empty name (a client, port, map or style name)."""
-
-    def from_text(self, s: str):
-        return s
 
     def check(self, v):
         if not isinstance(v, str) or not v:
@@ -160,11 +179,8 @@ class OutputFile(Text):
 
 
 @dataclass(frozen=True)
-class Device:
+class Device(Kind):
     """An audio device: a name (or part of one), `default`, or a number from `drumd devices`."""
-
-    def from_text(self, s: str):
-        return s
 
     def check(self, v):
         if isinstance(v, bool) or not isinstance(v, (str, int)) or v == "" or (isinstance(v, int) and v < 0):
@@ -179,11 +195,8 @@ class Device:
 
 
 @dataclass(frozen=True)
-class Meter:
+class Meter(Kind):
     """A time signature drumd plays (engine.data.encoding.parse_meter)."""
-
-    def from_text(self, s: str):
-        return s
 
     def check(self, v):
         from drumd.engine.data.encoding import parse_meter  # not at import: `drumd serve --help` stays quick
@@ -205,7 +218,7 @@ CURVES = ("linear", "soft", "hard")
 
 
 @dataclass(frozen=True)
-class Curve:
+class Curve(Kind):
     """A velocity curve: a name, or a gamma > 0 (v' = 127 (v/127)^gamma)."""
 
     def from_text(self, s: str):
@@ -229,7 +242,7 @@ class Curve:
 
 
 @dataclass(frozen=True)
-class Groups:
+class Groups(Kind):
     """Drum groups: a YAML list; the flag is given once per group."""
 
     def check(self, v):
@@ -245,7 +258,7 @@ class Groups:
 
 
 @dataclass(frozen=True)
-class CCTable:
+class CCTable(Kind):
     """`cc:` name: controller number pairs (file only; checked entry by entry in `_cc_table`)."""
 
     def values(self) -> str:
@@ -269,9 +282,11 @@ class Setting:
 
     @property
     def option(self) -> str:
+        """The flag, e.g. `--gate-ms` for the key `gate_ms`."""
         return "--" + self.key.replace("_", "-")
 
     def shown_default(self) -> str:
+        """The default as `--help` and the README show it ("" for none)."""
         if self.default_text is not None:
             return self.default_text
         return _show(self.default)
