@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rtmidi
 
-from drumd.daemon.midi.ports import Port
+from drumd.daemon.midi.ports import JackPort
 
 PERIOD_FRAMES, RATE = 256, 48000
 PERIOD_S = PERIOD_FRAMES / RATE
@@ -280,7 +279,7 @@ class Listener:
     drumd's own input port, so it is guarded as drumd's is (daemon/midi/jackguard.py)."""
 
     def __init__(self, name: str):
-        self.inp = Port("in", rtmidi.API_UNIX_JACK, name, "in", None)
+        self.inp = JackPort("in", name, "in", None)
         self.midi = self.inp.midi
         self.midi.ignore_types(sysex=True, timing=False, active_sense=True)
         self.port = f"{name}:in"
@@ -336,7 +335,7 @@ class Player:
     stalled server from freezing the test process inside rtmidi."""
 
     def __init__(self, name: str):
-        self.out = Port("out", rtmidi.API_UNIX_JACK, name, "out", None)
+        self.out = JackPort.open_output(name, "out", None)
         self.port = f"{name}:out"
 
     def send(self, msg) -> None:

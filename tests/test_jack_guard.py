@@ -7,7 +7,7 @@ import time
 
 import rtmidi
 
-from drumd.daemon.midi.ports import Port, open_input
+from drumd.daemon.midi.ports import open_input, open_output
 
 JACK = rtmidi.API_UNIX_JACK
 
@@ -28,7 +28,7 @@ def received(q: queue.Queue, n: int, timeout: float = 5.0) -> list[list[int]]:
 def test_an_input_keeps_a_guard_connection_and_hears_each_message_once(jack):
     q = queue.Queue()
     inp = open_input(JACK, "guardtest-in", "in", None, q)
-    sender = Port("out", JACK, "guardtest-send", "out", None)
+    sender = open_output(JACK, "guardtest-send", "out", None)
     try:
         assert "guardtest-in-guard:guard" in jack.run("jack_lsp", "-c", "guardtest-in:in").split()
         jack.connect("guardtest-send:out", "guardtest-in:in")
@@ -52,7 +52,7 @@ def test_an_input_keeps_a_guard_connection_and_hears_each_message_once(jack):
 
 
 def test_an_input_connected_by_name_is_guarded_too(jack):
-    sender = Port("out", JACK, "guardtest-src", "out", None)
+    sender = open_output(JACK, "guardtest-src", "out", None)
     q = queue.Queue()
     inp = open_input(JACK, "guardtest-byname", "in", "guardtest-src:out", q)
     try:

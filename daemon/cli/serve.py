@@ -73,8 +73,8 @@ def run(settings: dict) -> int:
         inbox = queue.SimpleQueue()
         in_port = ports.open_input(api, in_client, settings["in_port"] or in_name,
                                    settings["connect_in"], inbox)
-        out_port = ports.Port("out", api, out_client, settings["out_port"] or out_name,
-                              settings["connect_out"])
+        out_port = ports.open_output(api, out_client, settings["out_port"] or out_name,
+                                     settings["connect_out"])
         transport = None
         if settings["clock"] == "jack":
             from drumd.daemon.timing.jacktransport import JackTransport

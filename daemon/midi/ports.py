@@ -1,12 +1,24 @@
-"""MIDI ports through python-rtmidi: pick the API, open virtual ports or connect to named ones.
+"""MIDI ports through python-rtmidi: pick the MIDI system, open virtual ports or connect to named ones.
 
-Input is only timestamped and enqueued; everything else happens on the daemon's threads. On
-JACK the input is polled from a thread of ours rather than delivered by a Python callback:
-rtmidi calls callbacks in JACK's process thread, which then waits for the GIL. JACK output
-goes through an OutputGate (jackgate.py), so a stalled graph drops messages instead of
-freezing drumd inside rtmidi; a JACK input holds a silent second connection (jackguard.py), so
-it never reads another client's buffer while that client writes it. A port connected by name
-that disappears is reopened when it shows up again (`Port.check()`, called periodically).
+One small port base and one subclass per MIDI system, chosen once by `backend(api)`, as mido
+does: its `ports.BaseInput`/`BaseOutput` keep the public open/send/close and their checks, and
+each backend (`mido/backends/rtmidi.py`, picked by name in `mido/backends/backend.py`) fills in
+only what differs (github.com/mido/mido, docs/new_port_types.rst). Here:
+
+  Port          the plain rtmidi path: input by rtmidi's callback, output straight to rtmidi,
+                no watch on the server. CoreMidiPort is this path unchanged.
+  AlsaPort      + libasound's own error lines silenced while a client opens; ALSA's hint.
+  JackPort      + input polled from a thread of ours rather than delivered by a Python
+                callback (rtmidi calls callbacks in JACK's process thread, which then waits
+                for the GIL); output through an OutputGate (jackgate.py), so a stalled graph
+                drops messages instead of freezing drumd inside rtmidi; an input holds a
+                silent second connection (jackguard.py), so it never reads another client's
+                buffer while that client writes it; a hung server is detected and its ports
+                left open (`abandoned`) rather than closed into a libjack call that never returns.
+
+Input is only timestamped and enqueued; everything else happens on the daemon's threads. A
+port connected by name that disappears is reopened when it shows up again (`Port.check()`,
+called periodically). Every error a user can mend is a PortError with one line.
 """
 from __future__ import annotations
 
@@ -28,14 +40,333 @@ log = logging.getLogger(__name__)
 APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
         "coremidi": rtmidi.API_MACOSX_CORE}
 
+POLL_S = 0.0005  # JACK input poll; well inside a JACK period, which delivers input once anyway
+
 
 class PortError(Exception):
-    pass
+    """A MIDI system or port drumd cannot use; str() is one line saying what to do."""
+
+
+def _find(ports: list[str], name: str) -> int | None:
+    """Exact name first, then a unique substring (ALSA adds client:port numbers to names)."""
+    if name in ports:
+        return ports.index(name)
+    hits = [i for i, p in enumerate(ports) if name.lower() in p.lower()]
+    return hits[0] if len(hits) == 1 else None
+
+
+class Port:
+    """One rtmidi port of `kind` 'in' or 'out', in client `client`: virtual, named `port_name`
+    (`connect=None`), or connected to the existing port whose name matches `connect` (exactly,
+    else a unique substring). The plain rtmidi path; subclasses add what their system needs.
+
+    Raises PortError when the MIDI system gives no client (`system_error`) or no port matches
+    `connect` (the line lists the ports there are). Thread-safe: send, check and close may be
+    called from different threads.
+    """
+
+    api: int = rtmidi.API_UNSPECIFIED
+    port_names = ("drumd in", "drumd out")  # the system lists port names alone: say whose
+
+    # --- the system as a whole (no port needed) ---
+
+    @classmethod
+    def api_name(cls) -> str:
+        """rtmidi's name of the system, e.g. 'JACK', 'ALSA'."""
+        return rtmidi.get_api_name(cls.api)
+
+    @classmethod
+    def client_names(cls, client: str) -> tuple[str, str]:
+        """(input client, output client) for drumd's --client name."""
+        return client, client
+
+    @classmethod
+    def quiet(cls):
+        """A block in which the system's own messages are off while drumd opens a client (with
+        no server it prints its failure in lines of its own; drumd says it in one)."""
+        return contextlib.nullcontext()
+
+    @classmethod
+    def system_error(cls, e: Exception) -> PortError:
+        """The system would not give drumd a client: one line saying what to do."""
+        return PortError(f"cannot open the {cls.api_name()} MIDI system: {e}")
+
+    @classmethod
+    def list_ports(cls) -> tuple[list[str], list[str]]:
+        """(input ports, output ports) the system sees: sources drumd can read, destinations it
+        can play. Raises PortError when the system is not there (no JACK server, say)."""
+        try:
+            with cls.quiet():
+                return (rtmidi.MidiIn(rtapi=cls.api, name="drumd-list").get_ports(),
+                        rtmidi.MidiOut(rtapi=cls.api, name="drumd-list").get_ports())
+        except rtmidi.RtMidiError as e:
+            raise cls.system_error(e) from None
+
+    @classmethod
+    def open_input(cls, client: str, port_name: str, connect: str | None, queue) -> Port:
+        """An input port whose messages land in `queue` as (time.perf_counter() s, bytes)."""
+        p = cls("in", client, port_name, connect)
+        p.midi.ignore_types(sysex=True, timing=False, active_sense=True)  # we need 0xF8 clock
+        p.listen(queue.put, time.perf_counter)
+        return p
+
+    @classmethod
+    def open_output(cls, client: str, port_name: str, connect: str | None) -> Port:
+        return cls("out", client, port_name, connect)
+
+    # --- one port ---
+
+    def __init__(self, kind: str, client: str, port_name: str, connect: str | None):
+        self.kind, self.client, self.connect = kind, client, connect
+        midi_class = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+        try:
+            with self.quiet():  # no server: drumd's line, not libjack's five
+                self.midi = midi_class(rtapi=self.api, name=client)
+        except rtmidi.RtMidiError as e:
+            raise self.system_error(e) from e
+        self.port_name = port_name
+        self.target = None  # the port connected to, by its full name
+        self.lock = threading.Lock()  # send/reopen come from different threads
+        self.closed = False
+        self.connected = True
+        self.abandoned = False  # left open because the server hung (see close())
+        self._before_open()
+        if connect is None:
+            self.midi.open_virtual_port(port_name)
+        else:
+            self._open_named(fail=True)
+        self._after_open()
+
+    def _before_open(self) -> None:
+        """Hook: what the system needs before the port exists."""
+
+    def _after_open(self) -> None:
+        """Hook: what the system needs once the port exists."""
+
+    def listen(self, put, now) -> None:
+        """Deliver each message as put((now(), bytes)); rtmidi's callback, on its own thread."""
+        def callback(event, _data):
+            put((now(), event[0]))
+
+        self.midi.set_callback(callback)
+
+    def _open_named(self, fail: bool) -> bool:
+        ports = self.midi.get_ports()
+        i = _find(ports, self.connect)
+        if i is None:
+            if fail:
+                listing = "\n  ".join(ports) or "(none)"
+                what = "sources" if self.kind == "in" else "destinations"
+                raise PortError(f"no MIDI port matching {self.connect!r}; available {what}:\n  {listing}")
+            return False
+        self.midi.open_port(i, self.port_name)
+        self.target = ports[i]
+        return True
+
+    def check(self) -> str | None:
+        """For ports connected by name: 'lost' when the target went away, 'back' when it was
+        reconnected, None otherwise (and always None while the server does not answer)."""
+        if not self.server_alive():
+            return None
+        change = None
+        if self.connect is not None:
+            present = self.target in self.midi.get_ports()
+            if self.connected and not present:
+                with self.lock:
+                    self.midi.close_port()
+                    self.connected = False
+                change = "lost"
+            elif not self.connected:
+                with self.lock:
+                    self.connected = self._open_named(fail=False)
+                change = "back" if self.connected else None
+        self._after_check()
+        return change
+
+    def _after_check(self) -> None:
+        """Hook: periodic upkeep of the system's own helpers."""
+
+    def send(self, msg) -> None:
+        """Send one message (a list of bytes); nothing while the named target is gone."""
+        with self.lock:
+            if self.connected:
+                self._send(msg)
+
+    def _send(self, msg) -> None:
+        self.midi.send_message(msg)
+
+    def server_alive(self, within: float = 0.1) -> bool:
+        """False only for a server that stopped cycling (its library's calls would hang)."""
+        return True
+
+    def close(self) -> None:
+        """Close the port; on a hung server leave it (`abandoned`): the library would block
+        this thread forever, so the caller exits without tearing the client down."""
+        with self.lock:
+            self.closed = True
+            if not self.server_alive(0.2):
+                self.abandoned = True
+                return
+            self.midi.close_port()
+            self.midi.delete()
+            self._after_close()
+
+    def _after_close(self) -> None:
+        """Hook: close the system's own helpers (called with the lock held)."""
+
+    def describe(self) -> str:
+        """One line for logs, e.g. 'JACK in drumd-in:in <- a2j:keys'."""
+        arrow = "<-" if self.kind == "in" else "->"
+        where = f" {arrow} {self.target}" if self.target else ""
+        return f"{self.api_name()} {self.kind} {self.client}:{self.port_name}{where}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+class CoreMidiPort(Port):
+    """macOS CoreMIDI: the plain rtmidi path as it is."""
+
+    api = rtmidi.API_MACOSX_CORE
+
+
+# libasound's error handler is variadic (file, line, function, err, fmt, ...); ours reads none.
+_ALSA_SILENT = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                                ctypes.c_int, ctypes.c_char_p)(lambda *args: None)
+
+
+class AlsaPort(Port):
+    """The ALSA sequencer (/dev/snd/seq): the plain rtmidi path, with libasound kept quiet."""
+
+    api = rtmidi.API_LINUX_ALSA
+
+    @classmethod
+    @contextlib.contextmanager
+    def quiet(cls):
+        try:
+            set_handler = ctypes.CDLL("libasound.so.2").snd_lib_error_set_handler
+        except (OSError, AttributeError):  # no libasound
+            set_handler = None
+        if set_handler is None:
+            yield
+            return
+        set_handler.argtypes, set_handler.restype = [ctypes.c_void_p], ctypes.c_int
+        set_handler(ctypes.cast(_ALSA_SILENT, ctypes.c_void_p))
+        try:
+            yield
+        finally:
+            set_handler(None)  # ALSA's default handler
+
+    @classmethod
+    def system_error(cls, e: Exception) -> PortError:
+        # rtmidi: "error creating ALSA sequencer client object"
+        return PortError("no ALSA sequencer (/dev/snd/seq): load it (modprobe snd-seq), "
+                         "or pass --api jack")
+
+
+class JackPort(Port):
+    """A JACK MIDI port: input polled, output gated, input guarded, the server watched.
+
+    Opens two more libjack clients of its own: `<client>-watch` (reads the server's cycle
+    counter, never activated) and, for an input, `<client>-guard` (jackguard.py). Raises
+    PortError when either cannot be opened.
+    """
+
+    api = rtmidi.API_UNIX_JACK
+    port_names = ("in", "out")  # JACK shows `client:port`, so short names read well
+
+    @classmethod
+    def client_names(cls, client: str) -> tuple[str, str]:
+        """rtmidi opens one client per port; on JACK a second client of the same name would
+        become `drumd-01` (whichever opened last), so the input client is named `<client>-in`
+        and the output keeps `<client>`: `drumd-in:in`, `drumd:out`."""
+        return f"{client}-in", client
+
+    @classmethod
+    def quiet(cls):
+        return libjack_quiet()
+
+    @classmethod
+    def system_error(cls, e: Exception) -> PortError:
+        # rtmidi: "JACK server not running?"
+        return PortError("no JACK server is running: start one (jackd, or QjackCtl), "
+                         "or pass --api alsa")
+
+    def _before_open(self) -> None:
+        self.gate = self.guard = None
+        try:
+            self.cycles = JackCycles(f"{self.client}-watch")
+        except OSError as e:
+            raise PortError(f"cannot watch the JACK server for {self.client}: {e}") from e
+        if self.kind == "out":
+            self.gate = OutputGate(self.cycles)
+
+    def _after_open(self) -> None:
+        if self.kind == "in":
+            try:
+                self.guard = InputGuard(self.cycles, f"{self.client}-guard",
+                                        f"{self.client}:{self.port_name}")
+            except (OSError, rtmidi.RtMidiError) as e:
+                raise PortError(f"cannot guard the JACK input {self.client}:{self.port_name}: "
+                                f"{e}") from e
+
+    def listen(self, put, now) -> None:
+        """Deliver each message as put((now(), bytes)) from thread `drumd-midi-in`, which polls
+        rtmidi's lock-free input queue every POLL_S (times are taken there, within POLL_S)."""
+        threading.Thread(target=self._poll, args=(put, now), name="drumd-midi-in",
+                         daemon=True).start()
+
+    def _poll(self, put, now) -> None:
+        while True:
+            with self.lock:
+                if self.closed:
+                    return
+                msg = self.midi.get_message()
+            if msg is None:
+                time.sleep(POLL_S)
+            else:
+                put((now(), msg[0]))
+
+    def _after_check(self) -> None:
+        """Puts back the input's guard connection (a patchbay's 'disconnect all')."""
+        if self.guard is not None and self.connected:
+            self.guard.hold()
+
+    def _send(self, msg) -> None:
+        was_stalled = self.gate.stalled
+        for m in self.gate.allow(msg):
+            self.midi.send_message(m)
+        if self.gate.stalled != was_stalled:
+            if self.gate.stalled:
+                log.warning("JACK is not taking MIDI from port %r; dropping it", self.port_name)
+            else:
+                log.warning("JACK takes MIDI again (%d messages dropped in all)",
+                            self.gate.dropped)
+
+    def server_alive(self, within: float = 0.1) -> bool:
+        return self.cycles.moving(within)
+
+    def _after_close(self) -> None:
+        if self.guard is not None:
+            self.guard.close()
+        self.cycles.close()
+
+
+BACKENDS: dict[int, type[Port]] = {rtmidi.API_UNIX_JACK: JackPort,
+                                    rtmidi.API_LINUX_ALSA: AlsaPort,
+                                    rtmidi.API_MACOSX_CORE: CoreMidiPort}
+
+
+def backend(api: int | None) -> type[Port]:
+    """The port class for an rtmidi API constant (from choose_api); the plain rtmidi Port for
+    any other (None: a stand-in rtmidi in tests)."""
+    return BACKENDS.get(api, Port)
 
 
 def choose_api(name: str = "auto") -> int:
-    """The rtmidi API for `name`; auto: JACK if a server runs, else ALSA (with a sequencer
-    device), else CoreMIDI on macOS."""
+    """The rtmidi API for `name` (auto, alsa, jack, coremidi); auto: JACK if a server runs,
+    else ALSA (with a sequencer device), else CoreMIDI on macOS. Raises PortError for an
+    unknown name, one python-rtmidi was built without, or (auto) no MIDI system found."""
     compiled = set(rtmidi.get_compiled_api())
     if name != "auto":
         if name not in APIS:
@@ -62,213 +393,33 @@ def _jack_running() -> bool:
         return False
 
 
+# The API-number interface serve.py and the tests use; each asks `backend(api)` once.
+
 def api_name(api: int) -> str:
     return rtmidi.get_api_name(api)
 
 
 def list_ports(api: int) -> tuple[list[str], list[str]]:
-    """(input ports, output ports) the API sees: sources drumd can read, destinations it can play.
-    Raises PortError when the MIDI system is not there (no JACK server running, say)."""
-    try:
-        with _quiet(api):
-            return (rtmidi.MidiIn(rtapi=api, name="drumd-list").get_ports(),
-                    rtmidi.MidiOut(rtapi=api, name="drumd-list").get_ports())
-    except rtmidi.RtMidiError as e:
-        raise _system_error(api, e) from None
+    """backend(api).list_ports()."""
+    return backend(api).list_ports()
 
 
-# libasound's error handler is variadic (file, line, function, err, fmt, ...); ours reads none.
-_ALSA_SILENT = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                                ctypes.c_int, ctypes.c_char_p)(lambda *args: None)
+def open_input(api: int | None, client: str, port_name: str, connect: str | None, queue) -> Port:
+    """backend(api).open_input(): messages land in `queue` as (perf_counter s, bytes)."""
+    return backend(api).open_input(client, port_name, connect, queue)
 
 
-@contextlib.contextmanager
-def _quiet(api: int):
-    """The MIDI system's own messages off while drumd opens a client of it (with no JACK
-    server or ALSA sequencer it prints its failure in lines of its own): drumd says it in one."""
-    if api == rtmidi.API_UNIX_JACK:
-        with libjack_quiet():
-            yield
-        return
-    try:
-        set_handler = ctypes.CDLL("libasound.so.2").snd_lib_error_set_handler
-    except (OSError, AttributeError):  # not ALSA, or no libasound
-        set_handler = None
-    if set_handler is None:
-        yield
-        return
-    set_handler.argtypes, set_handler.restype = [ctypes.c_void_p], ctypes.c_int
-    set_handler(ctypes.cast(_ALSA_SILENT, ctypes.c_void_p))
-    try:
-        yield
-    finally:
-        set_handler(None)  # ALSA's default handler
-
-
-def _system_error(api: int, e: Exception) -> PortError:
-    """The MIDI system would not give drumd a client: one line saying what to do."""
-    if api == rtmidi.API_UNIX_JACK:  # rtmidi: "JACK server not running?"
-        return PortError("no JACK server is running: start one (jackd, or QjackCtl), "
-                         "or pass --api alsa")
-    if api == rtmidi.API_LINUX_ALSA:  # rtmidi: "error creating ALSA sequencer client object"
-        return PortError("no ALSA sequencer (/dev/snd/seq): load it (modprobe snd-seq), "
-                         "or pass --api jack")
-    return PortError(f"cannot open the {api_name(api)} MIDI system: {e}")
-
-
-def _find(ports: list[str], name: str) -> int | None:
-    """Exact name first, then a unique substring (ALSA adds client:port numbers to names)."""
-    if name in ports:
-        return ports.index(name)
-    hits = [i for i, p in enumerate(ports) if name.lower() in p.lower()]
-    return hits[0] if len(hits) == 1 else None
-
-
-class Port:
-    """One rtmidi port: virtual (`connect=None`) or connected to an existing port by name."""
-
-    def __init__(self, kind: str, api: int, client: str, port_name: str, connect: str | None):
-        self.kind, self.connect = kind, connect
-        cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
-        try:
-            with _quiet(api):  # no server: drumd's line, not libjack's five
-                self.midi = cls(rtapi=api, name=client)
-        except rtmidi.RtMidiError as e:
-            raise _system_error(api, e) from e
-        self.port_name = port_name
-        self.lock = threading.Lock()  # send/reopen come from different threads
-        self.closed = False
-        self.connected = True
-        self.gate = self.cycles = self.guard = None
-        self.abandoned = False  # left open because the JACK server hung (see close())
-        if api == rtmidi.API_UNIX_JACK:
-            try:
-                self.cycles = JackCycles(f"{client}-watch")
-            except OSError as e:
-                raise PortError(f"cannot watch the JACK server for {client}: {e}") from e
-            if kind == "out":
-                self.gate = OutputGate(self.cycles)
-        if connect is None:
-            self.midi.open_virtual_port(port_name)
-        else:
-            self._open_named(fail=True)
-        if self.cycles is not None and kind == "in":
-            try:
-                self.guard = InputGuard(self.cycles, f"{client}-guard", f"{client}:{port_name}")
-            except (OSError, rtmidi.RtMidiError) as e:
-                raise PortError(f"cannot guard the JACK input {client}:{port_name}: {e}") from e
-
-    def _open_named(self, fail: bool) -> bool:
-        ports = self.midi.get_ports()
-        i = _find(ports, self.connect)
-        if i is None:
-            if fail:
-                listing = "\n  ".join(ports) or "(none)"
-                what = "sources" if self.kind == "in" else "destinations"
-                raise PortError(f"no MIDI port matching {self.connect!r}; available {what}:\n  {listing}")
-            return False
-        self.midi.open_port(i, self.port_name)
-        self.target = ports[i]
-        return True
-
-    def check(self) -> str | None:
-        """For ports connected by name: 'lost' when the target went away, 'back' when it was
-        reconnected, None otherwise. Also puts back the input's guard connection."""
-        if not self.server_alive():
-            return None
-        change = None
-        if self.connect is not None:
-            present = self.target in self.midi.get_ports()
-            if self.connected and not present:
-                with self.lock:
-                    self.midi.close_port()
-                    self.connected = False
-                change = "lost"
-            elif not self.connected:
-                with self.lock:
-                    self.connected = self._open_named(fail=False)
-                change = "back" if self.connected else None
-        if self.guard is not None and self.connected:
-            self.guard.hold()
-        return change
-
-    def send(self, msg) -> None:
-        with self.lock:
-            if not self.connected:
-                return
-            if self.gate is None:
-                self.midi.send_message(msg)
-                return
-            was_stalled = self.gate.stalled
-            msgs = self.gate.allow(msg)
-            for m in msgs:
-                self.midi.send_message(m)
-            if self.gate.stalled != was_stalled:
-                if self.gate.stalled:
-                    log.warning("JACK is not taking MIDI from port %r; dropping it", self.port_name)
-                else:
-                    log.warning("JACK takes MIDI again (%d messages dropped in all)",
-                                self.gate.dropped)
-
-    def server_alive(self, within: float = 0.1) -> bool:
-        """False only for a JACK server that stopped cycling (libjack calls would hang)."""
-        return self.cycles is None or self.cycles.moving(within)
-
-    def close(self) -> None:
-        """Close the port; on a hung JACK server leave it (`abandoned`): libjack would block
-        this thread forever, so the caller exits without tearing the client down."""
-        with self.lock:
-            self.closed = True
-            if not self.server_alive(0.2):
-                self.abandoned = True
-                return
-            self.midi.close_port()
-            self.midi.delete()
-            if self.guard is not None:
-                self.guard.close()
-            if self.cycles is not None:
-                self.cycles.close()
-
-
-def open_input(api: int, client: str, port_name: str, connect: str | None, queue) -> Port:
-    """An input port whose messages land in `queue` as (perf_counter time, bytes)."""
-    p = Port("in", api, client, port_name, connect)
-    p.midi.ignore_types(sysex=True, timing=False, active_sense=True)  # we need 0xF8 clock
-    put, now = queue.put, time.perf_counter
-
-    def callback(event, _data):
-        put((now(), event[0]))
-
-    if api == rtmidi.API_UNIX_JACK:
-        threading.Thread(target=_poll, args=(p, put, now), name="drumd-midi-in", daemon=True).start()
-    else:
-        p.midi.set_callback(callback)
-    return p
-
-
-POLL_S = 0.0005  # well inside a JACK period; JACK delivers input once per period anyway
-
-
-def _poll(p: Port, put, now) -> None:
-    """Drain rtmidi's lock-free input queue; timestamps are taken here, within POLL_S."""
-    while True:
-        with p.lock:
-            if p.closed:
-                return
-            msg = p.midi.get_message()
-        if msg is None:
-            time.sleep(POLL_S)
-        else:
-            put((now(), msg[0]))
+def open_output(api: int | None, client: str, port_name: str, connect: str | None) -> Port:
+    """backend(api).open_output()."""
+    return backend(api).open_output(client, port_name, connect)
 
 
 def default_port_names(api: int) -> tuple[str, str]:
-    """JACK shows `client:port`, so short names read well; ALSA lists port names alone."""
-    return ("in", "out") if api == rtmidi.API_UNIX_JACK else ("drumd in", "drumd out")
+    """(input, output) port names: JACK shows `client:port`, so short names read well; ALSA
+    and CoreMIDI list port names alone."""
+    return backend(api).port_names
 
 
 def client_names(api: int, client: str) -> tuple[str, str]:
-    """(input client, output client). rtmidi opens one client per port; on JACK a second client
-    of the same name would become `drumd-01` (whichever opened last), so the input client is
-    named `<client>-in` and the output keeps `<client>`: `drumd-in:in`, `drumd:out`."""
-    return (f"{client}-in", client) if api == rtmidi.API_UNIX_JACK else (client, client)
+    """(input client, output client) for --client `client` (JackPort.client_names: why)."""
+    return backend(api).client_names(client)
