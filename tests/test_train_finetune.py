@@ -189,3 +189,79 @@ def test_a_training_config_file_names_its_line(tmp_path):
         cfg.write_text(text)
         with pytest.raises(ValueError, match=expected):
             TrainConfig.load(str(cfg), {})
+
+
+def test_new_meter_columns_are_those_the_checkpoint_never_learnt(base):
+    from drumd.engine.data.encoding import METER_INPUTS, METERS
+    from drumd.engine.model.spec import lstm_input_width
+    from drumd.engine.training.train import new_meter_columns
+    ckpt = load_checkpoint(base)
+    first = lstm_input_width(ckpt.config) - METER_INPUTS
+    assert ckpt.meters == ["4/4"]
+    assert new_meter_columns(ckpt) == list(range(first, first + METER_INPUTS))
+    ckpt.meta["meters"] = ["4/4", "3/4"]  # its 3/4 one-hot learnt, "past the 16th" not
+    assert new_meter_columns(ckpt) == [first] + [first + i for i in range(2, len(METERS))]
+    ckpt.meta["meters"] = ["4/4", "12/8"]  # 12/8 sets "past the 16th" too
+    assert first not in new_meter_columns(ckpt) and first + METERS.index((12, 8)) not in new_meter_columns(ckpt)
+
+
+def test_the_column_boost_is_a_learning_rate_for_those_columns_alone():
+    import torch
+    from drumd.engine.training.train import _ColumnBoost
+    steps = {}
+    for scale in (1.0, 30.0):
+        torch.manual_seed(0)
+        w = torch.nn.Parameter(torch.randn(4, 6))
+        opt = torch.optim.AdamW([w], lr=1e-3, weight_decay=0.0)
+        start = w.detach().clone()
+        for i in range(3):  # a linear loss: the same gradients whatever the weights
+            (w * torch.arange(24.0).reshape(4, 6) * (i + 1)).sum().backward()
+            _ColumnBoost(w, [4, 5], scale).step(opt)
+            opt.zero_grad()
+        steps[scale] = w.detach() - start
+    assert torch.equal(steps[30.0][:, :4], steps[1.0][:, :4])  # the other columns: bit for bit
+    assert torch.allclose(steps[30.0][:, 4:], 30 * steps[1.0][:, 4:], rtol=1e-3)
+    assert steps[1.0][:, 4:].abs().min() > 0
+
+
+def last_weights(run) -> dict:
+    """Every weight where the run stopped (last.pt: best.pt may be the starting point)."""
+    import torch
+    return {k: v.numpy() for k, v in torch.load(run / "last.pt", weights_only=True)["model"].items()}
+
+
+def test_new_meter_lr_leaves_a_4_4_fine_tune_as_it_was_and_moves_a_new_meter(base, mine, tmp_path):
+    """On 4/4 files the meter inputs are zero: new_meter_lr changes no other weight, bit for
+    bit (the meter columns of this base, trained from scratch, are its random start: only
+    weight decay moves them). With 3/4 files the 3/4 column moves, new_meter_lr times as far."""
+    from drumd.engine.data.encoding import METERS
+    from drumd.engine.training.train import new_meter_columns
+    cols = new_meter_columns(load_checkpoint(base))
+    start = np.array(load_checkpoint(base).weights["lstm.weight_ih_l0"])
+    runs = {}
+    for scale in (1, 30):
+        r = finetune(base, mine, tmp_path / f"four{scale}", "--set", "max_iters=6", "--set", "eval_interval=3",
+                     "--set", f"new_meter_lr={scale}", "--set", "patience=10")
+        assert r.exit_code == 0, r.output
+        runs[scale] = last_weights(tmp_path / f"four{scale}")
+    first = "lstm.weight_ih_l0"
+    other = np.ones(start.shape[1], bool)
+    other[cols] = False
+    for k in runs[1]:
+        keep = np.ones(runs[1][k].shape[-1], bool)
+        if k == first:
+            keep[cols] = False
+        assert np.array_equal(runs[1][k][..., keep], runs[30][k][..., keep]), k
+    assert not np.array_equal(runs[1][first][:, other], start[:, other])  # it trained
+    assert np.allclose(runs[30][first][:, cols], start[:, cols], rtol=1e-4, atol=0)
+    waltzes = tmp_path / "waltzes"
+    for i in range(3):
+        write(waltzes / "waltz" / f"w{i}.mid", groove(meter=(3, 4), kicks=(0, 6 + i)), meter=(3, 4))
+    moved = {}
+    three = cols[METERS.index((3, 4))]
+    for scale in (1, 30):
+        r = finetune(base, waltzes, tmp_path / f"three{scale}", "--set", "max_iters=6", "--set",
+                     "eval_interval=6", "--set", f"new_meter_lr={scale}", "--val-share", "0.34")
+        assert r.exit_code == 0, r.output
+        moved[scale] = np.abs(last_weights(tmp_path / f"three{scale}")[first][:, three] - start[:, three]).mean()
+    assert moved[30] > 10 * moved[1] > 0
