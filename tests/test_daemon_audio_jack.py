@@ -157,7 +157,7 @@ def test_synth_sounds_with_the_midi_drumd_sends(audio_jack, drumd_checkpoint, tm
     for t in slips(data["cycles"], data["walls"]):
         clean &= (tm < t - 0.02) | (tm > t + SLIP_RECOVERY)
     err = err[clean]
-    with judged(audio_jack, mark):  # timing
+    with judged(audio_jack, mark, "drumd-synth"):  # timing
         shown = np.round(err * 1000, 2).tolist()
         assert st["synth_late_hits"] == 0
         assert len(err) >= 6, "the dummy driver kept slipping: the box is too busy to judge timing"
@@ -207,8 +207,8 @@ def test_guitar_starts_and_stops_the_groove(audio_jack, drumd_checkpoint, monkey
     events = listener.snapshot()
     ons = np.array([t for t, _ in note_ons(events)]) - start
     assert not (ons < 0).any(), out
-    with judged(audio_jack, mark):  # timing
+    assert last_channel_message(events) == (0xB9, 123, 0)  # all-notes-off on the way out
+    with judged(audio_jack, mark, "drumd-follow"):  # timing
         assert ((ons > 0.3) & (ons < PHRASE_S)).sum() >= 8, (out, ons)
         assert ons.max() < SILENT_BY, ons
         assert paired(events) == {}
-        assert last_channel_message(events) == (0xB9, 123, 0)

@@ -127,7 +127,7 @@ def test_quantized_notes_land_on_the_clock_grid_in_the_output_map(jack, transpor
     from drumd.engine.data.encoding import CLASS_PITCH
     ezd = {Voicing("ezdrummer2").note_on(p, 100)[1] for p in CLASS_PITCH}
     assert {m[1] for _, m in ons} <= ezd
-    with judged(jack, mark):  # timing and note pairs
+    with judged(jack, mark, drumd.client):  # timing and note pairs
         errs = grid_errors(events, 1000 / RATE)
         assert len(errs) >= 8, "xruns from the first second: the box is too busy to judge timing"
         # The reference grid is a line through period-quantised tick arrivals, so it can sit up to
@@ -200,14 +200,16 @@ def test_transport_tempo_and_shutdown(jack, transport, drumd_checkpoint, tmp_pat
     tempi = [mido.tempo2bpm(m.tempo) for m in mid.tracks[0] if m.type == "set_tempo"]
     assert max(tempi) > 140
     # the tempo change was followed: drumd's tempo (its status line) matches the tick rate
-    with judged(jack, mark):
-        assert [k for k, ok in heard.items() if not ok] == []
+    # stop, relocation and SIGTERM's all-notes-off: not timing, never excused
+    judged_apart = ("no note-on after stop", "every note closed on stop")
+    assert [k for k, ok in heard.items() if not ok and k not in judged_apart] == []
+    assert last_channel_message(final) == (CC | 9, 123, 0)
+    assert ons >= len(note_ons(final)) > 0
+    with judged(jack, mark, drumd.client):  # when notes came, and note-offs a late recorder lost
+        assert [k for k in judged_apart if not heard[k]] == []
         tick_bpm = 60 / (np.median(np.diff(ticks(final)[-48:])) * 24)
         assert float(lines[-1].split()[0]) == pytest.approx(tick_bpm, rel=0.05) and tick_bpm > 140
-        # SIGTERM: every note closed, all-notes-off last
-        assert paired(final) == {}
-        assert last_channel_message(final) == (CC | 9, 123, 0)
-        assert ons >= len(note_ons(final)) > 0
+        assert paired(final) == {}  # SIGTERM: every note closed
 
 
 def test_player_in_a_vendor_map_through_call_and_response(jack, transport, drumd_checkpoint):
@@ -239,7 +241,8 @@ def test_player_in_a_vendor_map_through_call_and_response(jack, transport, drumd
         daw.close()
         player.close()
         listener.close()
-    with judged(jack, mark):
+    assert note_ons(events), "drumd played nothing"
+    with judged(jack, mark, drumd.client):
         ons = note_ons(events)
         during = [m[1] for t, m in ons if t < t0 + 15.5 * step]
         answer = [t for t, m in ons if t0 + 15.5 * step <= t]
@@ -270,7 +273,7 @@ def test_phrase_fills_lead_into_a_crash_through_jack(jack, transport, drumd_chec
                   "--quantize", "1", "--fill-every", "2", "--seed", "3", client="drumd-fill")
     events, out = roll(jack, daw, drumd, listener, 7.5)
     tick = 60 / (bpm * 24)
-    with judged(jack, mark):  # a note moved by an xrun would land on another 16th
+    with judged(jack, mark, drumd.client):  # a note moved by an xrun would land on another 16th
         at = sixteenths(events, tick)
         heard = max(at) if at else 0
         downbeats = [k for k in (32, 64, 96) if k < heard - 4]

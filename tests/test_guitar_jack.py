@@ -61,7 +61,7 @@ def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
     def span(lo, hi):
         return (t >= lo) & (t < hi)
 
-    with judged(audio_jack, mark):  # timing
+    with judged(audio_jack, mark, {"drumd-guitar"}):  # timing (the follower's capture client)
         assert not playing[t < 0].any()
         for (beat, beats, _), nxt in zip(PHRASES, [p[0] for p in PHRASES[1:]] + [None]):
             on, off = beat * BEAT, (beat + beats) * BEAT

@@ -94,7 +94,7 @@ def test_plugin_sounds_each_drum_when_drumd_sends_it(jack, drumd_checkpoint, tmp
         errors.append(None if i is None else at[i] - t)
     shown = [None if e is None else round(float(e) * 1000, 2) for e in errors]
     on_time = [e is not None and abs(e) <= LATE_OK[out_map] for e in errors]
-    with judged(jack, mark):  # timing: a cycle JACK dropped delays the sound or the stamp
+    with judged(jack, mark, f"drumd-{out_map}"):  # a cycle JACK dropped delays sound or stamp
         # The plugin plays a note in the cycle that brings it (the one after drumd's send), at
         # the cycle's first frame; the listener is stamped in that same cycle. On this shared
         # box one stray (a client's thread woken late stamps late) is tolerated, no more.
