@@ -1,29 +1,50 @@
 """A running drumd: the threads and what flows between them.
 
-  MIDI input callback  timestamps + enqueues (ports.py)
-  input thread         clock messages -> Clock; notes -> PlayerLog (+ thru); CC -> controls
-  engine thread        one step ahead: computes step k+1 while step k sounds, hands the hits
-                       to the sender by musical position
-  sender thread        sends at the clock-predicted times (scheduler.py), SCHED_FIFO if allowed
-  (--synth)            the engine thread also queues each hit into the SynthOutput at its
-                       predicted time: one step ahead is enough lead for the audio latency
-  (--audio-in)         the engine thread reads the GuitarFollower once per step (follow.py);
-                       with riff lock, the guitar's recent accents are told to the sampler
-                       as taps (Sampler.tap) before the step is computed
-  (--clock jack|link)  transport thread: reads JACK transport twice per JACK period, or the
+Threads (names as `threading` shows them):
+  MIDI input           ALSA: rtmidi's callback thread timestamps and enqueues each message;
+                       JACK: a poller of ours ("drumd-midi-in") drains rtmidi's queue every
+                       0.5 ms instead, so JACK's process thread never waits for the GIL
+                       (midi/ports.py)
+  input thread         "drumd-input": clock messages -> Clock; notes -> PlayerLog (+ thru);
+                       CC -> controls (one-shot fill and phrase-end requests: controls.OneShot)
+  engine thread        "drumd-engine": one step ahead: computes step k+1 while step k sounds,
+                       hands the hits to the sender by musical position. What to do at each
+                       step (resync, mode, fills, guitar gate, when) is decided by a pure
+                       StepPlanner (planner.py); this thread waits, computes and sends
+  sender thread        "drumd-sender": sends at the clock-predicted times (scheduler.py),
+                       SCHED_FIFO if allowed
+  (--clock jack|link)  "drumd-transport": reads JACK transport twice per JACK period, or the
                        Link session every 2 ms, into the Clock (jacktransport.py,
                        linkclock.py); MIDI clock bytes are then ignored. --clock auto reads
                        JACK transport too where a server runs, beside MIDI clock: the Clock
-                       lets whichever started first lead
+                       lets whichever started first lead. Link runs its own threads inside
+                       its library
+  (--synth)            the audio host's callback thread (PortAudio; JACK's process thread on
+                       JACK) mixes the SynthOutput: it only drains a deque that the engine
+                       thread (hits, at their predicted times; one step ahead is enough lead
+                       for the audio latency) and the input thread (thru) fill (sound/audio.py)
+  (--audio-in)         a child process captures the guitar (sound/capture.py: its audio
+                       callback writes to a pipe, never waiting for our GIL); the worker
+                       "drumd-guitar" reads the pipe, analyses and publishes an immutable
+                       GuitarState (sound/guitar.py); the engine thread reads it once per step
+                       (follow.py) and, with riff lock, tells the guitar's accents to the
+                       sampler as taps (Sampler.tap) before the step is computed
   main thread          status line, reconnecting ports, signals, shutdown
 The model never runs on the input or sender threads, so neither waits for it (beyond the GIL,
 whose switch interval is cut to 0.5 ms so a waiting sender gets it quickly).
 
-Step k is computed at the clock's time of position k - 0.75 when a player is heard (a quarter
-step after step k-1 sounds, so the player's hits on step k-1 are in), k - 1.5 in generate mode
-(nobody to wait for: a whole step of slack for a busy machine), and must be ready by k - 0.5,
-the earliest a hit of step k may sound (microtiming offsets are within half a step); later is
-a late step.
+Locks, outermost first (a thread holding one takes only those below it):
+  Sender.cond          the sender's queues and sounding notes (scheduler.py); held while
+                       sending, so it asks the clock (Session._time_of) and records under it
+  Session.cond         the Clock, the grid epoch the sender's plan belongs to, Link peers;
+                       notified on transport changes. Never held while calling the sender
+  Recorder.lock        the take's events (record.py)
+  Port.lock            one port's send/poll against its reopening (midi/ports.py)
+  StatusLine.lock      the status line and log lines written above it (status.py)
+Without locks: LiveControls (one attribute assignment per change; one-shots count up, see
+controls.OneShot), the GuitarState (replaced whole), the SynthOutput's deque.
+
+When step k is computed, and when it is late: planner.py.
 """
 from __future__ import annotations
 
@@ -35,22 +56,19 @@ import sys
 import threading
 import time
 
-from drumd.daemon.timing.clock import CONTINUE, START, STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.timing.clock import STOP, TICK, TICKS_PER_STEP, Clock
 from drumd.daemon.play.record import TEMPO_CHANGE
 from drumd.daemon.play.controls import LiveControls
 from drumd.daemon.play.follow import RIFF_MODES, biased_density, effect, scaled_velocity
 from drumd.daemon.play.modes import PlayerLog, make_mode
+from drumd.daemon.play.planner import Bars, Resync, StepPlanner
 from drumd.daemon.timing.scheduler import Sender
 from drumd.daemon.play.status import percentile_ms
-from drumd.engine.data.encoding import bar_steps, parse_meter
-from drumd.mappings.basics.grid import STEPS_PER_BEAT
+from drumd.engine.data.encoding import parse_meter
 from drumd.mappings.basics.midifile import MidiFileError
 
 log = logging.getLogger(__name__)
 
-COMPUTE_AT = {"generate": 1.5}  # steps before the grid point; other modes:
-COMPUTE_AT_LISTENING = 0.75     # ... wait for the player's hits on the step before
-DEADLINE = 0.5
 AUTO_CLOCK_GRACE = 1.0  # s to wait for a DAW's clock before playing on our own (--clock auto)
 # --guitar-tempo follows estimate changes above this; smaller ones are the estimate wobbling
 # as onsets enter and leave its window.
@@ -71,8 +89,10 @@ class Session:
         self.clock = Clock(bpm=settings["bpm"])
         # bars of the session's meter from song position 0 (MIDI clock carries no meter)
         self.meter = parse_meter(settings.get("meter", "4/4"))
-        self.steps_per_bar = bar_steps(self.meter)
-        self.steps_per_beat = 16 // self.meter[1]  # the status line's beats: quarters, or 8ths in 6/8
+        self.planner = StepPlanner(self.meter, settings["send_clock"])  # the engine thread's
+        self.bars: Bars = self.planner.bars
+        self.steps_per_bar = self.bars.steps_per_bar
+        self._mode = None  # the mode playing (engine thread only)
         if transport is not None:
             self.clock.source = transport.source  # the status line says what drumd waits for
         self.cond = threading.Condition()  # guards the clock; notified on transport changes
@@ -210,8 +230,7 @@ class Session:
             changed = self.clock.message(msg, t)
             if changed:
                 self.cond.notify_all()
-            tick = msg[0] == TICK and self.clock.running and self.clock.source == "external"
-            if tick and self.clock.est.next_index % 24 == 0 and self.recorder is not None:
+            if msg[0] == TICK and self.recorder is not None and self.clock.beat_tick():
                 self.recorder.tempo(t, self.clock.bpm, self.clock.position_at(t))
         self.sender.wake()  # a new tick refines the predicted times of what is queued
 
@@ -265,86 +284,94 @@ class Session:
 
     # --- engine thread -------------------------------------------------------------------
     def _engine_loop(self) -> None:
-        epoch, k, mode, first_step = None, 0, None, None
-        fill_until = -1
-        gate_open = True  # --audio-in: was the previous step played?
+        """Wait for the clock, then carry out the planner's resync or step (planner.py)."""
         while not self.stopping.is_set():
+            self._check_clock()
             with self.cond:
                 now = self.now()
-                if self.clock.poll(now):
-                    log.warning("clock lost; playing on at %.1f BPM", self.clock.bpm)
-                no_daw = (self.cfg["clock"] == "auto" and self.clock.epoch == 0
-                          and not self.clock.external_seen and now - self.t_started > AUTO_CLOCK_GRACE)
-            if no_daw:
-                self._start_internal()
+                view = self.clock.view()
+                resync = self.planner.resync(view, self.controls.mode)
+                due = deadline = None
+                if resync is None and view.running:
+                    due = self.clock.time_of(self.planner.compute_at())
+                    deadline = self.clock.time_of(self.planner.deadline())
+                if resync is None and (due is None or due > now):
+                    self.cond.wait(0.1 if due is None else min(due - now, 0.1))
+                    continue
+            if resync is not None:
+                self._resync(resync)
+            else:
+                self._play_step(view.internal, deadline)
+
+    def _check_clock(self) -> None:
+        """Fall back to our own clock when an external one vanished; --clock auto: play on
+        our own once no DAW's clock came within AUTO_CLOCK_GRACE."""
+        with self.cond:
+            now = self.now()
+            if self.clock.poll(now):
+                log.warning("clock lost; playing on at %.1f BPM", self.clock.bpm)
+            no_daw = (self.cfg["clock"] == "auto" and self.clock.epoch == 0
+                      and not self.clock.external_seen and now - self.t_started > AUTO_CLOCK_GRACE)
+        if no_daw:
+            self._start_internal()
+
+    def _resync(self, r: Resync) -> None:
+        """The transport moved: drop what was planned, then (running) restart the mode at
+        r.start, primed with what drumd played before it."""
+        self.sender.silence()  # every sounding note closed, the old plan dropped
+        with self.cond:
+            self._grid_epoch = r.epoch
+        if r.start is None:  # stopped
+            if self.recorder is not None:
+                try:
+                    self.recorder.write()
+                except MidiFileError as e:  # the take is kept; drumd exit tries again
+                    log.error("%s; the take so far was not saved, drumd tries again when it "
+                              "exits", e)
+            return
+        k = r.start
+        if self.recorder is not None:  # the song position the take (re)starts from
             with self.cond:
-                now = self.now()
-                running, new_epoch = self.clock.running, self.clock.epoch
-                internal = self.clock.source == "internal"
-                if new_epoch != epoch:
-                    start_step, bpm = self.clock.start_step, self.clock.bpm
-                elif running:
-                    ahead = COMPUTE_AT.get(mode.name, COMPUTE_AT_LISTENING) if mode else COMPUTE_AT_LISTENING
-                    wait = self.clock.time_of(k - ahead) - now
-                    deadline = self.clock.time_of(k - DEADLINE)
-                if new_epoch == epoch and (not running or wait > 0):
-                    self.cond.wait(0.1 if not running else min(wait, 0.1))
-                    continue
-            if new_epoch != epoch:  # transport moved: drop what was planned, re-sync the model
-                epoch = new_epoch
-                self.sender.silence()  # every sounding note closed, the old plan dropped
-                with self.cond:
-                    self._grid_epoch = epoch
-                if not running:
-                    if self.recorder is not None:
-                        try:
-                            self.recorder.write()
-                        except MidiFileError as e:  # the take is kept; drumd exit tries again
-                            log.error("%s; the take so far was not saved, drumd tries again when it "
-                                      "exits", e)
-                    continue
-                k = first_step = start_step
-                if self.recorder is not None:  # the song position the take (re)starts from
-                    with self.cond:
-                        if self.clock.epoch == epoch:
-                            self.recorder.started(self.clock.time_of(k), k, bpm)
-                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
-                primer = [self.played[s] for s in range(k - 2 * self.steps_per_bar, k) if s in self.played]
-                mode.start(self.sampler, k, self.controls.style, bpm,
-                           primer if len(primer) == 2 * self.steps_per_bar else ())
-                if self.cfg["send_clock"] and internal:
-                    self.sender.on_grid(k, [START if k == 0 else CONTINUE])
-                continue
-            if mode.name != self.controls.mode:
-                mode = make_mode(self.controls.mode, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
-                mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
-            guitar = self._follow_guitar(mode.name)
-            if self.controls.fill_request.take():  # fill to the end of this bar (the next, if it's almost over)
-                bar_end = (k // self.steps_per_bar + 1) * self.steps_per_bar
-                fill_until = bar_end + (self.steps_per_bar if bar_end - k < STEPS_PER_BEAT else 0)
-            pedal = self.controls.phrase_end_request.take()
-            controls, velocity = self.controls.for_step(k < fill_until), 1.0
-            if guitar is not None:
-                controls = dataclasses.replace(
-                    controls, density=biased_density(controls.density, guitar.density))
-                velocity = guitar.velocity
-            play = guitar is None or guitar.play or k < fill_until
-            t0 = self.now()
-            if play and not gate_open:  # the guitar is back: a fresh groove from this step
-                mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
-            if play and guitar is not None:
-                for pos, v in guitar.taps:  # riff lock; one told again is harmless (Sampler.tap)
-                    self.sampler.tap(pos, v)
-                self.riff_taps = len(guitar.taps)
-            step = mode.step(self.sampler, k, controls, self.player, pedal) if play else None
-            gate_open = play
-            done = self.now()
-            self.compute_s.append(done - t0)
-            self.steps_done += 1
-            if done > deadline and k != first_step:  # the first step's grid point is the start itself
-                self.late_steps += 1
-            self._emit(k, step, internal, velocity)
-            k += 1
+                if self.clock.epoch == r.epoch:
+                    self.recorder.started(self.clock.time_of(k), k, r.bpm)
+        self._mode = make_mode(r.mode, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
+        primer = [self.played[s] for s in r.primer_steps if s in self.played]
+        self._mode.start(self.sampler, k, self.controls.style, r.bpm,
+                         primer if len(primer) == len(r.primer_steps) else ())
+        if r.clock_message is not None:
+            self.sender.on_grid(k, [r.clock_message])
+
+    def _play_step(self, internal: bool, deadline: float) -> None:
+        """Compute step k as planned, count it (late: done after `deadline`, perf_counter s)
+        and hand it to the sender."""
+        k, wanted = self.planner.k, self.controls.mode
+        if self.planner.switch_mode(wanted):
+            self._mode = make_mode(wanted, self.cfg["bars"], self.cfg["silence_beats"], self.meter)
+            self._mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+        mode = self._mode
+        guitar = self._follow_guitar(mode.name)
+        plan = self.planner.plan_step(self.controls.fill_request.take(),
+                                      None if guitar is None else guitar.play)
+        pedal = self.controls.phrase_end_request.take()
+        controls, velocity = self.controls.for_step(plan.fill), 1.0
+        if guitar is not None:
+            controls = dataclasses.replace(
+                controls, density=biased_density(controls.density, guitar.density))
+            velocity = guitar.velocity
+        t0 = self.now()
+        if plan.fresh:  # the guitar is back: a fresh groove from this step
+            mode.start(self.sampler, k, self.controls.style, self.clock.bpm, ())
+        if plan.play and guitar is not None:
+            for pos, v in guitar.taps:  # riff lock; one told again is harmless (Sampler.tap)
+                self.sampler.tap(pos, v)
+            self.riff_taps = len(guitar.taps)
+        step = mode.step(self.sampler, k, controls, self.player, pedal) if plan.play else None
+        done = self.now()
+        self.compute_s.append(done - t0)
+        self.steps_done += 1
+        if plan.judged and done > deadline:
+            self.late_steps += 1
+        self._emit(k, step, internal, velocity)
 
     def _follow_guitar(self, mode: str):
         """Read the guitar for the next step: its GuitarEffect (None without --audio-in). Sizes
@@ -402,15 +429,12 @@ class Session:
     # --- status --------------------------------------------------------------------------
     def snapshot(self) -> dict:
         with self.cond:
-            c = self.clock
-            pos = c.position_at(self.now()) if c.running else 0.0
-            bpm, source, fallback, running = c.bpm, c.source, c.fallback, c.running
+            c = self.clock.view()
+            pos = self.clock.position_at(self.now()) if c.running else 0.0
             peers = self.peers
-        step = int(pos // 1)
-        return {"bpm": bpm, "source": source, "fallback": fallback, "running": running,
-                "peers": peers,
-                "bar": step // self.steps_per_bar + 1,
-                "beat": step % self.steps_per_bar // self.steps_per_beat + 1,
+        where = self.bars.position(int(pos // 1))
+        return {"bpm": c.bpm, "source": c.source, "fallback": c.fallback, "running": c.running,
+                "peers": peers, "bar": where.bar, "beat": where.beat,
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,
                 "variation": self.controls.variation, "fill_every": self.controls.fill_every,

@@ -37,6 +37,7 @@ twice). Only drumd's own clock, internal or a vanished clock's fallback, gives w
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from drumd.daemon.timing.tickfilter import TickFilter
 from drumd.mappings.basics.grid import STEPS_PER_BEAT
@@ -52,6 +53,26 @@ JUMP_STEPS = 0.25  # 16ths between the running grid and a transport position tha
 def tick_period(bpm: float) -> float:
     """Seconds between MIDI clock ticks at `bpm` (24 per quarter)."""
     return 60.0 / (bpm * 24)
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """The transport's state at one instant (`Clock.view()`): read once under the session's
+    lock, used outside it. `epoch` increases on every start, stop and relocation; `start_step`
+    is the first step (16ths from song position 0) after the latest start; `bpm` in quarter
+    notes per minute; `source` "internal", "external" (MIDI clock), JACK_TRANSPORT or "link";
+    `fallback`: on drumd's own clock because the external one vanished."""
+    epoch: int
+    running: bool
+    start_step: int
+    bpm: float
+    source: str
+    fallback: bool
+
+    @property
+    def internal(self) -> bool:
+        """On drumd's own clock (internal, or a vanished clock's fallback)."""
+        return self.source == "internal"
 
 
 class Clock:
@@ -232,6 +253,16 @@ class Clock:
         return True
 
     # --- the grid ------------------------------------------------------------------------
+    def view(self) -> ClockView:
+        """The transport's state now, as one immutable value."""
+        return ClockView(self.epoch, self.running, self.start_step, self.bpm, self.source,
+                         self.fallback)
+
+    def beat_tick(self) -> bool:
+        """True while following MIDI clock when the tick fed last ended a beat (the next
+        tick's index is a multiple of 24, a quarter note): lets a caller act once per beat."""
+        return self.running and self.source == "external" and self.est.next_index % 24 == 0
+
     @property
     def step_duration(self) -> float:
         if self.source == "external":
