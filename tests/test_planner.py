@@ -192,3 +192,18 @@ def test_no_beat_is_announced_off_midi_clock():
     c = Clock(bpm=120.0)
     c.start_internal(0.0)
     assert not c.beat_tick()
+
+
+# --- a resync starts the plan afresh ----------------------------------------------------------
+def test_a_loop_back_ends_the_fill_asked_before_it():
+    p = started()
+    assert fills(steps(p, 64, fill_requests={60})) == [60, 61, 62, 63]  # to bar 5's line (64)
+    p.resync(view(2, start=0), "accompany")  # the DAW loops back to bar 1
+    assert fills(steps(p, 64)) == []  # not bars 1 to 4 as fills
+
+
+def test_a_relocation_keeps_the_primer_when_the_guitar_plays_at_the_new_position():
+    p = started()
+    steps(p, 40, guitar=lambda k: k < 20)  # the guitar rested from step 20
+    p.resync(view(2, start=64), "accompany")  # the mode restarts there, primed
+    assert not p.plan_step(guitar_plays=True).fresh  # not restarted again without the primer

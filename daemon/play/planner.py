@@ -7,7 +7,8 @@ tested with plain values (tests/test_planner.py):
   resync   the clock's epoch moved (a start, stop or relocation): what was planned is dropped.
            While the transport runs, the mode restarts at the clock's start step, primed with
            the two bars drumd played just before it, and with --send-clock on drumd's own clock
-           a START is sent at song position 0, a CONTINUE anywhere else.
+           a START is sent at song position 0, a CONTINUE anywhere else. A fill under way
+           ends there.
   when     step k is computed at position k - 1.5 in generate mode (nobody to wait for: a
            whole step of slack for a busy machine), k - 0.75 in the others (a quarter step
            after step k-1 sounds, so the player's hits on it are in), and must be ready by
@@ -124,6 +125,10 @@ class StepPlanner:
             return Resync(clock.epoch, None)
         self.k = self.first_step = clock.start_step
         self.mode = mode
+        # A fill ends at a bar line of the old position: on the new one it could span whole
+        # bars (a DAW looping back from bar 4 to bar 1). The mode starts afresh here, so the
+        # guitar gate counts as open: its first played step keeps the primer.
+        self.fill_until, self.gate_open = -1, True
         message = None
         if self.send_clock and clock.internal:
             message = START if self.k == 0 else CONTINUE
