@@ -63,6 +63,8 @@ def test_each_system_gets_its_class_and_names():
     assert ports.backend(rtmidi.API_LINUX_ALSA) is AlsaPort
     assert ports.backend(rtmidi.API_MACOSX_CORE) is CoreMidiPort
     assert ports.backend(None) is Port
+    with pytest.raises(PortError, match="^drumd does not support the .* MIDI API; choose alsa"):
+        ports.backend(rtmidi.API_WINDOWS_MM)
     assert ports.default_port_names(rtmidi.API_UNIX_JACK) == ("in", "out")
     assert ports.client_names(rtmidi.API_UNIX_JACK, "drumd") == ("drumd-in", "drumd")
     for api in (rtmidi.API_LINUX_ALSA, rtmidi.API_MACOSX_CORE):
@@ -110,6 +112,11 @@ def test_connecting_to_no_port_lists_the_ports_there_are(stand_in):
     assert str(e.value).splitlines() == [
         "no MIDI port matching 'MIDI'; available destinations:",
         "  Keys:Keys MIDI 1 24:0", "  Pads:Pads MIDI 1 28:0"]
+
+
+def test_port_errors_are_drumd_errors():
+    from drumd.mappings.basics.errors import DrumdError
+    assert issubclass(PortError, DrumdError)  # the drumd command prints them in one line
 
 
 def test_no_midi_system_is_one_line_naming_what_to_do(stand_in):

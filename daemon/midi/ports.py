@@ -18,7 +18,7 @@ only what differs (github.com/mido/mido, docs/new_port_types.rst). Here:
 
 Input is only timestamped and enqueued; everything else happens on the daemon's threads. A
 port connected by name that disappears is reopened when it shows up again (`Port.check()`,
-called periodically). Every error a user can mend is a PortError with one line.
+called periodically). Every error a user can mend is a PortError (a DrumdError).
 """
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ import time
 
 import rtmidi
 
+from drumd.mappings.basics.errors import DrumdError
+
 from .jackgate import JackCycles, OutputGate, libjack_quiet
 from .jackguard import InputGuard
 
@@ -43,8 +45,9 @@ APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
 POLL_S = 0.0005  # JACK input poll; well inside a JACK period, which delivers input once anyway
 
 
-class PortError(Exception):
-    """A MIDI system or port drumd cannot use; str() is one line saying what to do."""
+class PortError(DrumdError):
+    """A MIDI system or port drumd cannot use; str() says what to do (one line, but for a
+    port not found: then the ports there are follow, one a line)."""
 
 
 def _find(ports: list[str], name: str) -> int | None:
@@ -358,9 +361,15 @@ BACKENDS: dict[int, type[Port]] = {rtmidi.API_UNIX_JACK: JackPort,
 
 
 def backend(api: int | None) -> type[Port]:
-    """The port class for an rtmidi API constant (from choose_api); the plain rtmidi Port for
-    any other (None: a stand-in rtmidi in tests)."""
-    return BACKENDS.get(api, Port)
+    """The port class for an rtmidi API constant (from choose_api); None gives the plain Port
+    on rtmidi's default API (tests use it on a stand-in rtmidi). Raises PortError for an API
+    drumd has no class for (Windows MM, say)."""
+    if api is None:
+        return Port
+    if api not in BACKENDS:
+        raise PortError(f"drumd does not support the {rtmidi.get_api_name(api)} MIDI API; "
+                        f"choose {', '.join(APIS)}")
+    return BACKENDS[api]
 
 
 def choose_api(name: str = "auto") -> int:
