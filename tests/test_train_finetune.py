@@ -265,3 +265,40 @@ def test_new_meter_lr_leaves_a_4_4_fine_tune_as_it_was_and_moves_a_new_meter(bas
         assert r.exit_code == 0, r.output
         moved[scale] = np.abs(last_weights(tmp_path / f"three{scale}")[first][:, three] - start[:, three]).mean()
     assert moved[30] > 10 * moved[1] > 0
+
+
+def test_select_on_all_keeps_the_best_with_velocity_and_timing(base, mine, tmp_path):
+    """select_on=all: best.pt is the evaluation with the lowest event NLL + hits a 16th x
+    velocity and timing NLL a hit on the held-out files; a value it does not know: one line."""
+    from drumd.engine.data.library import load_library
+    r = finetune(base, mine, tmp_path / "all", "--set", "max_iters=15", "--set", "eval_interval=5",
+                 "--set", "select_on=all", "--set", "patience=10")
+    assert r.exit_code == 0, r.output
+    held = load_library(mine, "ezdrummer2", 10, None, 0.1, 1234).validation
+    hits = sum(int((p.velocity > 0).sum()) for p in held) / sum(len(p) for p in held)
+    rows = log_rows(tmp_path / "all")
+    score = {int(r["iter"]): float(r["val_nll"]) + hits * float(r["val_expr"]) for r in rows}
+    assert load_checkpoint(tmp_path / "all" / "best.pt").meta["iter"] == min(score, key=score.get)
+    r = finetune(base, mine, tmp_path / "bad", "--set", "select_on=velocity")
+    assert r.exit_code != 0 and "select_on 'velocity': expected one of events, all" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_expr_lr_is_the_expression_heads_learning_rate_alone(base, mine, tmp_path):
+    """One iteration at expr_lr 10 against 1: every weight but the expression head's the same
+    bit for bit, the expression head's change 10 times as large (AdamW's first step)."""
+    start = {k: np.array(v) for k, v in load_checkpoint(base).weights.items()}
+    runs = {}
+    for scale in (1, 10):
+        r = finetune(base, mine, tmp_path / f"x{scale}", "--set", "max_iters=1", "--set", f"expr_lr={scale}",
+                     "--set", "weight_decay=0")
+        assert r.exit_code == 0, r.output
+        runs[scale] = last_weights(tmp_path / f"x{scale}")
+    for k in runs[1]:
+        if k == "style_emb.weight":
+            continue  # its new row is not in the base
+        if k.startswith("expr_head."):
+            np.testing.assert_allclose(runs[10][k] - start[k], 10 * (runs[1][k] - start[k]), rtol=1e-3, atol=1e-6)
+            assert np.abs(runs[1][k] - start[k]).max() > 0, k
+        else:
+            assert np.array_equal(runs[1][k], runs[10][k]), k

@@ -13,7 +13,8 @@ measurement, see there.
 
 Stopping: after max_iters, after max_minutes (counted from the command's start, loading
 included: the last iteration is the one after which the closing evaluation and save still fit),
-after `patience` evaluations without a better validation NLL, or on Ctrl-C (SIGINT:
+after `patience` evaluations without a better validation NLL (select_on: of the events, or of
+the events with their velocity and timing), or on Ctrl-C (SIGINT:
 the run stops after the current iteration and raises Interrupted; best.pt and last.pt stay as
 the last evaluation left them, never half-written).
 """
@@ -38,7 +39,7 @@ from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.data.gmd import DATA_MAP, load_dataset
 from drumd.engine.data.library import holds_gmd, load_library
 from drumd.engine.data.encoding import METER_INPUTS, METERS, bar_steps, meter_name, parse_meter
-from drumd.engine.model.features import sequence_features
+from drumd.engine.model.features import HITS_PER_EVENT, sequence_features
 from drumd.engine.model.spec import lstm_input_width
 from drumd.engine.progress import on_terminal
 from drumd.engine.sampling.warmup import bank_from_meta, bank_to_meta, build_bank
@@ -81,6 +82,12 @@ class TrainConfig:
                                      # weight-name prefixes (lstm.weight_hh_l1)
     anchor: float = 0.0              # fine-tuning: L2 pull of every weight toward its starting
                                      # value (L2-SP, Li et al. 2018), per step of the loss
+    select_on: str = "events"        # what best.pt and early stopping judge the held-out files
+                                     # by: "events" (which drums hit: event NLL a 16th) or "all"
+                                     # (with the hits' velocity and timing: event NLL + hits a
+                                     # 16th x velocity and timing NLL a hit)
+    expr_lr: float = 1.0             # the expression head's (velocity, timing) learning rate
+                                     # as a multiple of lr
     new_meter_lr: float = 1.0        # fine-tuning: the learning rate of the first layer's input
                                      # weights for meters the checkpoint never learnt, as a
                                      # multiple of lr (they start at zero in the shipped model);
@@ -165,6 +172,7 @@ FINETUNE_DEFAULTS = {"lr": 1e-4, "min_lr": 1e-5, "warmup_iters": 10, "max_iters"
                      "eval_interval": 20, "patience": 4, "max_minutes": 4.0}
 
 
+SELECT_ON = ("events", "all")
 EXIT_S = 2.0  # seconds from the last save to the process's end (closing the log, torch's exit)
 FIRST_EVAL = 10  # the iteration of a from-scratch run's first, early evaluation
 
@@ -229,7 +237,8 @@ def lr_at(it, cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, started: float | None = None) -> Path:
-    """Train; returns the path of the best checkpoint (selected on validation NLL). Raises
+    """Train; returns the path of the best checkpoint (selected on validation NLL, as
+    cfg.select_on counts it). Raises
     Interrupted on Ctrl-C (after cleaning up), ValueError or CheckpointError for bad options.
     started: time.time() when the command started (default: now), from which max_minutes counts."""
     ddp = int(os.environ.get("RANK", -1)) != -1
@@ -263,11 +272,15 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         model = DrumLSTM(mcfg)
     tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
+    if cfg.select_on not in SELECT_ON:
+        raise ValueError(f"select_on {cfg.select_on!r}: expected one of {', '.join(SELECT_ON)}")
+    # the held-out files' hits a 16th: "all" counts their velocity and timing NLL per 16th
+    va_hits = float(HITS_PER_EVENT[va_arrays["target_event"]].mean()) if cfg.select_on == "all" else 0.0
 
     trained = _trainable(model, cfg.freeze)
     anchor = ({n: p.detach().clone() for n, p in trained.items()} if cfg.anchor > 0 and base is not None
               else {})
-    opt = torch.optim.AdamW(list(trained.values()), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(_param_groups(trained, cfg.expr_lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     boost = _new_meter_boost(trained, base, cfg.new_meter_lr) if base is not None else None
     it0, best, bad_evals = 0, float("inf"), 0
     if cfg.resume:
@@ -309,7 +322,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
             val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
-            best = val_nll
+            best = val_nll + va_hits * val_expr
             save_checkpoint(out / "best.pt", model, styles,
                             {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr, "train_seconds": 0.0})
             eval_cost = time.time() - t_eval
@@ -329,7 +342,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
     with _sigint_flag() as sigint:
         for it in range(it0, cfg.max_iters):
             for g in opt.param_groups:
-                g["lr"] = lr_at(it, cfg)
+                g["lr"] = lr_at(it, cfg) * g.get("lr_scale", 1.0)  # a last.pt from before: none
             b = sample_batch(rng, tr_arrays, tr_starts, cfg.batch_size, cfg.seq_len)
             nll, expr, n, nh = losses(net, to_inputs(b), b["target_event"], b["target_vbin"],
                                       b["target_obin"], b["mask"])
@@ -382,8 +395,8 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                     if tb:
                         for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
                             tb.add_scalar(k, v, it + 1)
-                    if val_nll < best:
-                        best, bad_evals = val_nll, 0
+                    if val_nll + va_hits * val_expr < best:
+                        best, bad_evals = val_nll + va_hits * val_expr, 0
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
                                          "train_seconds": round(now - t_start, 1)})
@@ -433,7 +446,8 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         best_pt = out / "best.pt"
         if master and best_pt.exists() and math.isfinite(best):
             raise Interrupted(f"interrupted at iteration {it + 1}: the best checkpoint so far is "
-                              f"{best_pt} (validation NLL {best:.4f}); --resume {out / 'last.pt'} continues")
+                              f"{best_pt} (validation NLL{'' if cfg.select_on == 'events' else ' with velocity and timing'} "
+                              f"{best:.4f}); --resume {out / 'last.pt'} continues")
         raise Interrupted(f"interrupted at iteration {it + 1}, before the first evaluation: "
                           "no checkpoint written")
     return out / "best.pt"
@@ -488,6 +502,16 @@ def _trainable(model, freeze) -> dict:
     if not out:
         raise ValueError(f"freeze: {', '.join(freeze)} leaves nothing to train")
     return out
+
+
+def _param_groups(trained: dict, expr_lr: float) -> list[dict]:
+    """AdamW's parameter groups: the expression head (expr_head.*) at expr_lr x the learning
+    rate, every other weight at it (each group's "lr_scale"); one group when expr_lr is 1."""
+    expr = [p for n, p in trained.items() if n.startswith("expr_head.")]
+    if expr_lr == 1.0 or not expr:
+        return [{"params": list(trained.values()), "lr_scale": 1.0}]
+    rest = [p for n, p in trained.items() if not n.startswith("expr_head.")]
+    return [g for g in ({"params": rest, "lr_scale": 1.0}, {"params": expr, "lr_scale": expr_lr}) if g["params"]]
 
 
 class _ColumnBoost:
