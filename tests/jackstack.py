@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,12 @@ class JackServer:
     def close(self) -> None:
         for p in list(self.procs):
             self.stop_process(p)
+        # A client of this process still open on the server (a test that failed before its own
+        # close) is closed first: libjack's thread of a client whose server vanishes under it
+        # crashed the whole pytest run (SIGSEGV) on a loaded box.
+        for client in list(_IN_PROCESS):
+            if client.server_name == self.name:
+                client.close()
         self.server.terminate()
         try:
             self.server.wait(5)
@@ -310,6 +317,10 @@ class Daw:
         self.jack.stop_process(self.clock)
 
 
+# The Listeners and Players of this process that are open, by the server they are on.
+_IN_PROCESS: weakref.WeakSet = weakref.WeakSet()
+
+
 class Listener:
     """A JACK MIDI input that keeps (perf_counter, bytes) of everything it receives. Polled from
     a thread, as drumd does (a Python callback would run in JACK's process thread and stall the
@@ -317,6 +328,7 @@ class Listener:
     drumd's own input port, so it is guarded as drumd's is (daemon/midi/jackguard.py)."""
 
     def __init__(self, name: str):
+        self.server_name = os.environ.get("JACK_DEFAULT_SERVER")
         self.inp = JackPort("in", name, "in", None)
         self.midi = self.inp.midi
         self.midi.ignore_types(sysex=True, timing=False, active_sense=True)
@@ -327,6 +339,7 @@ class Listener:
         self._closed = False
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
+        _IN_PROCESS.add(self)
 
     def _poll(self):
         while not self._closed:
@@ -363,9 +376,12 @@ class Listener:
             self.deltas.clear()
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._thread.join(timeout=2)
         self.inp.close()
+        _IN_PROCESS.discard(self)
 
 
 class Player:
@@ -373,14 +389,21 @@ class Player:
     stalled server from freezing the test process inside rtmidi."""
 
     def __init__(self, name: str):
+        self.server_name = os.environ.get("JACK_DEFAULT_SERVER")
         self.out = JackPort.open_output(name, "out", None)
         self.port = f"{name}:out"
+        self._closed = False
+        _IN_PROCESS.add(self)
 
     def send(self, msg) -> None:
         self.out.send(msg)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.out.close()
+        _IN_PROCESS.discard(self)
 
 
 class Drumd:
