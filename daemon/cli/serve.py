@@ -27,10 +27,7 @@ def serve(config_path, **flags):
         flags["mute"] = None
     else:
         flags["mute"] = list(flags["mute"])
-    try:
-        settings = config_mod.resolve(config_path, flags)
-    except config_mod.ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    settings = config_mod.resolve(config_path, flags)  # a ConfigError: one line, from the drumd group
     sys.exit(run(settings))
 
 
@@ -216,11 +213,8 @@ def _write_stats(path: str, session) -> None:
 def ports_cmd(api):
     """List the MIDI ports the chosen MIDI system sees."""
     from drumd.daemon.midi import ports
-    try:
-        chosen = ports.choose_api(api)
-        ins, outs = ports.list_ports(chosen)
-    except ports.PortError as e:
-        raise click.ClickException(str(e)) from None
+    chosen = ports.choose_api(api)  # a PortError: one line, from the drumd group
+    ins, outs = ports.list_ports(chosen)
     click.echo(f"{ports.api_name(chosen)}")
     click.echo("sources (--connect-in):")
     for p in ins:
