@@ -93,6 +93,7 @@ class JackCycles:
         return False
 
     def close(self) -> None:
+        """Close the watching client (safe to call twice)."""
         if self.client:
             self.lib.jack_client_close(self.client)
             self.client = None

@@ -42,6 +42,7 @@ class InputGuard:
                           f"{target.split(':')[0]!r} running? JACK renames the second one)")
 
     def connected(self) -> bool:
+        """Whether the guard's port is connected to the guarded input now (a libjack call)."""
         lib, client = self.watch.lib, self.watch.client
         port = lib.jack_port_by_name(client, self.target.encode())
         return bool(port) and lib.jack_port_connected_to(port, self.source.encode()) == 1
@@ -63,5 +64,6 @@ class InputGuard:
         self.watch.lib.jack_connect(self.watch.client, self.source.encode(), self.target.encode())
 
     def close(self) -> None:
+        """Close the guard's port and its client."""
         self.midi.close_port()
         self.midi.delete()

@@ -115,6 +115,8 @@ class Port:
 
     @classmethod
     def open_output(cls, client: str, port_name: str, connect: str | None) -> Port:
+        """An output port: a virtual one named `port_name`, or connected to the existing port
+        `connect`. Raises PortError (one line naming the port) when it cannot be opened."""
         return cls("out", client, port_name, connect)
 
     # --- one port ---
@@ -405,6 +407,7 @@ def _jack_running() -> bool:
 # The API-number interface serve.py and the tests use; each asks `backend(api)` once.
 
 def api_name(api: int) -> str:
+    """rtmidi's name of the MIDI system `api` (an rtmidi.API_* constant), e.g. 'JACK'."""
     return rtmidi.get_api_name(api)
 
 

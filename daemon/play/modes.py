@@ -34,6 +34,9 @@ class PlayerLog:
         self.last_pos: float | None = None
 
     def add(self, pos: float, pitch: int, velocity: int) -> None:
+        """A hit at song position `pos` (16ths, fractional), GM `pitch`, `velocity` 1-127: kept
+        on the nearest step with its offset (-0.5..0.5 steps); steps older than `keep` are
+        dropped. Input thread only."""
         step = math.floor(pos + 0.5)
         self.by_step.setdefault(step, []).append(Hit(pitch, velocity, min(pos - step, 0.5 - 1e-6)))
         self.last_pos = pos if self.last_pos is None else max(self.last_pos, pos)
@@ -41,30 +44,39 @@ class PlayerLog:
             del self.by_step[old]
 
     def hits(self, step: int) -> tuple[Hit, ...]:
+        """The player's hits on 16th `step` (empty if none or forgotten)."""
         return tuple(self.by_step.get(step, ()))
 
     def steps(self, lo: int, hi: int) -> list[Step]:
+        """Steps `lo` .. `hi` - 1 as the model's Steps (a primer), one per 16th."""
         return [Step(self.hits(s)) for s in range(lo, hi)]
 
     def clear(self) -> None:
+        """Forget every hit (a new song position: the old ones are of another place)."""
         self.by_step.clear()
         self.last_pos = None
 
 
 class Generate:
+    """The model plays on its own; the base of the continuous modes (accompany, tap)."""
     name = "generate"
 
     def __init__(self, meter: tuple[int, int] = (4, 4)):
         self.meter = tuple(meter)
 
     def start(self, sampler, k: int, style: str, bpm: float, primer) -> None:
+        """Restart at 16th `k` (a new song position, or the guitar back): the sampler is reset
+        to `style` at `bpm`, continuing `primer` (Steps, whole bars ending at k; may be empty)."""
         sampler.reset(primer=primer, style=style, bpm=bpm, step_index=k, meter=self.meter)
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        """Step `k` to play (a Step; None: play nothing), computed before it sounds. `player`
+        holds what the player has played so far, `pedal` is a phrase-end request (call mode)."""
         return sampler.step(controls)
 
 
 class Accompany(Generate):
+    """The model plays on, hearing the player's hits on the step just played as part of it."""
     name = "accompany"
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
@@ -73,6 +85,7 @@ class Accompany(Generate):
 
 
 class Tap(Generate):
+    """The model plays on; the player's taps (any note) steer its kicks and snare accents."""
     name = "tap"
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
@@ -85,6 +98,7 @@ class Tap(Generate):
 
 
 class Call:
+    """Call and response: listen to a phrase, answer it for `bars` bars, listen again."""
     name = "call"
 
     def __init__(self, bars: int = 2, silence_beats: float = 1.0, meter: tuple[int, int] = (4, 4)):
@@ -96,6 +110,7 @@ class Call:
         self.style, self.bpm = None, 120.0
 
     def start(self, sampler, k: int, style: str, bpm: float, primer) -> None:
+        """Listen from 16th `k` on (the primer is ignored: the answer is primed by the phrase)."""
         self.answer_end, self.listen_from, self.style, self.bpm = None, k, style, bpm
 
     def phrase_ended(self, k: int, player: PlayerLog, pedal: bool) -> bool:
@@ -106,6 +121,8 @@ class Call:
         return pedal or k - math.floor(last + 0.5) >= self.silence  # on the player's grid step
 
     def step(self, sampler, k: int, controls, player: PlayerLog, pedal: bool = False):
+        """Step `k` of the answer, or None while listening; at a bar line after a phrase has
+        ended (or on `pedal`), the sampler is primed with it and the answer starts."""
         if self.answer_end is not None and k < self.answer_end:
             return sampler.step(controls)
         self.answer_end = None
@@ -141,6 +158,8 @@ class Call:
 
 
 def make_mode(name: str, bars: int, silence_beats: float, meter: tuple[int, int] = (4, 4)):
+    """The mode called `name` (one of MODES; unknown names play as generate). `bars` and
+    `silence_beats` are call mode's (bars of answer; beats of silence that end a phrase)."""
     if name == "call":
         return Call(bars, silence_beats, meter)
     return {"accompany": Accompany, "tap": Tap}.get(name, Generate)(meter)

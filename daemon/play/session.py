@@ -76,6 +76,13 @@ GUITAR_TEMPO_STEP = 1.0
 
 
 class Session:
+    """A running drumd: the threads listed above, over one clock, sampler, ports and sender.
+
+    `settings`: the resolved serve settings (daemon/cli/config.py); `inbox`: the input port's
+    queue of (perf_counter s, bytes); `now`: the time source (s), injectable for tests. start()
+    starts the threads, stop() asks them to end (returns at once), shutdown() closes every note,
+    stops them and writes the take."""
+
     def __init__(self, settings: dict, sampler, in_port, out_port, inbox: queue.SimpleQueue,
                  voicing, player_input, recorder=None, status=None, now=time.perf_counter,
                  synth=None, guitar=None, transport=None):
@@ -123,6 +130,7 @@ class Session:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        """Start the sender, input, engine (and transport) threads; returns at once."""
         sys.setswitchinterval(0.0005)
         self.sender.start()
         loops = [(self._input_loop, "drumd-input"), (self._engine_loop, "drumd-engine")]
@@ -158,6 +166,7 @@ class Session:
                 self.status.show(self.snapshot())
 
     def stop(self) -> None:
+        """Ask every thread to end; returns at once. shutdown() then closes it all."""
         self.stopping.set()
 
     def shutdown(self) -> None:
@@ -428,6 +437,8 @@ class Session:
 
     # --- status --------------------------------------------------------------------------
     def snapshot(self) -> dict:
+        """The status line's figures now: tempo (BPM), clock source, bar and beat, mode and
+        controls, late steps, step compute p50/p99 (ms) and the sender's lateness p99 (ms)."""
         with self.cond:
             c = self.clock.view()
             pos = self.clock.position_at(self.now()) if c.running else 0.0

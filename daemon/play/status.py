@@ -15,10 +15,13 @@ from drumd.daemon import logs
 
 
 def percentile_ms(samples, q: float) -> float:
+    """The `q`th percentile (0-100) of `samples` in seconds, in ms; 0.0 with no samples."""
     return float(np.percentile(samples, q)) * 1000 if len(samples) else 0.0
 
 
 def format_status(s: dict) -> str:
+    """One status line from Session.snapshot()'s dict: tempo, clock, bar:beat, mode, controls,
+    late steps and step p99 (ms)."""
     # before bar 1 (the steps computed ahead of the start) it is starting, not at "0:4"
     where = ("stopped" if not s["running"] else "starting" if s["bar"] < 1
              else f"{s['bar']}:{s['beat']}")
@@ -37,6 +40,10 @@ def format_status(s: dict) -> str:
 
 
 class StatusLine:
+    """The live status line on stderr: rewritten in place on a terminal, one line per update
+    into a file or pipe (enabled=None: on when the stream is a terminal). Log records are shown
+    above it (logs.show_logs_through). Thread-safe (its lock)."""
+
     def __init__(self, enabled: bool | None, stream=None):
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
@@ -47,6 +54,7 @@ class StatusLine:
             logs.show_logs_through(self)
 
     def show(self, status: dict) -> None:
+        """Draw the line for `status` (Session.snapshot()); nothing once closed or disabled."""
         if not self.enabled:
             return
         line = format_status(status)

@@ -231,6 +231,7 @@ class Clock:
         self.bpm_internal = bpm
 
     def stop(self, t: float) -> None:
+        """Transport stopped at time `t` (s): remember the song position, start a new epoch."""
         if self.running:
             self._stopped_tick = self._external_tick_now(t)
             self._relocate_to = None
@@ -265,12 +266,14 @@ class Clock:
 
     @property
     def step_duration(self) -> float:
+        """Seconds per 16th now: the tick filter's period x 6 on MIDI clock, else the tempo's."""
         if self.source == "external":
             return self.est.period * TICKS_PER_STEP
         return self._step_dur
 
     @property
     def bpm(self) -> float:
+        """The tempo now, quarter notes per minute (from step_duration)."""
         return 60.0 / (self.step_duration * STEPS_PER_BEAT)
 
     def time_of(self, pos: float) -> float:
