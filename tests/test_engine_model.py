@@ -163,3 +163,45 @@ def test_step_memory_is_constant(ckpt):
     for _ in range(2000):
         s.step()
     assert (s.history.events.nbytes, s.history.velocity.nbytes, len(s.state[0])) == sizes
+
+
+def _accompany(s, steps, player, c):
+    """Play `steps` 16ths of accompaniment; player(k) -> that 16th's hits."""
+    for k in range(steps):
+        if s.position:
+            s.amend_last(player(s.position - 1))
+        s.step(c)
+
+
+HALF = {0: (Hit(36, 100, 0.0),), 8: (Hit(38, 105, 0.0),)}  # kick on 1, snare on 3
+
+
+def test_a_player_who_stops_hands_their_feel_over(ckpt):
+    s = Sampler(ckpt, seed=3)
+    s.reset(style="rock", step_index=0)
+    c = Controls(follow=0.8)
+    _accompany(s, 64, lambda k: HALF.get(k % 16, ()), c)  # bars 1-4 together
+    own = s.home
+    assert s.player.any()
+    # they stop: their kick on the next 1 does not come, two beats after their last hit
+    _accompany(s, 3, lambda k: HALF.get(k % 16, ()) if k < 64 else (), c)
+    assert s.home is not own and not s.player.any()
+    for row in (0, 16):  # the groove the two played: their kick on 1, snare on 3, in both bars
+        assert s.home.bits[row, 0] and s.home.bits[row + 8, 1]
+
+
+QUARTERS = {0: (Hit(36, 100, 0.0),), 4: (Hit(38, 100, 0.0),), 8: (Hit(36, 100, 0.0),),
+            12: (Hit(38, 100, 0.0),)}
+
+
+def test_no_handover_while_they_play_or_with_follow_0(ckpt):
+    stops = lambda k: HALF.get(k % 16, ()) if k < 64 else ()  # noqa: E731
+    skips_one = lambda k: () if k == 72 else QUARTERS.get(k % 16, ())  # noqa: E731  a beat's rest
+    for follow, player in ((0.8, lambda k: HALF.get(k % 16, ())), (0.8, skips_one), (0.0, stops)):
+        s = Sampler(ckpt, seed=3)
+        s.reset(style="rock", step_index=0)
+        c = Controls(follow=follow)
+        _accompany(s, 64, player, c)
+        own = s.home
+        _accompany(s, 48, player, c)
+        assert s.home is own

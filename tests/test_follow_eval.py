@@ -20,3 +20,13 @@ def test_following_gives_way_and_covers_the_taps(figures):
     assert on["kicks_off"] <= 0.2 < off["kicks_off"] and on["kicks_backbeat"] >= 0.4
     # tapped accents get a kick or snare, at a real groove's density
     assert on["tap_accent"] >= 0.8 > off["tap_accent"] and 12 <= on["tap_hits_per_bar"] <= 22
+
+
+def test_when_the_player_stops_drumd_carries_their_feel_on(figures):
+    off, on = figures["0"], figures["0.8"]
+    # the half-time player stops after bar 4: drumd's snare moves to 3 and stays there, its own
+    # 2 and 4 do not come back, and it plays a whole groove (before the handover: snare on 3
+    # in 2 of 30 bars, kick on 1 in about half)
+    assert on["handover_feel"] >= 0.6 > off["handover_feel"]
+    assert on["handover_backbeat"] < off["handover_backbeat"]
+    assert on["handover_hits_per_bar"] >= 12

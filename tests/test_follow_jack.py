@@ -3,7 +3,8 @@
 bar) into drumd-in, `drumd serve --mode accompany --quantize 1`; what drumd sends is heard on
 a JACK input. With --follow (default 0.8) drumd leaves the player their drums (no hit of its
 own on their drum within 30 ms of theirs) and stops laying its own backbeat on 2 and 4 over
-theirs; with --follow 0 it plays its own groove over them, as before."""
+theirs; with --follow 0 it plays its own groove over them, as before. When the player stops,
+drumd carries their feel on: its snare moves to 3 (Sampler's handover)."""
 import threading
 import time
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.jack
 
 BPM = 200.0  # a bar in 1.2 s: 14 bars in the time of the issue's 40 s at 100 BPM... in 17 s
 BARS = 14
+REST_BARS = 6  # the DAW plays on this long after the player stops (the --follow 0.8 run)
 KICK, SNARE = 36, 38
 FLAM_S = 0.030
 
@@ -32,8 +34,9 @@ def play_half_time(player: Player, start: float, bar_s: float, bars: int, stop: 
             player.send([0x89, note, 0])
 
 
-def accompany(jack, transport, checkpoint, follow: str, name: str):
-    """(drumd's note-ons, the player's (time, note) hits, the bar length in s) of one run."""
+def accompany(jack, transport, checkpoint, follow: str, name: str, rest_bars: int = 0):
+    """(drumd's note-ons, the player's (time, note) hits, the start (perf_counter s), the bar
+    length in s) of one run: the player plays BARS bars, the DAW `rest_bars` more."""
     bar_s = 4 * 60 / BPM
     daw = Daw(jack, transport, bpm=BPM, force_bpm=True)
     listener = Listener(f"{name}-rec")
@@ -48,6 +51,7 @@ def accompany(jack, transport, checkpoint, follow: str, name: str):
         thread = threading.Thread(target=play_half_time, args=(player, start, bar_s, BARS, stop))
         thread.start()
         thread.join(BARS * bar_s + 5)
+        time.sleep(max(0.0, start + (BARS + rest_bars) * bar_s - time.perf_counter()))
         daw.command("stop")
         time.sleep(0.3)
         events = listener.snapshot()
@@ -78,10 +82,24 @@ def judge(ons, theirs, start, bar_s):
     return backbeat, doubled, bars
 
 
+def carried_on(ons, start, bar_s):
+    """(bars after the player stopped, from the second on, with drumd's snare on 3; bars)."""
+    on3 = bars = 0
+    for b in range(BARS + 1, BARS + REST_BARS - 1):
+        t0 = start + b * bar_s
+        snares = {round((t - t0) / (bar_s / 16)) for t, m in ons
+                  if m[1] == SNARE and t0 - 0.01 <= t < t0 + bar_s - 0.01}
+        on3 += 8 in snares
+        bars += 1
+    return on3, bars
+
+
 def test_accompany_leaves_the_player_their_drums_and_gives_way_to_their_backbeat(
         jack, transport, drumd_checkpoint):
     mark = jack.log_mark()
-    followed = judge(*accompany(jack, transport, drumd_checkpoint, "0.8", "drumd-follow"))
+    run = accompany(jack, transport, drumd_checkpoint, "0.8", "drumd-follow", rest_bars=REST_BARS)
+    followed, (on3, after) = judge(*run), carried_on(run[0], *run[2:])
+    print(f"after the player stopped: drumd's snare on 3 in {on3} of {after} bars")
     ignored = judge(*accompany(jack, transport, drumd_checkpoint, "0", "drumd-nofollow"))
     both = drumd_clients("drumd-follow") | drumd_clients("drumd-nofollow")
     with judged(jack, mark, both):  # an xrun moves hits off their 16th and times
@@ -92,3 +110,5 @@ def test_accompany_leaves_the_player_their_drums_and_gives_way_to_their_backbeat
         # --follow 0: its own backbeat over theirs, and hits doubled on theirs (the test can fail)
         backbeat0, doubled0, _ = ignored
         assert backbeat0 >= 0.4 * bars and doubled0 >= 3, ignored
+        # the player stopped: their half-time feel carried on by drumd (before: 0 of 4 bars)
+        assert on3 >= after - 1, (on3, after)

@@ -62,6 +62,37 @@ def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player:
     return counts
 
 
+def handover_run(ckpt, style: str, follow: float, bars: int, seed: int, stop_bar: int = 4) -> dict:
+    """One run of accompany mode where the half-time player (PLAYERS['halftime']) plays bars
+    1..`stop_bar` and then stops; at --quantize 1, 100 BPM. Counts over the bars after they
+    stopped, of drumd's hits: bars, on3 (bars with its snare on beat 3: their feel carried on),
+    backbeat (its snare on 2 and 4), kick1 (its kick on 1), hits."""
+    PLAYER = PLAYERS["halftime"]
+    s = Sampler(ckpt, seed=seed)
+    s.reset(style=style, bpm=100.0, step_index=0)
+    c = Controls(quantize=1.0, follow=follow)
+    counts = dict(bars=0, on3=0, backbeat=0, kick1=0, hits=0)
+    snares, kicks = set(), set()
+    for k in range(bars * STEPS_PER_BAR):
+        if k:  # as the daemon: once a step, their hits of the step before (none once they stop)
+            s.amend_last(PLAYER.get((k - 1) % STEPS_PER_BAR, ()) if k - 1 < stop_bar * STEPS_PER_BAR else ())
+        step = s.step(c)
+        pos = k % STEPS_PER_BAR
+        if pos == 0:
+            snares, kicks = set(), set()
+        if k < stop_bar * STEPS_PER_BAR:
+            continue
+        counts["hits"] += len(step.hits)
+        snares |= {pos for h in step.hits if h.pitch == SNARE}
+        kicks |= {pos for h in step.hits if h.pitch == KICK}
+        if pos == STEPS_PER_BAR - 1:
+            counts["bars"] += 1
+            counts["on3"] += 8 in snares
+            counts["backbeat"] += {4, 12} <= snares
+            counts["kick1"] += 0 in kicks
+    return counts
+
+
 def taps_at(pattern, k: int) -> int:
     """The tap's velocity on song position k (0: none)."""
     return pattern[(k // STEPS_PER_BAR) % len(pattern)].get(k % STEPS_PER_BAR, 0)
@@ -124,6 +155,10 @@ def following(ckpt, styles, runs: int = 4, bars: int = 16, seed: int = 0, follow
       kicks_backbeat      share of bars with drumd's own snare on 2 and 4 meanwhile (kept)
       tap_accent          share of a tapped syncopated figure's taps with a drumd kick or snare
       tap_hits_per_bar    drumd's hits per bar meanwhile (real grooves: about 15-19)
+      handover_feel       after the half-time player stops (bar 5 on): share of bars with
+                          drumd's snare on 3 (their feel carried on) ...
+      handover_backbeat   ... with its snare on 2 and 4 (back to its own) ...
+      handover_hits_per_bar  ... and its hits per bar (a whole groove again)
     """
     out: dict = {}
     for style in styles:
@@ -133,9 +168,13 @@ def following(ckpt, styles, runs: int = 4, bars: int = 16, seed: int = 0, follow
             half = _total(accompany_run(ckpt, style, f, bars, seed + r, "halftime") for r in range(runs))
             kicks = _total(accompany_run(ckpt, style, f, bars, seed + r, "kicks") for r in range(runs))
             tap = _total(tap_run(ckpt, TAP_FIGURES["syncopated"], style, f, bars, seed + r) for r in range(runs))
+            hand = _total(handover_run(ckpt, style, f, bars, seed + r) for r in range(runs))
             out[style][f"{f:g}"] = {
                 "halftime_backbeat": half["backbeat"] / n, "halftime_doubled": half["doubled"] / n,
                 "kicks_off": kicks["off_kick"] / n, "kicks_backbeat": kicks["backbeat"] / n,
                 "tap_accent": tap["accent"] / max(tap["taps"], 1),
-                "tap_hits_per_bar": tap["hits"] / max(tap["bars"], 1)}
+                "tap_hits_per_bar": tap["hits"] / max(tap["bars"], 1),
+                "handover_feel": hand["on3"] / max(hand["bars"], 1),
+                "handover_backbeat": hand["backbeat"] / max(hand["bars"], 1),
+                "handover_hits_per_bar": hand["hits"] / max(hand["bars"], 1)}
     return out

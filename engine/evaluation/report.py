@@ -171,7 +171,10 @@ def following_tables(m: dict) -> list[str]:
                 rows.append([label, style, f, _fmt(x["halftime_backbeat"], ".0f", 100, " %"),
                              _fmt(x["halftime_doubled"], ".2f"), _fmt(x["kicks_off"], ".2f"),
                              _fmt(x["kicks_backbeat"], ".0f", 100, " %"), _fmt(x["tap_accent"], ".0f", 100, " %"),
-                             _fmt(x["tap_hits_per_bar"], ".1f")])
+                             _fmt(x["tap_hits_per_bar"], ".1f"),
+                             _fmt(x.get("handover_feel"), ".0f", 100, " %"),
+                             _fmt(x.get("handover_backbeat"), ".0f", 100, " %"),
+                             _fmt(x.get("handover_hits_per_bar"), ".1f")])
     if not rows:
         return []
     fs = m["settings"].get("following", {})
@@ -185,9 +188,12 @@ def following_tables(m: dict) -> list[str]:
             "player's drum and 16th, per bar (a flam); **kicks off**: drumd kicks per bar off a player's "
             "kick pattern (1, the and of 2, 3), **2+4 kept**: drumd's own backbeat meanwhile; **taps "
             "accented**: taps of a syncopated figure (tap mode) with a drumd kick or snare, and drumd's "
-            "hits per bar. Riff lock needs a guitar: bench/riff_bench.py.", ""] + _table(
+            "hits per bar; **after they stop**: the half-time player stops after bar 4, and in the bars "
+            "after, drumd's snare on 3 (their feel carried on), its own 2 and 4, and its hits per bar. "
+            "Riff lock needs a guitar: bench/riff_bench.py.", ""] + _table(
         ["checkpoint", "style", "follow", "half-time 2+4", "doubled / bar", "kicks off / bar",
-         "2+4 kept", "taps accented", "hits / bar"], rows)
+         "2+4 kept", "taps accented", "hits / bar", "after they stop: snare on 3", "2+4",
+         "hits / bar"], rows)
 
 
 def markdown(m: dict) -> str:

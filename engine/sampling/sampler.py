@@ -33,6 +33,10 @@ What makes it play like a drummer, besides the model:
               16th one or two bars ago is theirs there: drumd does not double it (it would flam),
               and a kick or snare they play leaves drumd's home groove and costs a hit elsewhere,
               so its backbeat gives way to theirs (Controls.follow: 0 = plays over them)
+  handover    (accompaniment) when a player who played through the last two bars stops (an
+              expected hit missed, two beats without any), the groove the two played together
+              becomes drumd's home: it carries on their feel (a half-time feel stays half-time)
+              instead of returning to its own, and their drums are drumd's again
   tapping     (tap mode: a player's taps given to tap(), any key) the taps of the last two bars
               are a rhythm the groove must cover, as players repeat: a 16th tapped one or two
               bars ago is expected again; an event there without a kick or snare costs
@@ -54,7 +58,7 @@ from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, METER_INPUTS, 
 from drumd.engine.model.features import HITS_PER_EVENT, History
 from drumd.engine.model.spec import DENSE_KEYS, EXPRESSION_KEYS, METER_KEY, dense_width
 from drumd.engine.sampling.warmup import bank_from_meta, bank_key
-from drumd.mappings.basics.grid import STEPS_PER_BAR
+from drumd.mappings.basics.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS)).astype(bool)  # (512, 9)
 EVENT_BITS_F = EVENT_BITS.astype(np.float32)
@@ -96,6 +100,10 @@ SNARE = CLASS_NAMES.index("snare")
 # follow * TAP_KICK_NATS (3: kicks off the taps 0.1-0.3 a bar, against 1.7-3.0 with the taps
 # ignored): the kick pattern is the taps'.
 TAP_NATS = 8.0
+# Handover: a player stopped when a 16th they hit two bars ago passes without a hit and they
+# have played nothing for this long (two beats: a player who only breathes for a beat keeps
+# their drums, and one who stops is taken over within two beats of their next expected hit).
+HANDOVER_STEPS = 2 * STEPS_PER_BEAT
 TAP_SOFT = 0.6             # a tap under this fraction of the loudest recent tap is a soft one
 TAP_KICK_NATS = 3.0        # a kick where nobody tapped, at follow 1
 TAP_VELOCITY_NATS = 1.5    # velocity tilt per bin towards the tap's, at follow 1
@@ -316,6 +324,9 @@ class Sampler:
         self.after_fill = False   # the previous step was part of a fill
         # the player's hits (amend_last) of the last two bars, row = song position % home_steps
         self.player = np.zeros((self.home_steps, NUM_CLASSES), bool)
+        self.player_last: int | None = None  # song position of the player's last hit
+        self._feel: Home | None = None       # the last two bars heard, while the player played both
+        self._handover = False               # the player stopped: _feel becomes the home (follow > 0)
         # the player's taps (tap()) of the last two bars: row = song position % home_steps, the song
         # position each row's tap is of (rows are stale once that is two bars back) and its velocity
         self.tap_position = np.full(self.home_steps, -self.home_steps - 1, np.int64)
@@ -394,14 +405,22 @@ class Sampler:
         if self.history.t == 0:
             return
         ev, vel, off = _arrays_of(hits)
-        self.player[(self.position - 1) % self.home_steps] = EVENT_BITS[ev]
-        if not hits:
-            return
-        i = (self.history.t - 1) % self.history.size
-        louder = vel > self.history.velocity[i]
-        self.history.amend_last(int(self.history.events[i]) | ev,
-                                np.where(louder, vel, self.history.velocity[i]),
-                                np.where(louder, off, self.history.offset[i]))
+        row = (self.position - 1) % self.home_steps
+        expected = self.player[row].any()  # they hit this 16th two bars ago
+        self.player[row] = EVENT_BITS[ev]
+        if hits:
+            self.player_last = self.position - 1
+            i = (self.history.t - 1) % self.history.size
+            louder = vel > self.history.velocity[i]
+            self.history.amend_last(int(self.history.events[i]) | ev,
+                                    np.where(louder, vel, self.history.velocity[i]),
+                                    np.where(louder, off, self.history.offset[i]))
+        elif (expected and self._feel is not None
+              and self.position - 1 - self.player_last >= HANDOVER_STEPS):
+            self._handover = True  # they stopped: a hit they repeat missed, two beats without any
+        bar = self.steps_per_bar
+        if self.position % bar == 0 and self.player[:bar].any() and self.player[bar:].any():
+            self._feel = self._history_home()  # both bars played together (their hits merged)
 
     def tap(self, position: int, velocity: int) -> None:
         """A player's tap (tap mode) on 16th `position` (song position, in steps, a step already
@@ -439,6 +458,10 @@ class Sampler:
             logits = logits + c.density * HITS_PER_EVENT
         keep = 0.0 if self.home is None or fill or crash else 1.0 - min(max(c.variation, 0.0), 1.0)
         i = self.position % self.home_steps
+        if self._handover:
+            if c.follow > 0:  # their feel is drumd's now, and so are their drums
+                self.home, self.player[:] = self._feel, False
+            self._feel, self._handover = None, False
         follow = min(max(c.follow, 0.0), 1.0) if self.player.any() else 0.0
         theirs = self.player.any(axis=0) & SKELETON if follow else SKELETON & False
         tap, loudest, heard_bar = self._expected_tap() if c.follow > 0 else (0.0, 0.0, False)
