@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from drumd.engine.model.checkpoint import load_checkpoint
-from drumd.engine.data.gmd import DATA_MAP, default_data_dir
 from drumd.engine.data.encoding import CLASS_NAMES, CLASS_PITCH
-from drumd.engine.evaluation.evaluate import score_model
-from drumd.engine.sampling.generate import generate
+from drumd.engine.data.gmd import DATA_MAP, default_data_dir
 from drumd.engine.data.library import load_library
+from drumd.engine.evaluation.evaluate import score_model
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.sampling.generate import generate
 from drumd.mappings import load_map
 from drumd.mappings.basics.midifile import remap_file
 from drumd.mappings.drummaps.translate import Translator

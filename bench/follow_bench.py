@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.evaluation.follow_eval import PLAYERS
 from drumd.engine.evaluation.follow_eval import accompany_run as run
+from drumd.engine.model.checkpoint import load_checkpoint
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 
-from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.evaluation.follow_eval import TAP_FIGURES as PATTERNS
 from drumd.engine.evaluation.follow_eval import tap_run as run
+from drumd.engine.model.checkpoint import load_checkpoint
 
 
 def main() -> None:

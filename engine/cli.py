@@ -65,8 +65,8 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
     import time
     started = time.time()  # --minutes counts from here: loading torch and the data too
     _require("train")
-    from drumd.engine.model.checkpoint import CheckpointError
     from drumd.engine.data.gmd import DataError
+    from drumd.engine.model.checkpoint import CheckpointError
     from drumd.engine.training.train import Interrupted, TrainConfig, train as run
     overrides = {}
     for s in sets:
@@ -135,8 +135,8 @@ def _meter_option(ctx, param, value):
 def generate(out, checkpoint, primer, primer_map, primer_channel, style, bars, meter, bpm, temperature,
              top_p, density, quantize, fill, variation, fill_every, out_map, include_primer, seed):
     """Generate a groove as a MIDI file, from a primer or a style alone."""
-    from drumd.engine.data.stepfiles import read_primer, write_steps
     from drumd.engine.data.encoding import METERS, Step, meter_name
+    from drumd.engine.data.stepfiles import read_primer, write_steps
     from drumd.mappings import load_map
     from drumd.mappings.basics.files import check_output_path
     from drumd.mappings.basics.grid import STEPS_PER_BAR
@@ -230,12 +230,12 @@ def eval_cmd(checkpoints, out, data, map_name, channel, style, primers, samples,
     folder of your own files (--data DIR without info.csv): every file scored, and the play of
     each of its styles the checkpoint knows judged against them."""
     _require("eval")
-    from drumd.engine.model.checkpoint import CheckpointError
     from drumd.engine.data.gmd import DataError
-    from drumd.engine.evaluation.evaluate import run_eval
     from drumd.engine.data.library import holds_gmd
-    from drumd.engine.progress import on_terminal
+    from drumd.engine.evaluation.evaluate import run_eval
     from drumd.engine.evaluation.report import console_tables, folder_console
+    from drumd.engine.model.checkpoint import CheckpointError
+    from drumd.engine.progress import on_terminal
     from drumd.mappings import MapError
     folder = data is not None and not holds_gmd(Path(data))
     given = [f"--{k}" for k, v in (("map", map_name), ("channel", channel), ("style", style)) if v is not None]

@@ -8,7 +8,7 @@
 """
 from drumd.mappings.drummaps.drummap import CLASSES, GM_RANGE, KINDS, Articulation, DrumMap, MapError, note_name
 from drumd.mappings.drummaps.loader import (BUILTIN_DIR, gm_classes, gm_name, list_maps, load_map, read_map,
-                                   user_dir)
+                                            user_dir)
 from drumd.mappings.drummaps.translate import DROP, NEIGHBOURS, POLICIES, Translator
 
 __all__ = ["Articulation", "BUILTIN_DIR", "CLASSES", "DROP", "DrumMap", "GM_RANGE", "KINDS", "MapError",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from drumd.mappings.basics.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
 from drumd.mappings.clitypes import InputPath
 from drumd.mappings.drummaps.drummap import MapError
 from drumd.mappings.drummaps.loader import BUILTIN_DIR, gm_name, list_maps, load_map, read_map, user_dir
-from drumd.mappings.basics.midifile import MIDI_SUFFIXES, MidiFileError, RemapStats, remap_file
 from drumd.mappings.drummaps.translate import DROP, POLICIES, Translator
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,8 @@ def import_cmd(file: Path, name, force):
 def export_cmd(name, fmt, out: Path | None):
     """Write a map's note names (NAME: id, alias or .yaml path) for a DAW to show: each note's
     number and name. `drumd maps import` reads the file back."""
-    from drumd.mappings.drummaps.exporters import export_text
     from drumd.mappings.basics.files import OutputPathError, atomic_open
+    from drumd.mappings.drummaps.exporters import export_text
 
     m = _load(name)
     text = export_text(m, fmt)
@@ -332,8 +332,8 @@ def _translator(path: Path, src_map: str | None, dst, unmapped: str, channel,
     """The Translator for one file: from the map --from names, else the one the file names
     (loader.map_for_file, as render and audition read a file), else GM; a --from that
     disagrees with the file's map is a warning. MapError for a file naming a map not known."""
-    from drumd.mappings.drummaps.loader import map_for_file
     from drumd.mappings.basics.midifile import read_drum_notes
+    from drumd.mappings.drummaps.loader import map_for_file
     try:
         ch = channel if isinstance(channel, int) else _load(src_map).channel if src_map else 10
         named = read_drum_notes(path, ch).map_name

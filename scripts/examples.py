@@ -21,11 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from drumd.daemon.cli.audio import render_hits, write_wav  # noqa: E402
-from drumd.engine.model.checkpoint import load_checkpoint  # noqa: E402
-from drumd.engine.data.gmd import load_dataset  # noqa: E402
 from drumd.engine.data.encoding import CLASS_NAMES, NUM_CLASSES, performance_of, steps_of  # noqa: E402
-from drumd.engine.sampling.generate import generate  # noqa: E402
+from drumd.engine.data.gmd import load_dataset  # noqa: E402
 from drumd.engine.data.stepfiles import write_steps  # noqa: E402
+from drumd.engine.model.checkpoint import load_checkpoint  # noqa: E402
+from drumd.engine.sampling.generate import generate  # noqa: E402
 from drumd.engine.sampling.warmup import steady_clips  # noqa: E402
 from drumd.mappings.basics.grid import STEPS_PER_BAR, seconds_per_step  # noqa: E402
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from drumd.engine.evaluation.baselines import BarContext, KneserNey, RepeatBar, Unigram, mean_nll, tune
 from drumd.engine.data.encoding import NUM_CLASSES, Performance
+from drumd.engine.evaluation.baselines import BarContext, KneserNey, RepeatBar, Unigram, mean_nll, tune
 
 
 KICK_, SNARE_, HAT = 1, 2, 4  # event bits

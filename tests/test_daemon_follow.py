@@ -6,11 +6,11 @@ import time
 import pytest
 
 from drumd.daemon.cli import config
-from drumd.daemon.timing.clock import Clock
 from drumd.daemon.play.follow import biased_density, effect, scaled_velocity
-from drumd.daemon.sound.guitar import GuitarState
 from drumd.daemon.play.session import Session
 from drumd.daemon.play.voicing import PlayerInput, Voicing
+from drumd.daemon.sound.guitar import GuitarState
+from drumd.daemon.timing.clock import Clock
 from test_daemon import FakePort, FakeSampler
 
 

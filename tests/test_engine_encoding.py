@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, NUM_EVENTS, Hit, Step, bin_to_offset,
-                                   bin_to_velocity, event_bits, event_classes, event_of,
-                                   offset_to_bin, performance_of, position_bits, quantize_hits,
-                                   steps_of, velocity_to_bin)
+                                        bin_to_velocity, event_bits, event_classes, event_of,
+                                        offset_to_bin, performance_of, position_bits, quantize_hits,
+                                        steps_of, velocity_to_bin)
 
 
 def test_class_table_is_drums_rnn_order():

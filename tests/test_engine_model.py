@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from drumd.engine.data.encoding import CLASS_PITCH, Hit, Step, performance_of, quantize_hits
+from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from drumd.engine.model.features import History, sequence_features
 from drumd.engine.model.lstm import DrumLSTM, ModelConfig, StepInputs
 from drumd.engine.sampling.sampler import Controls, Sampler

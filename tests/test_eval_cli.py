@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.data.gmd import load_dataset
 from drumd.engine.evaluation.evaluate import score_model
+from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.training.train import TrainConfig, build_arrays, evaluate_nll, train
 
 from engine_fixtures import TINY_MODEL, make_mini_gmd

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.model.checkpoint import load_checkpoint
-from drumd.engine.evaluation.evaluate import score_model
 from drumd.engine.data.library import load_library
+from drumd.engine.evaluation.evaluate import score_model
+from drumd.engine.model.checkpoint import load_checkpoint
 
 from test_train_folder import RIDE, groove, write
 

@@ -4,7 +4,7 @@ import pytest
 
 from drumd.engine.data.encoding import NUM_EVENTS
 from drumd.engine.evaluation.groove_stats import (bar_autocorrelation, beat_keeping, collapse, diversity,
-                                       groove_features, has_backbeat, syncopation)
+                                                  groove_features, has_backbeat, syncopation)
 from drumd.engine.evaluation.metrics import TeacherForcedScore, compare_distributions, precision_recall_f1
 
 from engine_fixtures import HAT, KICK, SNARE, clip, rock_bar

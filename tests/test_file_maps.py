@@ -4,8 +4,8 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.daemon.cli.audio import midi_hits
 from drumd.daemon.cli import main
+from drumd.daemon.cli.audio import midi_hits
 from drumd.mappings import load_map
 from drumd.mappings.basics.midifile import Track, note_events, write_midi
 

@@ -2,8 +2,8 @@
 seeded, with the player ignored (follow 0) as the control, so each figure can fail."""
 import pytest
 
-from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.evaluation.follow_eval import following
+from drumd.engine.model.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from drumd.daemon.sound.synth import VOICE_OF_CLASS, VOICES, voice_of
-from drumd.engine.model.checkpoint import same_drum_classes, shipped_path
 from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, DRUM_CLASSES, MODEL_CLASS,
-                                   PITCH_TO_CLASS)
+                                        PITCH_TO_CLASS)
+from drumd.engine.model.checkpoint import same_drum_classes, shipped_path
 from drumd.mappings import CLASSES, GM_RANGE, gm_classes, load_map
 
 # The model class of each GM pitch the Groove MIDI Dataset plays (its Roland TD-11 notes

@@ -6,9 +6,9 @@ import pytest
 
 from drumd.mappings.basics import grid
 from drumd.mappings.basics.grid import (PPQN, STEP_TICKS, STEPS_PER_BAR, STEPS_PER_BEAT,
-                                 nearest_step, nearest_step_at_seconds, nearest_step_at_tick,
-                                 seconds_per_step, steps_per_bar, steps_to_ticks,
-                                 ticks_to_steps)
+                                        nearest_step, nearest_step_at_seconds, nearest_step_at_tick,
+                                        seconds_per_step, steps_per_bar, steps_to_ticks,
+                                        ticks_to_steps)
 
 ROOT = Path(__file__).resolve().parents[1]
 

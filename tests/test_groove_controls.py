@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.data.encoding import CLASS_NAMES, Hit, Step, performance_of, quantize_hits, steps_of
+from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.model.features import HITS_PER_EVENT
 from drumd.engine.model.lstm import DrumLSTM, ModelConfig
 from drumd.engine.sampling.sampler import FILL_STEPS, Controls, Sampler, phrase_fill, tempered

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from drumd.engine.data.encoding import NUM_CLASSES
-from drumd.engine.evaluation.groove_stats import (backbeat_share, bar_lag_pairs, bar_lag_r, drift, groove_similarity,
-                                       groove_template, hits_per_bar, listener_stats, window_features,
-                                       windows)
+from drumd.engine.evaluation.groove_stats import (backbeat_share, bar_lag_pairs, bar_lag_r, drift,
+                                                  groove_similarity, groove_template, hits_per_bar,
+                                                  listener_stats, window_features, windows)
 from drumd.engine.evaluation.metrics import _deal, c2st
 
 from engine_fixtures import HAT, KICK, SNARE, clip, rock_bar

@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from drumd.daemon.cli import config
+from drumd.daemon.play.status import format_status
 from drumd.daemon.timing.clock import Clock
 from drumd.daemon.timing.jacktransport import TransportError
 from drumd.daemon.timing.linkclock import LINK, QUANTUM, LinkTransport, song_position
-from drumd.daemon.play.status import format_status
 
 US = 1_000_000
 

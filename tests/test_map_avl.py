@@ -4,8 +4,8 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.mappings import DROP, POLICIES, MapError, Translator, gm_classes, load_map
 from drumd.daemon.cli import main as drumd
+from drumd.mappings import DROP, POLICIES, MapError, Translator, gm_classes, load_map
 from drumd.mappings.drummaps.schema import parse_map
 
 GM_TOMS = (41, 43, 45, 47, 48, 50)

@@ -5,8 +5,8 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.mappings import DROP, POLICIES, MapError, Translator, list_maps, load_map
 from drumd.daemon.cli import main as drumd
+from drumd.mappings import DROP, POLICIES, MapError, Translator, list_maps, load_map
 from drumd.mappings.drummaps.schema import parse_map
 
 

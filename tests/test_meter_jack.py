@@ -10,8 +10,8 @@ import pytest
 
 from jackstack import Drumd
 
-from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.data.encoding import quantize_hits
+from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.sampling.warmup import build_bank, bank_to_meta
 from drumd.mappings.basics.grid import STEP_TICKS
 from drumd.mappings.basics.midifile import read_drum_notes

@@ -9,13 +9,13 @@ import pytest
 import torch
 from safetensors.numpy import load_file
 
-from drumd.engine.model.checkpoint import load_checkpoint, player_path, save_checkpoint
 from drumd.engine.data.encoding import (METER_INPUTS, METERS, bar_steps, event_bits, meter_lookback,
-                                   parse_meter, position_bits, quantize_hits, steps_of)
-from drumd.engine.model.features import History, sequence_features
-from drumd.engine.sampling.generate import generate
+                                        parse_meter, position_bits, quantize_hits, steps_of)
 from drumd.engine.data.library import METER as METER_REASON, load_library
+from drumd.engine.model.checkpoint import load_checkpoint, player_path, save_checkpoint
+from drumd.engine.model.features import History, sequence_features
 from drumd.engine.model.lstm import DrumLSTM, ModelConfig, StepInputs
+from drumd.engine.sampling.generate import generate
 from drumd.engine.sampling.sampler import Sampler
 from drumd.engine.sampling.warmup import build_bank
 

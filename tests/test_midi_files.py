@@ -10,8 +10,8 @@ import mido
 import pytest
 from click.testing import CliRunner
 
-from drumd.daemon.cli.audio import midi_hits
 from drumd.daemon.cli import main as drumd
+from drumd.daemon.cli.audio import midi_hits
 from drumd.engine.data.gmd import DataError, read_onsets
 from drumd.engine.data.stepfiles import read_primer
 from drumd.mappings import load_map

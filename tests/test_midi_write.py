@@ -13,7 +13,7 @@ from drumd.engine.data.stepfiles import read_primer, write_steps
 from drumd.mappings import Translator, load_map
 from drumd.mappings.basics.grid import PPQN
 from drumd.mappings.basics.midifile import (MAP_TEXT, MidiFileError, Track, note_events,
-                                     read_drum_notes, remap_file, write_midi)
+                                            read_drum_notes, remap_file, write_midi)
 
 ROOT = Path(__file__).resolve().parents[1]
 HITS = [(0, 36, 100), (0, 42, 80), (240, 42, 60), (480, 38, 110), (480, 42, 70), (725, 36, 90),

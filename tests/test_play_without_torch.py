@@ -10,13 +10,13 @@ import pytest
 import torch
 from safetensors.numpy import load_file, save_file
 
-from drumd.engine.model.checkpoint import (CheckpointError, export_player, load_checkpoint,
-                                     load_torch_checkpoint, player_path, save_checkpoint,
-                                     shipped_path)
 from drumd.engine.data.encoding import quantize_hits
-from drumd.engine.sampling.generate import generate
+from drumd.engine.model.checkpoint import (CheckpointError, export_player, load_checkpoint,
+                                           load_torch_checkpoint, player_path, save_checkpoint,
+                                           shipped_path)
 from drumd.engine.model.lstm import DrumLSTM, ModelConfig
 from drumd.engine.model.spec import weight_shapes
+from drumd.engine.sampling.generate import generate
 from drumd.engine.sampling.sampler import Controls
 from drumd.engine.sampling.warmup import bank_to_meta, build_bank
 
@@ -198,16 +198,16 @@ def test_serve_and_audition_load_and_play_without_torch():
     """What serve and audition import and do before they play: every module, the shipped
     model, a bar of steps (their ports and audio devices are tested on JACK elsewhere)."""
     code = textwrap.dedent("""
-        from drumd.daemon.sound import audio
         from drumd.daemon.cli import audio as audio_cli
         from drumd.daemon.cli import serve as commands
-        from drumd.daemon.sound import guitar
         from drumd.daemon.midi import ports
         from drumd.daemon.play import record
         from drumd.daemon.play import session
         from drumd.daemon.play import status
-        from drumd.daemon.sound import synth
         from drumd.daemon.play import voicing
+        from drumd.daemon.sound import audio
+        from drumd.daemon.sound import guitar
+        from drumd.daemon.sound import synth
         from drumd.engine.model.checkpoint import load_checkpoint
         from drumd.engine.sampling.sampler import Controls, Sampler
         s = Sampler(load_checkpoint(None), seed=1)

@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.sampling import generate as generate_module
-from drumd.engine.model.checkpoint import load_checkpoint
-from drumd.engine.data.gmd import DataError
 from drumd.engine.data.encoding import Hit, Step
-from drumd.engine.sampling.generate import generate
+from drumd.engine.data.gmd import DataError
 from drumd.engine.data.stepfiles import read_primer
+from drumd.engine.model.checkpoint import load_checkpoint
+from drumd.engine.sampling import generate as generate_module
+from drumd.engine.sampling.generate import generate
 
 TPB = 480
 STEP = TPB // 4  # ticks per 16th

@@ -7,8 +7,8 @@ import pytest
 from audio_jack import RIFF, SR, guitar_riff
 from drumd.daemon.cli import config
 from drumd.daemon.play.follow import accents, effect, riff_taps
-from drumd.daemon.sound.guitar import GuitarAnalyzer, GuitarState
 from drumd.daemon.play.status import format_status
+from drumd.daemon.sound.guitar import GuitarAnalyzer, GuitarState
 from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.sampling.sampler import Controls, Sampler
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from audio_jack import TPB, write_midi
-from drumd.daemon.cli.audio import audition, render, render_hits
 from drumd.daemon.cli import main
+from drumd.daemon.cli.audio import audition, render, render_hits
 from drumd.daemon.sound.soundfont import FLUIDSYNTH_MISSING, FluidSource, SoundFontError, load_fluidsynth
 from test_plugin_jack import centroid
 from test_synth_render import SR, onsets, read_wav, seconds_at

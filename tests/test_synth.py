@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from drumd.daemon.sound.synth import (VOICES, VoiceMixer, sample_for, velocity_gain, voice_of,
-                                voice_sample)
+                                      voice_sample)
 
 SR = 48000
 

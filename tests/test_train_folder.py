@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from drumd.daemon.cli import main as drumd
-from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.data.encoding import CLASS_NAMES
 from drumd.engine.data.library import load_library
+from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.mappings import load_map
 
 from engine_fixtures import TINY_MODEL

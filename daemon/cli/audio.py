@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from drumd.mappings.clitypes import InputPath
 from drumd.mappings.basics.files import OutputPathError, atomic_open, check_output_path
 from drumd.mappings.basics.grid import STEPS_PER_BAR, seconds_per_step
 from drumd.mappings.basics.midifile import read_drum_notes
+from drumd.mappings.clitypes import InputPath
 
 from drumd.daemon.sound.synth import VoiceMixer
 

@@ -36,13 +36,13 @@ def run(settings: dict) -> int:
     # A crash in native code (rtmidi, libjack, PortAudio) then says which thread was where.
     faulthandler.enable()
     from drumd.daemon.midi import ports
-    from drumd.daemon.timing.jacktransport import TransportError
     from drumd.daemon.play.record import Recorder
     from drumd.daemon.play.session import Session
     from drumd.daemon.play.status import StatusLine
     from drumd.daemon.play.voicing import PlayerInput, Voicing
-    from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
+    from drumd.daemon.timing.jacktransport import TransportError
     from drumd.engine.data.encoding import parse_meter
+    from drumd.engine.model.checkpoint import CheckpointError, load_checkpoint
     from drumd.engine.sampling.sampler import Sampler
     from drumd.mappings import MapError, load_map
     from drumd.mappings.basics.files import OutputPathError, check_output_path

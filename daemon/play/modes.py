@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 
-from drumd.mappings.basics.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 from drumd.engine.data.encoding import Hit, Step
+from drumd.mappings.basics.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 
 
 class PlayerLog:

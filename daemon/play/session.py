@@ -56,14 +56,14 @@ import sys
 import threading
 import time
 
-from drumd.daemon.timing.clock import STOP, TICK, TICKS_PER_STEP, Clock
-from drumd.daemon.play.record import TEMPO_CHANGE
 from drumd.daemon.play.controls import LiveControls
 from drumd.daemon.play.follow import RIFF_MODES, biased_density, effect, scaled_velocity
 from drumd.daemon.play.modes import PlayerLog, make_mode
 from drumd.daemon.play.planner import Bars, Resync, StepPlanner
-from drumd.daemon.timing.scheduler import Sender
+from drumd.daemon.play.record import TEMPO_CHANGE
 from drumd.daemon.play.status import percentile_ms
+from drumd.daemon.timing.clock import STOP, TICK, TICKS_PER_STEP, Clock
+from drumd.daemon.timing.scheduler import Sender
 from drumd.engine.data.encoding import parse_meter
 from drumd.mappings.basics.midifile import MidiFileError
 

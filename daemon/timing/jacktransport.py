@@ -27,8 +27,8 @@ import dataclasses
 import time
 
 from drumd.daemon.timing.clock import JACK_TRANSPORT
-from drumd.mappings.basics.grid import STEPS_PER_BEAT
 from drumd.mappings.basics.errors import DrumdError
+from drumd.mappings.basics.grid import STEPS_PER_BEAT
 
 QUARTER = 4  # a quarter note's beat_type
 

@@ -19,11 +19,11 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from drumd.engine.data.encoding import ENCODING_VERSION, METERS, NUM_CLASSES, Performance, quantize_hits
+from drumd.mappings.basics.errors import DrumdError
 from drumd.mappings.basics.files import atomic_open
 from drumd.mappings.basics.grid import ticks_to_steps
 from drumd.mappings.basics.midifile import MidiFileError, read_drum_notes
-from drumd.engine.data.encoding import ENCODING_VERSION, METERS, NUM_CLASSES, Performance, quantize_hits
-from drumd.mappings.basics.errors import DrumdError
 
 SPLITS = ("train", "validation", "test")
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drumd.engine.data.gmd import DataError, read_onsets
 from drumd.engine.data.encoding import METERS, Performance, bar_steps, quantize_hits
+from drumd.engine.data.gmd import DataError, read_onsets
 from drumd.mappings.basics.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 from drumd.mappings.basics.midifile import MIDI_SUFFIXES, MidiFileError, read_drum_notes, read_midi
 

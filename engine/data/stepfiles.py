@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from drumd.engine.data.gmd import DataError, read_onsets
 from drumd.engine.data.encoding import Step, quantize_hits, steps_of
+from drumd.engine.data.gmd import DataError, read_onsets
 from drumd.mappings.basics.grid import (STEP_TICKS, STEPS_PER_BEAT, nearest_step, steps_per_bar,
-                                 steps_to_ticks)
+                                        steps_to_ticks)
 from drumd.mappings.basics.midifile import Track, note_events, write_midi
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ def read_primer(path: Path, map_name: str | None = None, channel: int = 10,
     not a whole number of 16ths.
     """
     from drumd.mappings import MapError, load_map
-    from drumd.mappings.drummaps.loader import map_for_file
     from drumd.mappings.basics.midifile import MidiFileError, read_drum_notes
+    from drumd.mappings.drummaps.loader import map_for_file
     try:
         named = read_drum_notes(path, channel, channel_option).map_name
     except MidiFileError as e:

@@ -26,18 +26,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drumd.engine.evaluation import baselines as bl
-from drumd.engine.model.checkpoint import load_checkpoint, shipped_path
-from drumd.engine.evaluation.follow_eval import following
-from drumd.engine.data.gmd import _cache_dir, default_data_dir, load_dataset
 from drumd.engine.data.encoding import NUM_CLASSES, Performance, performance_of, steps_of
-from drumd.engine.sampling.generate import generate
+from drumd.engine.data.gmd import _cache_dir, default_data_dir, load_dataset
+from drumd.engine.evaluation import baselines as bl
+from drumd.engine.evaluation.follow_eval import following
 from drumd.engine.evaluation.groove_stats import (backbeat_share, bar_lag_r, beat_keeping, collapse,
-                                       compare_grooves, diversity, groove_features, groove_template,
-                                       has_backbeat, hits_per_bar, human_feel, listener_stats,
-                                       window_features, windows)
+                                                  compare_grooves, diversity, groove_features, groove_template,
+                                                  has_backbeat, hits_per_bar, human_feel, listener_stats,
+                                                  window_features, windows)
 from drumd.engine.evaluation.metrics import TeacherForcedScore, c2st, expected_offset, expected_velocity
 from drumd.engine.evaluation.report import atomic_write, finite, markdown
+from drumd.engine.model.checkpoint import load_checkpoint, shipped_path
+from drumd.engine.sampling.generate import generate
 from drumd.engine.sampling.sampler import Controls, Sampler
 from drumd.engine.training.train import batch_windows, build_arrays, to_inputs
 from drumd.mappings.basics.grid import STEPS_PER_BAR, seconds_per_step

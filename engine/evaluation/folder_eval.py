@@ -29,13 +29,13 @@ from drumd.engine.model.checkpoint import load_checkpoint
 import numpy as np
 
 from drumd.engine.data.encoding import Performance, meter_name
-from drumd.engine.evaluation.evaluate import (LISTEN_BARS, MIN_BEATS, _overall, checkpoint_labels, learning_log,
-                                   listener_runs, listener_section, real_beats, real_listener,
-                                   real_window_set, score_model, shown, style_templates)
-from drumd.engine.evaluation.groove_stats import C2ST_BARS
 from drumd.engine.data.library import load_library
-from drumd.mappings.basics.grid import STEPS_PER_BAR
+from drumd.engine.evaluation.evaluate import (LISTEN_BARS, MIN_BEATS, _overall, checkpoint_labels, learning_log,
+                                              listener_runs, listener_section, real_beats, real_listener,
+                                              real_window_set, score_model, shown, style_templates)
+from drumd.engine.evaluation.groove_stats import C2ST_BARS
 from drumd.engine.evaluation.report import atomic_write, finite, folder_markdown
+from drumd.mappings.basics.grid import STEPS_PER_BAR
 
 TF_STYLE_KEYS = ("nll", "perplexity", "accuracy", "mean_f1", "velocity_mae", "offset_mae_ms", "steps")
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from drumd.engine.data.encoding import (CLASS_NAMES, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
-                                   VELOCITY_BINS, bin_to_offset, bin_to_velocity, event_bits)
+                                        VELOCITY_BINS, bin_to_offset, bin_to_velocity, event_bits)
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS))               # (512, 9) float 0/1
 VELOCITY_CENTRES = bin_to_velocity(np.arange(VELOCITY_BINS)).astype(np.float64)  # MIDI units

@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 
 from drumd.engine.data.encoding import CLASS_NAMES, NUM_CLASSES  # noqa: E402
 from drumd.engine.evaluation.groove_stats import groove_features  # noqa: E402
-from drumd.mappings.basics.grid import STEPS_PER_BAR  # noqa: E402
 from drumd.engine.evaluation.report import atomic_write  # noqa: E402
+from drumd.mappings.basics.grid import STEPS_PER_BAR  # noqa: E402
 
 PIANO_ROLLS = 3  # primers shown per checkpoint
 LISTENER_STYLES = 3  # styles shown in the listener piano rolls

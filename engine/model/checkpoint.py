@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from drumd.mappings.basics.files import atomic_open
 from drumd.engine.data.encoding import (DRUM_CLASSES, ENCODING_VERSION, METER_INPUTS, NUM_CLASSES,
-                                   bar_steps, meter_name)
+                                        bar_steps, meter_name)
 from drumd.engine.model.spec import ModelConfig, weight_shapes
 from drumd.engine.sampling.warmup import split_key
 from drumd.mappings.basics.errors import DrumdError
+from drumd.mappings.basics.files import atomic_open
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from drumd.engine.data.encoding import (NUM_CLASSES, NUM_EVENTS, Performance, bar_position_bits,
-                                   bar_steps, event_bits, meter_bits, meter_lookback,
-                                   offset_to_bin, velocity_to_bin)
+                                        bar_steps, event_bits, meter_bits, meter_lookback,
+                                        offset_to_bin, velocity_to_bin)
 from drumd.engine.model.spec import BOS, DENSITY_WINDOW, tempo_bucket
 
 EVENT_BITS = event_bits(np.arange(NUM_EVENTS))   # (512, 9) 0/1 rows, a lookup for the live path

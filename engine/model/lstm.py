@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from drumd.engine.data.encoding import NUM_CLASSES, NUM_EVENTS, OFFSET_BINS, VELOCITY_BINS
 # The shape and input layout live in modelspec (no torch: the player needs them without it).
 from drumd.engine.model.spec import (BOS, DENSE_KEYS, DENSITY_WINDOW, EXPRESSION_KEYS, METER_KEY,  # noqa: F401
-                                    TEMPO_EDGES, TEMPO_EMBED, ModelConfig, dense_width,
-                                    expression_width, lstm_input_width, tempo_bucket)
+                                     TEMPO_EDGES, TEMPO_EMBED, ModelConfig, dense_width,
+                                     expression_width, lstm_input_width, tempo_bucket)
 
 
 @dataclass

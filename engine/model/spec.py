@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from drumd.engine.data.encoding import (METER_INPUTS, NUM_CLASSES, NUM_EVENTS, OFFSET_BINS,
-                                   POSITION_BITS, VELOCITY_BINS)
+                                        POSITION_BITS, VELOCITY_BINS)
 
 BOS = NUM_EVENTS  # "no previous step" token at the start of a sequence
 TEMPO_EDGES = (70, 85, 100, 115, 130, 150, 180)  # bpm bucket boundaries -> 8 buckets

@@ -1,8 +1,8 @@
 """Offline generation: a primer (or a style alone) continued for N bars."""
 from __future__ import annotations
 
-from drumd.engine.model.checkpoint import Checkpoint
 from drumd.engine.data.encoding import Step, bar_steps
+from drumd.engine.model.checkpoint import Checkpoint
 from drumd.engine.sampling.sampler import Controls, Sampler
 
 

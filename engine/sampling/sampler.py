@@ -51,10 +51,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drumd.engine.model.checkpoint import Checkpoint, CheckpointError
 from drumd.engine.data.encoding import (CLASS_NAMES, CLASS_PITCH, METER_INPUTS, NUM_CLASSES, NUM_EVENTS,
-                                   OFFSET_BINS, PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bar_steps,
-                                   bin_to_offset, bin_to_velocity, event_bits, velocity_to_bin)
+                                        OFFSET_BINS, PITCH_TO_CLASS, VELOCITY_BINS, Hit, Step, bar_steps,
+                                        bin_to_offset, bin_to_velocity, event_bits, velocity_to_bin)
+from drumd.engine.model.checkpoint import Checkpoint, CheckpointError
 from drumd.engine.model.features import HITS_PER_EVENT, History
 from drumd.engine.model.spec import DENSE_KEYS, EXPRESSION_KEYS, METER_KEY, dense_width
 from drumd.engine.sampling.warmup import bank_from_meta, bank_key

@@ -30,11 +30,11 @@ from pathlib import Path
 import mido
 
 from drumd.mappings.basics import smf
+from drumd.mappings.basics.errors import DrumdError
 from drumd.mappings.basics.files import OutputPathError, atomic_open
 from drumd.mappings.basics.grid import PPQN, STEP_TICKS, STEPS_PER_BEAT
 from drumd.mappings.basics.smf import Smf
 from drumd.mappings.drummaps.translate import DROP, Translator
-from drumd.mappings.basics.errors import DrumdError
 
 MIDI_SUFFIXES = (".mid", ".midi")
 log = logging.getLogger(__name__)

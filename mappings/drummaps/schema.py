@@ -28,7 +28,7 @@ from types import MappingProxyType
 import yaml
 
 from drumd.mappings.drummaps.drummap import (CLASSES, GM_RANGE, KINDS, MIDDLE_C, Articulation, DrumMap,
-                                    MapError, fold_problem)
+                                             MapError, fold_problem)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
