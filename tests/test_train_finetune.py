@@ -160,6 +160,9 @@ def test_resume_continues_a_finetune(base, mine, tmp_path):
     r = CliRunner().invoke(drumd, ["train", "--data", str(mine), "--map", "ezdrummer2", "--out",
                                    str(run), *TINY, "--resume", str(run / "last.pt")])
     assert r.exit_code == 1 and "Traceback" not in r.output and "--finetune" in r.output
+    # resumed with another expr_lr (one parameter group, not two): one line
+    r = finetune(base, mine, run, "--set", "max_iters=25", "--set", "expr_lr=1", "--resume", str(run / "last.pt"))
+    assert r.exit_code == 1 and "Traceback" not in r.output and "expr_lr" in r.output, r.output
 
 
 def test_numbers_in_options():

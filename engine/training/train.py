@@ -274,6 +274,8 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
     rng = np.random.default_rng(cfg.seed + rank)
 
     t_start = started or time.time()  # max_minutes caps the whole run: data, model, loop, last save
+    if cfg.select_on not in SELECT_ON:  # before the data loads
+        raise ValueError(f"select_on {cfg.select_on!r}: expected one of {', '.join(SELECT_ON)}")
     progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
     out = Path(cfg.out)
     base = _finetune_base(cfg) if cfg.finetune else None  # a bad checkpoint: before the data
@@ -292,8 +294,6 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         model = DrumLSTM(mcfg)
     tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
-    if cfg.select_on not in SELECT_ON:
-        raise ValueError(f"select_on {cfg.select_on!r}: expected one of {', '.join(SELECT_ON)}")
     # the held-out files' hits a 16th: "all" counts their velocity and timing NLL per 16th
     va_hits = float(HITS_PER_EVENT[va_arrays["target_event"]].mean()) if cfg.select_on == "all" else 0.0
 
@@ -310,7 +310,11 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         except RuntimeError:
             raise ValueError(f"{cfg.resume}: its model does not match this run's (give --resume "
                              "the options the run was started with, --finetune included)") from None
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except ValueError:  # its parameter groups: another expr_lr (1 is one group, else two)
+            raise ValueError(f"{cfg.resume}: its optimizer does not match this run's (give --resume "
+                             f"the expr_lr the run was started with; this run's is {cfg.expr_lr:g})") from None
         it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
