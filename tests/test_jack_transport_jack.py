@@ -13,6 +13,7 @@ up to a period late, plus 2 ms of scheduling on each side (as tests/test_daemon_
 """
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -344,3 +345,28 @@ def test_clock_auto_without_a_master_plays_on_its_own_after_1_s_then_follows_the
                     errs.append((pos - round(pos)) * 15 / bpm)
         bad = [round(e * 1000, 1) for e in errs if not -EARLY < e < LATE]
         assert len(errs) > 15 and not bad, bad
+
+
+ONE_LIBJACK = """
+import queue
+from drumd.daemon.midi import ports
+from drumd.daemon.timing.jacktransport import JackTransport
+import rtmidi
+p = ports.open_input(rtmidi.API_UNIX_JACK, "libjack-probe", "in", None, queue.SimpleQueue())
+t = JackTransport("libjack-probe-transport")
+t.query()
+print(sorted({line.split()[-1] for line in open("/proc/self/maps") if "/libjack" in line and ".so" in line}))
+t.close()
+p.close()
+"""
+
+
+@pytest.mark.jack
+def test_jack_transport_and_the_midi_ports_share_one_libjack(jack):
+    """JACK-Client is loaded on python-rtmidi's libjack: a second one would map all of JACK's
+    shared memory again (+100 MB of serve's RSS, bench/startup_bench.py)."""
+    r = subprocess.run([sys.executable, "-c", ONE_LIBJACK], env=jack.env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    libs = eval(r.stdout.strip().splitlines()[-1])
+    assert len(libs) == 1, libs

@@ -27,7 +27,7 @@ HEADER = 4  # rtmidi stores an int length before each message
 JACK_NO_START_SERVER = 0x01
 
 
-def _libjack_path() -> str:
+def libjack_path() -> str:
     """The libjack rtmidi runs on. python-rtmidi's wheels bundle their own copy; loading the
     system's as well would map all of JACK's shared memory a second time (+100 MB RSS)."""
     import rtmidi
@@ -45,7 +45,7 @@ def libjack_quiet():
     opening a client prints five lines: "Cannot connect to server socket ..."), for probes
     whose failure drumd reports in its own words; the previous handlers are put back after."""
     try:
-        lib = ctypes.CDLL(_libjack_path())
+        lib = ctypes.CDLL(libjack_path())
         saved = [ctypes.c_void_p.in_dll(lib, f"jack_{kind}_callback").value
                  for kind in ("error", "info")]
         setters = [lib.jack_set_error_function, lib.jack_set_info_function]
@@ -68,7 +68,7 @@ class JackCycles:
     """The start frame of the server's current cycle and its period, without joining the graph."""
 
     def __init__(self, name: str):
-        self.lib = lib = ctypes.CDLL(_libjack_path())
+        self.lib = lib = ctypes.CDLL(libjack_path())
         lib.jack_client_open.restype = ctypes.c_void_p
         lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p]
         lib.jack_client_close.argtypes = [ctypes.c_void_p]

@@ -70,6 +70,28 @@ def song_position(pos: dict, fallback_bpm: float) -> tuple[float, float, tuple[i
     return steps, bpm, (per_bar, beat_type)
 
 
+def _jack_client_module():
+    """JACK-Client's `jack` module, loaded on the libjack python-rtmidi runs on (jackgate's
+    libjack_path). JACK-Client opens the system's libjack by default (ctypes.util.find_library),
+    and a second libjack in one process maps all of JACK's shared memory a second time: serve's
+    RSS was 264 MB with both (205 MB of it JACK's), against a 220 MB target (bench/startup_bench.py).
+    Raises ImportError or OSError as `import jack` does."""
+    import sys
+    if "jack" in sys.modules:
+        return sys.modules["jack"]
+    import ctypes.util
+
+    from drumd.daemon.midi.jackgate import libjack_path
+    path, find_library = libjack_path(), ctypes.util.find_library
+    # jack.py reads `ctypes.util.find_library` once, as it is imported
+    ctypes.util.find_library = lambda name: path if name in ("jack", "libjack", "libjack64") else find_library(name)
+    try:
+        import jack
+    finally:
+        ctypes.util.find_library = find_library
+    return jack
+
+
 class JackTransport:
     """A JACK client (no ports) that reads the transport. `client`: its JACK client name.
     `source`: Clock.source while following it; `poll_s`: seconds between queries (half a JACK
@@ -81,7 +103,7 @@ class JackTransport:
 
     def __init__(self, client: str, fallback_bpm: float = 120.0, now=time.perf_counter):
         try:
-            import jack
+            jack = _jack_client_module()
         except (ImportError, OSError) as e:  # OSError: JACK-Client finds no libjack
             raise TransportError(f"--clock jack needs the JACK library ({e})") from None
         self._jack = jack
