@@ -52,6 +52,8 @@ INPUT_KEYS = [f.name for f in fields(StepInputs)]
 
 @dataclass
 class TrainConfig:
+    """Every option of a training run (`drumd train`, YAML `--config`, `--set key=value`), with
+    its default; load() reads and validates them (errors name the file's line)."""
     data: str | None = None          # Groove MIDI Dataset folder (default: ../shared/data/gmd),
                                      # or any folder of drum MIDI files (engine/data/library.py)
     map: str | None = None           # a folder's drum map (default gm); GMD is read as roland-td
@@ -221,10 +223,13 @@ def batch_windows(arrays, starts, idx_perf, idx_start, seq_len):
 
 
 def to_inputs(b) -> StepInputs:
+    """The model's inputs (StepInputs, tensors (B, T, ...)) out of a batch dict of tensors."""
     return StepInputs(**{k: b[k] for k in INPUT_KEYS})
 
 
 def sample_batch(rng, arrays, starts, batch_size, seq_len):
+    """`batch_size` random windows of `seq_len` 16th steps from the concatenated performances
+    `arrays` (performance i spans steps starts[i]..starts[i+1]), each step equally likely."""
     lengths = np.diff(starts)
     # Pick performances in proportion to length, so every step is equally likely to be seen.
     p = rng.choice(len(lengths), batch_size, p=lengths / lengths.sum())
@@ -250,6 +255,8 @@ def evaluate_nll(model, arrays, starts, chunk=16):
 
 
 def lr_at(it, cfg: TrainConfig):
+    """The learning rate at iteration `it`: linear warm-up over warmup_iters, then cosine decay
+    to min_lr at max_iters (SGDR without restarts: Loshchilov & Hutter 2017)."""
     if it < cfg.warmup_iters:
         return cfg.lr * (it + 1) / cfg.warmup_iters
     frac = min(1.0, (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters))
@@ -657,6 +664,8 @@ def _save_resume(path: Path, model, opt, it, best, bad_evals):
 
 
 def main(argv=None):
+    """`python -m drumd.engine.training.train --config FILE --set key=value ...`, the entry for
+    torchrun (several processes, DDP); `drumd train` is the command for people."""
     import argparse
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config")
