@@ -147,9 +147,16 @@ def unhabited(gmd: Path, held, source: dict[str, str]) -> list:
 
 
 def train(lib: Path, out: Path, minutes: float, threads: int, finetune: bool, sets=()) -> float:
-    cmd = [str(Path(sys.executable).parent / "drumd"), "train", "--data", str(lib), "--map", VENDOR_MAP,
-           "--val-share", str(VAL_SHARE), "--minutes", f"{minutes:g}", "--out", str(out),
-           "--set", f"threads={threads}", "--set", f"seed={SEED}"] + (["--finetune"] if finetune else [])
+    return run_train(["--data", str(lib), "--map", VENDOR_MAP, "--val-share", str(VAL_SHARE),
+                      *(["--finetune"] if finetune else [])], out, minutes, threads, sets)
+
+
+def run_train(args: list[str], out: Path, minutes: float, threads: int, sets=()) -> float:
+    """`drumd train ARGS --minutes --out OUT` with `threads` and the bench's seed (and each of
+    `sets` as --set) as a user runs it; its output in OUT.log. Returns the wall time (s); exits
+    with the output's tail when it fails."""
+    cmd = [str(Path(sys.executable).parent / "drumd"), "train", *args, "--minutes", f"{minutes:g}",
+           "--out", str(out), "--set", f"threads={threads}", "--set", f"seed={SEED}"]
     for s in sets:
         cmd += ["--set", s]
     t0 = time.monotonic()

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +35,9 @@ from drumd.engine.data.library import load_library
 from drumd.engine.evaluation.evaluate import score_model
 from drumd.engine.model.checkpoint import load_checkpoint
 from drumd.engine.sampling.generate import generate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from finetune_bench import run_train  # noqa: E402
 
 STYLES, SEEDS, BARS, PER_BAR, SEED = ("rock", "latin", "jazz"), 4, 32, 12, 1234
 KICK, SNARE = CLASS_NAMES.index("kick"), CLASS_NAMES.index("snare")
@@ -53,18 +54,7 @@ def build_library(gmd: Path, out: Path) -> list[str]:
 
 
 def train(lib: Path, out: Path, minutes: float, threads: int, sets: list[str]) -> float:
-    cmd = [str(Path(sys.executable).parent / "drumd"), "train", "--data", str(lib), "--map", DATA_MAP,
-           "--finetune", "--minutes", f"{minutes:g}", "--out", str(out),
-           "--set", f"threads={threads}", "--set", f"seed={SEED}"]
-    for s in sets:
-        cmd += ["--set", s]
-    t0 = time.monotonic()
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wall = time.monotonic() - t0
-    (out.parent / f"{out.name}.log").write_text(done.stdout)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}")
-    return wall
+    return run_train(["--data", str(lib), "--map", DATA_MAP, "--finetune"], out, minutes, threads, sets)
 
 
 def figures(kick: np.ndarray, snare: np.ndarray) -> tuple[int, int, float, float]:
