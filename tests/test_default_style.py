@@ -79,7 +79,7 @@ def test_generate_and_the_players_sampler_take_it_without_a_style(runs, which, s
 
 
 def test_serve_leaves_the_style_to_the_checkpoint():
-    """serve's setting is None unless given (daemon/commands.run asks the checkpoint); the
+    """serve's setting is None unless given (daemon/cli/serve.run asks the checkpoint); the
     real-stack run is tests/test_library_jack.py."""
     assert config.defaults()["style"] is None
     assert config.resolve(None, {"style": "funk"})["style"] == "funk"
