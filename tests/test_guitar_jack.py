@@ -67,8 +67,11 @@ def test_follower_gate_and_intensity_follow_a_played_guitar(audio_jack):
             on, off = beat * BEAT, (beat + beats) * BEAT
             # the gate opens within 50 ms of the first pluck (audio period + analysis hop + poll)
             assert playing[span(on + 0.05, off)].all()
-            # and closes within 1.5 s of the last note, which rings out
-            rest_end = nxt * BEAT if nxt is not None else SECONDS
+            # and closes within 1.5 s of the last note, which rings out; until 50 ms before the
+            # next phrase, the same allowance as for opening: `start` is stamped in the player's
+            # audio callback, which may run late in its cycle (the rest's last sample was seen
+            # open once in seven runs)
+            rest_end = nxt * BEAT - 0.05 if nxt is not None else SECONDS
             assert not playing[span(off + 1.5, rest_end)].any()
         soft = intensity[span(1.0, 4 * BEAT)].mean()
         loud = intensity[span(10 * BEAT + 1.0, 14 * BEAT)].mean()
