@@ -17,7 +17,7 @@ import logging
 
 import rtmidi
 
-from .jackgate import JackCycles
+from drumd.daemon.midi.jackgate import JackCycles
 
 log = logging.getLogger(__name__)
 

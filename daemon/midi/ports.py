@@ -32,10 +32,9 @@ import time
 
 import rtmidi
 
+from drumd.daemon.midi.jackgate import JackCycles, OutputGate, libjack_quiet
+from drumd.daemon.midi.jackguard import InputGuard
 from drumd.mappings.basics.errors import DrumdError
-
-from .jackgate import JackCycles, OutputGate, libjack_quiet
-from .jackguard import InputGuard
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
+from drumd.daemon.sound.synth import VoiceMixer
 from drumd.mappings.basics.errors import DrumdError
-from .synth import VoiceMixer
 
 _jack_name = None  # the client name's bytes must outlive PortAudio's use of them
 

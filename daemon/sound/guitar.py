@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import AudioError
+from drumd.daemon.sound.audio import AudioError
 
 HOP = 256      # analysis hop in samples (5.3 ms at 48 kHz)
 FRAME = 1024   # spectral-flux window
