@@ -72,8 +72,11 @@ def first_xrun(tick_times, tick_period):
 
 
 def grid_errors(events, tick_period):
-    """For each note-on before the first xrun: time from the nearest 16th of the tick stream
-    (every 6th tick counted from Start, as drumd counts them)."""
+    """For each note-on before the first xrun, but those of the first 16th: time from the
+    nearest 16th of the tick stream (every 6th tick counted from Start, as drumd counts them).
+    The first 16th is not judged, as drumd does not judge it (planner.StepPlan.judged): its
+    time is known only once the first tick after Start has come, and its notes land two or three
+    periods after it (9-15 ms in four runs; it failed a CI run that had every later 16th on time)."""
     ts = ticks(events)
     start = next(t for t, m in events if m[0] == 0xFA)
     ts = ts[ts >= start]
@@ -86,7 +89,8 @@ def grid_errors(events, tick_period):
         near = (ts > t - 0.5) & (ts <= t + 0.05)  # the local grid: robust line of the last ticks
         phase = np.median(ts[near] - count[near] * tick_period)
         k = np.round((t - phase) / (6 * tick_period))
-        errs.append(t - (phase + k * 6 * tick_period))
+        if k > 0:  # the 16th's number from Start (the first tick after it is 0)
+            errs.append(t - (phase + k * 6 * tick_period))
     return np.array(errs)
 
 
