@@ -11,6 +11,17 @@ import pytest
 # tries; a real fault fails all three (rerun reports show in the summary as "R").
 JACK_RERUNS = 2
 
+# One libjack in this process, as in drumd's: JACK-Client (the tests' transport clients) is
+# loaded on python-rtmidi's copy, before any test module imports `jack`. Two copies in one
+# process each keep their own view of JACK's shared registry while clients of both open and
+# close. A test run died in libjack (an abort in jack_client_close) while both were loaded; one
+# copy removes that suspect (not proven the cause).
+try:
+    from drumd.daemon.timing.jacktransport import _jack_client_module
+    _jack_client_module()
+except (ImportError, OSError):  # no libjack: the JACK tests say so themselves
+    pass
+
 
 # pytest-timeout (300 s) raises in the main thread, which cannot happen while a C call holds the
 # GIL (libjack blocked on a hung server, rtmidi spinning on a full ring): then this watchdog,
