@@ -9,6 +9,7 @@ Order of precedence: defaults, then the config file, then the flags given.
 """
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class ConfigError(DrumdError):
 
 # --- kinds of value ---------------------------------------------------------------------------
 
-class Kind:
+class Kind(abc.ABC):
     """A kind of setting value: how a YAML value is checked, which click type the flag gets (the
     same range) and what it takes, in words. Subclasses are frozen dataclasses."""
 
@@ -38,18 +39,18 @@ class Kind:
         """A flag's text as the value a YAML file would give (a gamma as a float); `check` follows."""
         return s
 
+    @abc.abstractmethod
     def check(self, v):
         """`v` as read from YAML (or converted by `from_text`), checked; returns the value to use.
         Raises ValueError("expected ...") naming what the setting takes."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def click_type(self):
         """The flag's click type (None: an on/off flag), refusing what `check` refuses."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def values(self) -> str:
         """What the setting takes, in words, for help and the README's table."""
-        raise NotImplementedError
 
 
 class _Checked(click.ParamType):
@@ -258,10 +259,12 @@ class Groups(Kind):
 
 
 @dataclass(frozen=True)
-class CCTable(Kind):
-    """`cc:` name: controller number pairs (file only; checked entry by entry in `_cc_table`)."""
+class CCTable:
+    """`cc:` name: controller number pairs (file only, no flag: not a Kind; its YAML mapping is
+    checked entry by entry in `_cc_table`)."""
 
     def values(self) -> str:
+        """What the `cc:` table takes, in words, for the README's table."""
         return "control: number (0 – 127)"
 
 
