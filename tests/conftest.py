@@ -17,8 +17,8 @@ JACK_RERUNS = 2
 # close. A test run died in libjack (an abort in jack_client_close) while both were loaded; one
 # copy removes that suspect (not proven the cause).
 try:
-    from drumd.daemon.timing.jacktransport import _jack_client_module
-    _jack_client_module()
+    from drumd.daemon.timing.jacktransport import jack_client_module
+    jack_client_module()
 except (ImportError, OSError):  # no libjack: the JACK tests say so themselves
     pass
 

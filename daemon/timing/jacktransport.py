@@ -70,7 +70,7 @@ def song_position(pos: dict, fallback_bpm: float) -> tuple[float, float, tuple[i
     return steps, bpm, (per_bar, beat_type)
 
 
-def _jack_client_module():
+def jack_client_module():
     """JACK-Client's `jack` module, loaded on the libjack python-rtmidi runs on (jackgate's
     libjack_path). JACK-Client opens the system's libjack by default (ctypes.util.find_library),
     and a second libjack in one process maps all of JACK's shared memory a second time: serve's
@@ -103,7 +103,7 @@ class JackTransport:
 
     def __init__(self, client: str, fallback_bpm: float = 120.0, now=time.perf_counter):
         try:
-            jack = _jack_client_module()
+            jack = jack_client_module()
         except (ImportError, OSError) as e:  # OSError: JACK-Client finds no libjack
             raise TransportError(f"--clock jack needs the JACK library ({e})") from None
         self._jack = jack
