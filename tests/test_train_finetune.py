@@ -283,8 +283,27 @@ def test_select_on_all_keeps_the_best_with_velocity_and_timing(base, mine, tmp_p
     score = {int(r["iter"]): float(r["val_nll"]) + hits * float(r["val_expr"]) for r in rows}
     assert load_checkpoint(tmp_path / "all" / "best.pt").meta["iter"] == min(score, key=score.get)
     r = finetune(base, mine, tmp_path / "bad", "--set", "select_on=velocity")
-    assert r.exit_code != 0 and "select_on 'velocity': expected one of events, all" in r.output
+    assert r.exit_code != 0 and "select_on 'velocity': expected one of events, all, auto" in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_finetune_selects_on_auto_by_default(base, mine, tmp_path):
+    """Fine-tuning's default select_on is auto: best.pt is the evaluation Selection picks from
+    the log's rows (the start first), and says what it was chosen on."""
+    from drumd.engine.data.library import load_library
+    from drumd.engine.training.selection import Selection
+    r = finetune(base, mine, tmp_path / "auto", "--set", "max_iters=15", "--set", "eval_interval=5",
+                 "--set", "patience=10")
+    assert r.exit_code == 0, r.output
+    held = load_library(mine, "ezdrummer2", 10, None, 0.1, 1234).validation
+    hits = sum(int((p.velocity > 0).sum()) for p in held) / sum(len(p) for p in held)
+    sel, chosen = Selection("auto", hits), None
+    for row in log_rows(tmp_path / "auto"):
+        if sel.judge(float(row["val_nll"]), float(row["val_expr"]), start=row["iter"] == "0"):
+            chosen = int(row["iter"])
+    best = load_checkpoint(tmp_path / "auto" / "best.pt")
+    assert best.meta["iter"] == chosen and best.meta["selected_on"] == sel.on
+    assert best.meta["train_config"]["select_on"] == "auto"
 
 
 def test_expr_lr_is_the_expression_heads_learning_rate_alone(base, mine, tmp_path):

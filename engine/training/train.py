@@ -13,8 +13,8 @@ measurement, see there.
 
 Stopping: after max_iters, after max_minutes (counted from the command's start, loading
 included: the last iteration is the one after which the closing evaluation and save still fit),
-after `patience` evaluations without a better validation NLL (select_on: of the events, or of
-the events with their velocity and timing), or on Ctrl-C (SIGINT:
+after `patience` evaluations without a better best.pt (select_on: of the events, of the events
+with their velocity and timing, or auto: selection.py), or on Ctrl-C (SIGINT:
 the run stops after the current iteration and raises Interrupted; best.pt and last.pt stay as
 the last evaluation left them, never half-written).
 """
@@ -36,6 +36,7 @@ import torch.distributed as dist
 import yaml
 
 from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
+from drumd.engine.training.selection import Selection
 from drumd.engine.data.gmd import DATA_MAP, load_dataset
 from drumd.engine.data.library import holds_gmd, load_library
 from drumd.engine.data.encoding import METER_INPUTS, METERS, bar_steps, meter_name, parse_meter
@@ -85,9 +86,10 @@ class TrainConfig:
     anchor: float = 0.0              # fine-tuning: L2 pull of every weight toward its starting
                                      # value (L2-SP, Li et al. 2018), per step of the loss
     select_on: str = "events"        # what best.pt and early stopping judge the held-out files
-                                     # by: "events" (which drums hit: event NLL a 16th) or "all"
+                                     # by: "events" (which drums hit: event NLL a 16th), "all"
                                      # (with the hits' velocity and timing: event NLL + hits a
-                                     # 16th x velocity and timing NLL a hit)
+                                     # 16th x velocity and timing NLL a hit) or "auto" ("all" once
+                                     # it beats the start, else "events": selection.py)
     expr_lr: float = 1.0             # the expression head's (velocity, timing) learning rate
                                      # as a multiple of lr
     new_meter_lr: float = 1.0        # fine-tuning: the learning rate of the first layer's input
@@ -180,21 +182,25 @@ def _number(v, kind, where: str):
 #   setting                          events  vel+time  all     grid / levels  ride library (all)
 #   shipped (rock)                   1.067   4.72      6.136   14 / 14 %      5.84
 #   expr_lr 1 (the first default)    1.061   4.12      5.481   39 / 33 %      -
-#   expr_lr 10           (chosen)    1.061   1.32      2.476   100 / 95 %     5.83, iteration 80
+#   expr_lr 10 (chosen), on events   1.061   1.32      2.476   100 / 95 %     5.83, iteration 80
 #   expr_lr 10, select_on all        1.075   0.70      1.826   100 / 98 %     5.81, iteration 0
+#   expr_lr 10, select_on auto (now) 1.075   0.70      1.826   100 / 98 %     5.83, iteration 80
 #   expr_lr 1, select_on all         1.080   1.12      2.285   100 / 96 %     -
 #   from scratch, 4 minutes          1.502   0.76      2.313   100 / 98 %     7.11
 #
-# select_on all would pick the run's best for a programmed pack, but on the ride library (human
+# select_on all picks the run's best for a programmed pack, but on the ride library (human
 # velocity and timing, which 48 files teach nothing the shipped model lacks) it keeps the start:
-# no ride habit learnt. So best.pt stays chosen on the events, and the head learns 10 x faster
-# (on the ride library: iteration 80 as before, events 1.078, ride / hi-hat 7.5 / 1.7 a bar, its
-# velocity and timing 4.43 a hit against 4.40 at the start).
+# no ride habit learnt; events does the opposite. So select_on is auto (selection.py): "all"
+# once an evaluation beats the start on it, else "events". Measured 2026-12-01 (1 thread, two
+# runs at a time): on the programmed pack it switched to "all" at the first evaluation and kept
+# iteration 180 (events 1.075, all 1.826 per 16th, as select_on all); on the ride library no
+# evaluation beat the start on "all" (5.79 at the start, 5.80-5.84 after), so it kept iteration
+# 80 on the events (1.078, ride / hi-hat 7.5 / 1.7 a bar), as select_on events.
 FINETUNE_DEFAULTS = {"lr": 1e-4, "min_lr": 1e-5, "warmup_iters": 10, "max_iters": 600,
-                     "eval_interval": 20, "patience": 4, "max_minutes": 4.0, "expr_lr": 10.0}
+                     "eval_interval": 20, "patience": 4, "max_minutes": 4.0, "expr_lr": 10.0,
+                     "select_on": "auto"}
 
 
-SELECT_ON = ("events", "all")
 EXIT_S = 2.0  # seconds from the last save to the process's end (closing the log, torch's exit)
 FIRST_EVAL = 10  # the iteration of a from-scratch run's first, early evaluation
 
@@ -281,8 +287,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
     rng = np.random.default_rng(cfg.seed + rank)
 
     t_start = started or time.time()  # max_minutes caps the whole run: data, model, loop, last save
-    if cfg.select_on not in SELECT_ON:  # before the data loads
-        raise ValueError(f"select_on {cfg.select_on!r}: expected one of {', '.join(SELECT_ON)}")
+    Selection(cfg.select_on, 0.0)  # a select_on it does not know: before the data loads
     progress = master and (on_terminal() if cfg.progress is None else cfg.progress)
     out = Path(cfg.out)
     base = _finetune_base(cfg) if cfg.finetune else None  # a bad checkpoint: before the data
@@ -302,14 +307,14 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
     tr_arrays, tr_starts = build_arrays(train_p, styles, mcfg.lookback)
     va_arrays, va_starts = build_arrays(val_p, styles, mcfg.lookback)
     # the held-out files' hits a 16th: "all" counts their velocity and timing NLL per 16th
-    va_hits = float(HITS_PER_EVENT[va_arrays["target_event"]].mean()) if cfg.select_on == "all" else 0.0
+    selection = Selection(cfg.select_on, float(HITS_PER_EVENT[va_arrays["target_event"]].mean()))
 
     trained = _trainable(model, cfg.freeze)
     anchor = ({n: p.detach().clone() for n, p in trained.items()} if cfg.anchor > 0 and base is not None
               else {})
     opt = torch.optim.AdamW(_param_groups(trained, cfg.expr_lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     boost = _new_meter_boost(trained, base, cfg.new_meter_lr) if base is not None else None
-    it0, best, bad_evals = 0, float("inf"), 0
+    it0 = 0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         try:
@@ -322,7 +327,8 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         except ValueError:  # its parameter groups: another expr_lr (1 is one group, else two)
             raise ValueError(f"{cfg.resume}: its optimizer does not match this run's (give --resume "
                              f"the expr_lr the run was started with; this run's is {cfg.expr_lr:g})") from None
-        it0, best, bad_evals = state["iter"], state["best"], state["bad_evals"]
+        it0 = state["iter"]
+        selection.resume(state)
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp else model
 
     bank = bank_to_meta(build_bank(train_p, styles, cfg.seed))
@@ -353,9 +359,10 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
             val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
-            best = val_nll + va_hits * val_expr
+            selection.judge(val_nll, val_expr, start=True)
             save_checkpoint(out / "best.pt", model, styles,
-                            {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr, "train_seconds": 0.0})
+                            {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr,
+                             "selected_on": selection.on, "train_seconds": 0.0})
             eval_cost = time.time() - t_eval
             _say(f"fine-tuning {base.path.name}: held-out NLL {val_nll:.4f} before "
                  f"({len(styles) - len(base.styles)} new style(s))", progress)
@@ -426,14 +433,11 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                     if tb:
                         for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
                             tb.add_scalar(k, v, it + 1)
-                    if val_nll + va_hits * val_expr < best:
-                        best, bad_evals = val_nll + va_hits * val_expr, 0
+                    if selection.judge(val_nll, val_expr):
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
-                                         "train_seconds": round(now - t_start, 1)})
-                    else:
-                        bad_evals += 1
-                    _save_resume(out / "last.pt", model, opt, it + 1, best, bad_evals)
+                                         "selected_on": selection.on, "train_seconds": round(now - t_start, 1)})
+                    _save_resume(out / "last.pt", model, opt, it + 1, selection)
                     eval_cost = time.time() - t_eval
                     t_iter += eval_cost  # an iteration's time, not the evaluation's, is measured next
                     left = max(0.0, cfg.max_minutes - (now - t_start) / 60)
@@ -441,21 +445,21 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                         # the bar's end (and so its ETA): max_iters, or where the time cap stops it
                         rate = (it + 1 - it0) / max(now - t_start, 1e-9)
                         bar.total = int(min(cfg.max_iters, it0 + rate * cfg.max_minutes * 60))
-                        bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{best:.3f}",
+                        bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{selection.best:.3f}",
                                         steps_s=f"{tput:.0f}")
                     else:  # a redirected log: one line per evaluation
                         _say(f"iter {it + 1}/{cfg.max_iters}  {(now - t_start) / 60:.1f} min "
                              f"({left:.1f} left of {cfg.max_minutes:g})  train {tr_nll:.4f}  val {val_nll:.4f}  "
-                             f"best {best:.4f}", progress)
+                             f"best {selection.best:.4f} ({selection.on})", progress)
                     run_nll = run_expr = 0.0
                     run_n = run_hits = 0
                     seen_steps, t_tput = 0, time.time()
                 if ddp:
-                    flag = torch.tensor([float(bad_evals > cfg.patience)])
+                    flag = torch.tensor([float(selection.bad_evals > cfg.patience)])
                     dist.broadcast(flag, 0)
                     early = bool(flag[0])
                 else:
-                    early = bad_evals > cfg.patience
+                    early = selection.bad_evals > cfg.patience
                 if early or over_time:
                     stopped_by = "early" if early else "minutes"
                     break
@@ -475,10 +479,10 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         dist.destroy_process_group()
     if stopped_by == "interrupted":
         best_pt = out / "best.pt"
-        if master and best_pt.exists() and math.isfinite(best):
+        if master and best_pt.exists() and math.isfinite(selection.best):
             raise Interrupted(f"interrupted at iteration {it + 1}: the best checkpoint so far is "
-                              f"{best_pt} (validation NLL{'' if cfg.select_on == 'events' else ' with velocity and timing'} "
-                              f"{best:.4f}); --resume {out / 'last.pt'} continues")
+                              f"{best_pt} (validation NLL{'' if selection.on == 'events' else ' with velocity and timing'} "
+                              f"{selection.best:.4f}); --resume {out / 'last.pt'} continues")
         raise Interrupted(f"interrupted at iteration {it + 1}, before the first evaluation: "
                           "no checkpoint written")
     return out / "best.pt"
@@ -657,10 +661,10 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
-def _save_resume(path: Path, model, opt, it, best, bad_evals):
+def _save_resume(path: Path, model, opt, it, selection: Selection):
     with atomic_open(path) as f:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
-                    "best": best, "bad_evals": bad_evals}, f)
+                    "selection": selection.state()}, f)
 
 
 def main(argv=None):
