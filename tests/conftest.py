@@ -45,6 +45,25 @@ def pytest_runtest_teardown(item):
     faulthandler.cancel_dump_traceback_later()
 
 
+_RERUN_WHY: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    """Keep why each failed try that gets a rerun failed (its assertion's first line): a green
+    run's reruns are otherwise only an "R", and a flaky test cannot be studied from that."""
+    if report.outcome == "rerun":
+        crash = getattr(report.longrepr, "reprcrash", None)
+        why = crash.message if crash is not None else str(report.longrepr)
+        _RERUN_WHY.append(f"{report.nodeid} ({report.when}): {why.strip().splitlines()[0][:300]}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _RERUN_WHY:
+        terminalreporter.section("why tests were rerun")
+        for line in _RERUN_WHY:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("jack") and not item.get_closest_marker("flaky"):
