@@ -162,10 +162,20 @@ def run_train(args: list[str], out: Path, minutes: float, threads: int, sets=())
     t0 = time.monotonic()
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.monotonic() - t0
-    (out.parent / f"{out.name}.log").write_text(done.stdout)
+    (out.parent / f"{out.name}.log").write_text(f"{done.stdout}{WALL}{wall:.1f} s\n")
     if done.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-2000:]}")
     return wall
+
+
+WALL = "bench: wall "  # run_train's last line in OUT.log
+
+
+def wall_of(out: Path) -> float | None:
+    """The wall time (s) run_train wrote beside the run OUT, None if it did not."""
+    log = out.parent / f"{out.name}.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return float(lines[-1][len(WALL):].split()[0]) if lines and lines[-1].startswith(WALL) else None
 
 
 def habit(ckpt, style: str, runs: int, bars: int) -> tuple[float, float]:
@@ -240,8 +250,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=8, help="unprimed runs per model for the habit")
     ap.add_argument("--out", type=Path, default=None, help="keep the library and runs here")
-    ap.add_argument("--only", choices=("finetuned", "scratch"), default=None,
-                    help="train only this one (the other's run must be in --out already)")
+    ap.add_argument("--only", choices=("finetuned", "scratch", "none"), default=None,
+                    help="train only this one, or none: score the runs in --out (a run not there "
+                         "is left out)")
     ap.add_argument("--set", action="append", default=[], help="a fine-tuning option KEY=VALUE")
     a = ap.parse_args()
     gmd = a.data or default_data_dir()
@@ -261,9 +272,11 @@ def main() -> None:
         print(f"training {name} ({a.minutes:g} min cap, {a.threads} threads) ...", flush=True)
         walls[name] = train(lib, out / name, a.minutes, a.threads, ft, a.set if ft else ())
     held = load_library(lib, VENDOR_MAP, 10, None, VAL_SHARE, SEED).validation
-    models = {"shipped": load_checkpoint(None),
-              "finetuned": load_checkpoint(out / "finetuned" / "best.pt"),
-              "scratch": load_checkpoint(out / "scratch" / "best.pt")}
+    models = {"shipped": load_checkpoint(None)}
+    for name in ("finetuned", "scratch"):
+        if (out / name / "best.pt").exists():
+            models[name] = load_checkpoint(out / name / "best.pt")
+            walls.setdefault(name, wall_of(out / name))
     rows = []
     for name, ckpt in models.items():
         style = STYLE if STYLE in ckpt.styles else "rock"  # the shipped model: its default style
@@ -291,10 +304,14 @@ def main() -> None:
         print(f"shipped on the same files without the habit (GMD's own, hi-hat kept): {plain:.3f}")
     base = {r[0]: r[2] for r in rows}
     total = {r[0]: r[5]["total"] for r in rows}
-    print(f"\nfine-tuned vs shipped: event NLL {base['shipped'] - base['finetuned']:+.3f} nats/step, "
-          f"with velocity and timing {total['shipped'] - total['finetuned']:+.3f} (target >= 0.3); "
-          f"vs scratch: {base['scratch'] - base['finetuned']:+.3f} / {total['scratch'] - total['finetuned']:+.3f} "
-          f"(target > 0)" + (f"; fine-tune wall {walls['finetuned']:.0f} s (target <= 240)" if "finetuned" in walls else ""))
+    if "finetuned" in models:
+        meta = models["finetuned"].meta
+        print(f"\nfine-tuned best.pt: iteration {meta.get('iter')}, chosen on {meta.get('selected_on', 'events')}")
+        print(f"fine-tuned vs shipped: event NLL {base['shipped'] - base['finetuned']:+.3f} nats/step, "
+              f"with velocity and timing {total['shipped'] - total['finetuned']:+.3f} (target >= 0.3)"
+              + (f"; vs scratch: {base['scratch'] - base['finetuned']:+.3f} / "
+                 f"{total['scratch'] - total['finetuned']:+.3f} (target > 0)" if "scratch" in models else "")
+              + (f"; fine-tune wall {walls['finetuned']:.0f} s (target <= 240)" if walls.get("finetuned") else ""))
     print(f"runs kept in {out}")
 
 
