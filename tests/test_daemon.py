@@ -145,6 +145,9 @@ def test_cc_controls():
     assert c.for_step(False).mute == frozenset({2, 3, 7, 8})
     c.control_change(28, 0)
     assert c.for_step(False).mute == frozenset({7, 8})
+    assert c.control_change(87, 127) == "unison" and c.for_step(False).unison
+    c.control_change(87, 10)
+    assert not c.for_step(False).unison
     c.control_change(22, 127)
     assert c.fill_request.pending()
     c.control_change(64, 127)

@@ -4,7 +4,8 @@ bar) into drumd-in, `drumd serve --mode accompany --quantize 1`; what drumd send
 a JACK input. With --follow (default 0.8) drumd leaves the player their drums (no hit of its
 own on their drum within 30 ms of theirs) and stops laying its own backbeat on 2 and 4 over
 theirs; with --follow 0 it plays its own groove over them, as before. When the player stops,
-drumd carries their feel on: its snare moves to 3 (Sampler's handover)."""
+drumd carries their feel on: its snare moves to 3 (Sampler's handover). With --unison it plays
+their feel with them instead: its snares on 3 and kicks on 1, landing with theirs."""
 import threading
 import time
 
@@ -34,16 +35,17 @@ def play_half_time(player: Player, start: float, bar_s: float, bars: int, stop: 
             player.send([0x89, note, 0])
 
 
-def accompany(jack, transport, checkpoint, follow: str, name: str, rest_bars: int = 0):
+def accompany(jack, transport, checkpoint, follow: str, name: str, rest_bars: int = 0, *extra: str):
     """(drumd's note-ons, the player's (time, note) hits, the start (perf_counter s), the bar
-    length in s) of one run: the player plays BARS bars, the DAW `rest_bars` more."""
+    length in s) of one run: the player plays BARS bars, the DAW `rest_bars` more; `extra`:
+    more options of drumd serve."""
     bar_s = 4 * 60 / BPM
     daw = Daw(jack, transport, bpm=BPM, force_bpm=True)
     listener = Listener(f"{name}-rec")
     player = Player(f"{name}-pads")
     drumd = Drumd(jack, "--checkpoint", str(checkpoint), "--clock", "external", "--mode",
                   "accompany", "--quantize", "1", "--follow", follow, "--seed", "5",
-                  "--style", "rock", client=name)
+                  "--style", "rock", *extra, client=name)
     stop = threading.Event()
     try:
         wiring(jack, daw.port, drumd, listener, player)
@@ -112,3 +114,27 @@ def test_accompany_leaves_the_player_their_drums_and_gives_way_to_their_backbeat
         assert backbeat0 >= 0.4 * bars and doubled0 >= 3, ignored
         # the player stopped: their half-time feel carried on by drumd (before: 0 of 4 bars)
         assert on3 >= after - 1, (on3, after)
+
+
+def test_in_unison_drumd_plays_the_half_time_feel_with_the_player(jack, transport, drumd_checkpoint):
+    """--unison: from the third bar, most of drumd's snares on 3 and kicks on 1 (issue #17's
+    half-time target: 60 % and 50 %), none of its 2 and 4, and the hits it doubles land with
+    the player's (same 16th, on the grid at --quantize 1: within a few ms)."""
+    mark = jack.log_mark()
+    ons, theirs, start, bar_s = accompany(jack, transport, drumd_checkpoint, "0.8", "drumd-unison", 0,
+                                          "--unison")
+    backbeat, _, bars = judge(ons, theirs, start, bar_s)
+    sixteenth = bar_s / 16
+    mine = [(t, m[1]) for t, m in ons if start + 2 * bar_s - 0.01 <= t < start + (BARS - 1) * bar_s - 0.01]
+    pos = [(round((t - start) / sixteenth) % 16, n) for t, n in mine]
+    snares, kicks = [p for p, n in pos if n == SNARE], [p for p, n in pos if n == KICK]
+    apart = sorted(abs(t - tp) for t, n in mine for tp, np_ in theirs if n == np_ and abs(t - tp) < sixteenth / 2)
+    print(f"in unison: snares on 3 {snares.count(8)} of {len(snares)}, kicks on 1 {kicks.count(0)} of "
+          f"{len(kicks)}, doubled hits {len(apart)}, apart median {1000 * apart[len(apart) // 2]:.1f} ms, "
+          f"max {1000 * apart[-1]:.1f} ms" if apart else "in unison: no doubled hit")
+    assert bars >= 10
+    with judged(jack, mark, "drumd-unison"):  # an xrun moves hits off their 16th and times
+        assert snares.count(8) >= 0.6 * len(snares) > 0, snares
+        assert kicks.count(0) >= 0.5 * len(kicks) > 0, kicks
+        assert backbeat == 0
+        assert len(apart) >= bars and apart[len(apart) // 2] < 0.010, apart

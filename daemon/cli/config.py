@@ -362,6 +362,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Accompany: 0 = plays its own groove over the player's, 1 = leaves them their drums and "
             "gives way to their feel; tap: 0 = ignores the taps, 1 = a kick or snare on every tap; "
             "riff lock: 0 = ignores the guitar's accents, 1 = a kick on every one"),
+    Setting("unison", Flag(), False,
+            "Accompany: play the drums the player repeats with them, at their timing (a half-time "
+            "snare on 3 is doubled), instead of leaving those drums to them"),
     Setting("mute", Groups(), [], "Mute a drum group (repeatable)"),
     Setting("record", OutputFile(), None, "Write input and output to this MIDI file"),
     Setting("status", Flag(), None, "Live status line on stderr",

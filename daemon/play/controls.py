@@ -15,7 +15,7 @@ GROUPS = {"kick": (0,), "snare": (1,), "hats": (2, 3), "toms": (4, 5, 6), "cymba
 DEFAULT_CC = {
     "temperature": 20, "density": 21, "fill": 22, "style": 23, "mode": 24, "quantize": 25,
     "mute_kick": 26, "mute_snare": 27, "mute_hats": 28, "mute_toms": 29, "mute_cymbals": 30,
-    "variation": 31, "fill_every": 85, "follow": 86, "phrase_end": 64,
+    "variation": 31, "fill_every": 85, "follow": 86, "unison": 87, "phrase_end": 64,
 }
 TEMPERATURE_RANGE = (0.2, 2.0)
 DENSITY_RANGE = (-3.0, 3.0)
@@ -58,7 +58,7 @@ class OneShot:
 
 class LiveControls:
     """What the player controls live (see the module): the sampler's controls (temperature,
-    top_p, density as a logit bias per hit, quantize, variation and follow 0..1, fill_every
+    top_p, density as a logit bias per hit, quantize, variation and follow 0..1, unison, fill_every
     in bars, 0 never), the mode (one of MODES), the style (one of `styles`, the model's), the
     muted groups (GROUPS' names) and the one-shot fill and phrase-end requests. `cc`: control
     name -> CC number over DEFAULT_CC. Written by the input thread, read by the engine thread
@@ -68,11 +68,12 @@ class LiveControls:
                  temperature: float = 1.0, density: float = 0.0, quantize: float = 0.0,
                  top_p: float = 1.0, mute=(), cc: dict | None = None,
                  variation: float = DEFAULT_VARIATION, fill_every: int = DEFAULT_FILL_EVERY,
-                 follow: float = DEFAULT_FOLLOW):
+                 follow: float = DEFAULT_FOLLOW, unison: bool = False):
         self.styles = styles
         self.style, self.mode = style, mode
         self.temperature, self.density, self.quantize, self.top_p = temperature, density, quantize, top_p
         self.variation, self.fill_every, self.follow = variation, fill_every, follow
+        self.unison = unison
         self.muted: frozenset[str] = frozenset(mute)
         self.fill_request = OneShot()        # the engine turns it into a fill at the next bar
         self.phrase_end_request = OneShot()  # call mode answers now
@@ -82,7 +83,7 @@ class LiveControls:
         """Apply CC `number` at `value` (0..127); returns the control's name if the number is
         one of ours, else None. A continuous control maps the value linearly onto its range
         (TEMPERATURE_RANGE, DENSITY_RANGE, else 0..1); style, mode and fill_every split 0..127
-        evenly among their choices; mutes are on at 64 and above; fill and phrase_end make a
+        evenly among their choices; mutes and unison are on at 64 and above; fill and phrase_end make a
         request (OneShot) for each message at 64 or above."""
         name = self.by_number.get(number)
         if name is None:
@@ -99,6 +100,8 @@ class LiveControls:
             self.variation = x
         elif name == "follow":
             self.follow = x
+        elif name == "unison":
+            self.unison = on
         elif name == "fill_every":
             self.fill_every = FILL_EVERY_CHOICES[min(value * len(FILL_EVERY_CHOICES) // 128,
                                                      len(FILL_EVERY_CHOICES) - 1)]
@@ -129,7 +132,7 @@ class LiveControls:
         return Controls(temperature=self.temperature, top_p=self.top_p, density=self.density,
                         mute=frozenset(c for g in self.muted for c in GROUPS[g]), fill=fill,
                         style=self.style, quantize=self.quantize, variation=self.variation,
-                        fill_every=self.fill_every, follow=self.follow)
+                        fill_every=self.fill_every, follow=self.follow, unison=self.unison)
 
 
 def _lerp(lo_hi, x):

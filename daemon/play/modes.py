@@ -3,7 +3,8 @@
   generate   the model plays on its own (style, controls), no primer
   accompany  drumd plays continuously; the player's hits on the step just played are merged
              into what the model saw (Sampler.amend_last) before the next step is computed,
-             so it follows the player
+             so it follows the player: it leaves them the drums they repeat (Controls.follow)
+             or, in unison (Controls.unison), plays those drums with them
   tap        drumd plays continuously; the player taps a rhythm on any one key (any note,
              any channel: a tap is not a drum, never echoed) and drumd's accents follow it:
              the taps of the last steps are told to the sampler (Sampler.tap) before the next

@@ -108,7 +108,7 @@ class Session:
                                      settings["temperature"], settings["density"],
                                      settings["quantize"], settings["top_p"], settings["mute"],
                                      settings["cc"], settings["variation"], settings["fill_every"],
-                                     settings["follow"])
+                                     settings["follow"], settings["unison"])
         self.player = PlayerLog()
         on_sent = self._record_sent if recorder else None
         self.sender = Sender(out_port.send, self._time_of, gate=settings["gate_ms"] / 1000,
@@ -449,7 +449,7 @@ class Session:
                 "mode": self.controls.mode, "temperature": self.controls.temperature,
                 "density": self.controls.density, "quantize": self.controls.quantize,
                 "variation": self.controls.variation, "fill_every": self.controls.fill_every,
-                "follow": self.controls.follow,
+                "follow": self.controls.follow, "unison": self.controls.unison,
                 # riff lock on and steering (None: off, or not in a mode it steers)
                 "riff": (self.riff_taps if self.guitar is not None and self.cfg["riff_lock"]
                          and self.controls.mode in RIFF_MODES else None),

@@ -31,6 +31,8 @@ def format_status(s: dict) -> str:
     riff = s.get("riff")  # riff lock on: the guitar accents steering the kicks now
     follow = (f"F {s['follow']:.2f}  " if (s["mode"] in ("accompany", "tap") or riff is not None)
               and "follow" in s else "")
+    if s["mode"] == "accompany" and s.get("unison"):
+        follow += "unison  "
     if riff is not None:
         follow += f"riff {riff}  "
     return (f"{s['bpm']:6.1f} BPM {clock:<19} {where:>8}  {s['mode']:<9} "

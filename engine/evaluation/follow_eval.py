@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from drumd.engine.data.encoding import Hit
 from drumd.engine.sampling.sampler import Controls, Sampler
-from drumd.mappings.basics.grid import STEPS_PER_BAR
+from drumd.mappings.basics.grid import STEPS_PER_BAR, STEPS_PER_BEAT
 
 KICK, SNARE = 36, 38
 PLAYERS = {  # {16th of the bar: the player's hits}, every bar (accompany)
@@ -28,16 +28,18 @@ TAP_FIGURES = {
 }
 
 
-def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player: str = "halftime") -> dict:
-    """One run of accompany mode against PLAYERS[player] at --quantize 1, 100 BPM. Counts over
-    bars 3..bars of drumd's own hits: backbeat (bars with its snare on 2 and 4), snare, kick,
-    off_kick (kicks on a 16th where the player has none), doubled (hits on a drum the player hit
-    on the same 16th), hits."""
+def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player: str = "halftime",
+                  unison: bool = False) -> dict:
+    """One run of accompany mode against PLAYERS[player] at --quantize 1, 100 BPM (`unison`:
+    --unison). Counts over bars 3..bars of drumd's own hits: backbeat (bars with its snare on 2
+    and 4), snare, kick, off_kick (kicks on a 16th where the player has none), doubled (hits on
+    a drum the player hit on the same 16th), hits, snare3 (snares on beat 3), kick1 (kicks on
+    beat 1)."""
     PLAYER = PLAYERS[player]
     s = Sampler(ckpt, seed=seed)
     s.reset(style=style, bpm=100.0, step_index=0)
-    c = Controls(quantize=1.0, follow=follow)
-    counts = dict(backbeat=0, snare=0, kick=0, off_kick=0, doubled=0, hits=0)
+    c = Controls(quantize=1.0, follow=follow, unison=unison)
+    counts = dict(backbeat=0, snare=0, kick=0, off_kick=0, doubled=0, hits=0, snare3=0, kick1=0)
     bar = set()
     for k in range(bars * STEPS_PER_BAR):
         if k:
@@ -54,6 +56,8 @@ def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player:
             counts["doubled"] += h.pitch in theirs
             counts["snare"] += h.pitch == SNARE
             counts["kick"] += h.pitch == KICK
+            counts["snare3"] += h.pitch == SNARE and pos == 2 * STEPS_PER_BEAT
+            counts["kick1"] += h.pitch == KICK and pos == 0
             counts["off_kick"] += h.pitch == KICK and not any(p.pitch == KICK for p in PLAYER.get(pos, ()))
             if h.pitch == SNARE:
                 bar.add(pos)

@@ -88,6 +88,12 @@ FILL_STEPS = 8     # a phrase-end fill: the bar's last two beats (at most half a
 # is theirs there; a drumd hit on it costs follow * FOLLOW_NATS nats (at follow 1, about one in
 # 160,000 steps: no doubled hit that would flam against theirs).
 FOLLOW_NATS = 12.0
+# In unison (Controls.unison) the same drum there is drumd's too: follow * UNISON_NATS nats for
+# it. 4: a half-time player (kick on 1, snare on 3), follow 0.8, --quantize 1, 8 runs x 14 bars
+# (bench/follow_bench.py --unison), rock / funk: 88 / 74 % of drumd's snares on 3, 100 / 98 % of
+# its kicks on 1, its snare on 3 in 97-99 % of bars (2: 94 / 80 % of its snares, in 89 / 97 % of
+# bars; 8: 95 / 78 %, in every bar: a bar without it never comes).
+UNISON_NATS = 4.0
 CRASH = CLASS_NAMES.index("crash")
 KICK = CLASS_NAMES.index("kick")
 KICK_ONLY = np.arange(NUM_CLASSES) == KICK
@@ -127,6 +133,8 @@ class Controls:
     fill_every: int = 8            # bars per phrase, a fill at each phrase's end; 0 = never
     follow: float = 0.8            # 0 = ignores a player (amend_last, tap), 1 = leaves them their
                                    # drums (accompany) / covers every tap (tap mode)
+    unison: bool = False           # accompany: plays the drums the player repeats with them, at
+                                   # their timing, instead of leaving those drums to them
 
 
 @dataclass(frozen=True)
@@ -324,6 +332,7 @@ class Sampler:
         self.after_fill = False   # the previous step was part of a fill
         # the player's hits (amend_last) of the last two bars, row = song position % home_steps
         self.player = np.zeros((self.home_steps, NUM_CLASSES), bool)
+        self.player_offset = np.zeros((self.home_steps, NUM_CLASSES), np.float32)  # theirs, in 16ths
         self.player_last: int | None = None  # song position of the player's last hit
         self._feel: Home | None = None       # the last two bars heard, while the player played both
         self._handover = False               # the player stopped: _feel becomes the home (follow > 0)
@@ -407,7 +416,7 @@ class Sampler:
         ev, vel, off = _arrays_of(hits)
         row = (self.position - 1) % self.home_steps
         expected = self.player[row].any()  # they hit this 16th two bars ago
-        self.player[row] = EVENT_BITS[ev]
+        self.player[row], self.player_offset[row] = EVENT_BITS[ev], off
         if hits:
             self.player_last = self.position - 1
             i = (self.history.t - 1) % self.history.size
@@ -479,12 +488,15 @@ class Sampler:
             add = np.where(theirs, (1.0 - given) * self.home.add_weight[i], self.home.add_weight[i])
             differing = (1.0 - EVENT_BITS_F) @ drop + EVENT_BITS_F @ add
             logits = logits - keep * HOME_NATS * differing
+        here = None
         if follow:
             # Their drums: never where they played them on this 16th one or two bars ago (a
-            # doubled hit flams against theirs), elsewhere at HOME_NATS a hit (drumd does not lay
-            # its own backbeat over theirs: it gives way to the feel they set).
-            here = self.player[i] | self.player[(i + self.steps_per_bar) % self.home_steps]
-            cost = np.where(here, FOLLOW_NATS, np.where(theirs, HOME_NATS, 0.0))
+            # doubled hit flams against theirs), or in unison there with them; elsewhere at
+            # HOME_NATS a hit (drumd does not lay its own backbeat over theirs: it gives way to
+            # the feel they set).
+            j = (i + self.steps_per_bar) % self.home_steps
+            here = self.player[i] | self.player[j]
+            cost = np.where(here, -UNISON_NATS if c.unison else FOLLOW_NATS, np.where(theirs, HOME_NATS, 0.0))
             logits = logits - follow * (EVENT_BITS_F @ cost)
         if kicks_theirs:
             logits = logits - tapping * TAP_KICK_NATS * EVENT_BITS_F[:, KICK]
@@ -522,6 +534,10 @@ class Sampler:
             vel[k] = bin_to_velocity(_sample_rows(vl[k], t * VELOCITY_TEMPERATURE, u[1:1 + len(k)]), jit[0])
             off[k] = bin_to_offset(_sample_rows(ol[k], t * OFFSET_TEMPERATURE,
                                                 u[1 + NUM_CLASSES:1 + NUM_CLASSES + len(k)]), jit[1])
+            if c.unison and here is not None:
+                # in unison: where they played it one bar ago (else two), at their timing
+                theirs_at = np.where(self.player[j], self.player_offset[j], self.player_offset[i])
+                off = np.where(bits & here, theirs_at, off)
         return event, vel, off
 
 
