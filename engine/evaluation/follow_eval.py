@@ -28,6 +28,19 @@ TAP_FIGURES = {
 }
 
 
+def _accompanied(ckpt, style: str, follow: float, bars: int, seed: int, player: dict, plays: int,
+                 unison: bool = False):
+    """Accompany mode at --quantize 1, 100 BPM, against `player` (as PLAYERS' values) for its
+    first `plays` bars: yields (song position k, drumd's Step) for k in 0..bars x 16 - 1."""
+    s = Sampler(ckpt, seed=seed)
+    s.reset(style=style, bpm=100.0, step_index=0)
+    c = Controls(quantize=1.0, follow=follow, unison=unison)
+    for k in range(bars * STEPS_PER_BAR):
+        if k:  # as the daemon: once a step, their hits of the step before (none once they stop)
+            s.amend_last(player.get((k - 1) % STEPS_PER_BAR, ()) if k - 1 < plays * STEPS_PER_BAR else ())
+        yield k, s.step(c)
+
+
 def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player: str = "halftime",
                   unison: bool = False) -> dict:
     """One run of accompany mode against PLAYERS[player] at --quantize 1, 100 BPM (`unison`:
@@ -36,15 +49,9 @@ def accompany_run(ckpt, style: str, follow: float, bars: int, seed: int, player:
     a drum the player hit on the same 16th), hits, snare3 (snares on beat 3), kick1 (kicks on
     beat 1)."""
     PLAYER = PLAYERS[player]
-    s = Sampler(ckpt, seed=seed)
-    s.reset(style=style, bpm=100.0, step_index=0)
-    c = Controls(quantize=1.0, follow=follow, unison=unison)
     counts = dict(backbeat=0, snare=0, kick=0, off_kick=0, doubled=0, hits=0, snare3=0, kick1=0)
     bar = set()
-    for k in range(bars * STEPS_PER_BAR):
-        if k:
-            s.amend_last(PLAYER.get((k - 1) % STEPS_PER_BAR, ()))
-        step = s.step(c)
+    for k, step in _accompanied(ckpt, style, follow, bars, seed, PLAYER, bars, unison):
         pos = k % STEPS_PER_BAR
         if pos == 0:
             bar = set()
@@ -71,16 +78,9 @@ def handover_run(ckpt, style: str, follow: float, bars: int, seed: int, stop_bar
     1..`stop_bar` and then stops; at --quantize 1, 100 BPM. Counts over the bars after they
     stopped, of drumd's hits: bars, on3 (bars with its snare on beat 3: their feel carried on),
     backbeat (its snare on 2 and 4), kick1 (its kick on 1), hits."""
-    PLAYER = PLAYERS["halftime"]
-    s = Sampler(ckpt, seed=seed)
-    s.reset(style=style, bpm=100.0, step_index=0)
-    c = Controls(quantize=1.0, follow=follow)
     counts = dict(bars=0, on3=0, backbeat=0, kick1=0, hits=0)
     snares, kicks = set(), set()
-    for k in range(bars * STEPS_PER_BAR):
-        if k:  # as the daemon: once a step, their hits of the step before (none once they stop)
-            s.amend_last(PLAYER.get((k - 1) % STEPS_PER_BAR, ()) if k - 1 < stop_bar * STEPS_PER_BAR else ())
-        step = s.step(c)
+    for k, step in _accompanied(ckpt, style, follow, bars, seed, PLAYERS["halftime"], stop_bar):
         pos = k % STEPS_PER_BAR
         if pos == 0:
             snares, kicks = set(), set()
