@@ -48,28 +48,39 @@ from drumd.mappings.drummaps.translate import Translator
 VENDOR_MAP, STYLE, VAL_SHARE, SEED = "studio-drummer", "mine", 0.2, 1234
 
 
-def build_library(gmd: Path, out: Path, n: int, seed: int) -> dict[str, str]:
-    """n GMD validation/test 4/4 beats, closed hi-hat moved to the ride, in VENDOR_MAP, into
-    out/STYLE/. Returns {library file name: its GMD file (info.csv's midi_filename)}."""
+def _pack(gmd: Path, out: Path, n: int, seed: int, change) -> dict[str, str]:
+    """n GMD validation/test 4/4 beats (_pick), each changed in place by change(mido.MidiFile)
+    and written in VENDOR_MAP into out/STYLE/. Returns {library file name: its GMD file
+    (info.csv's midi_filename)}."""
     import mido
     picks = _pick(gmd, n, seed)
-    src_map = load_map(DATA_MAP)
-    ride = next(note for note, a in sorted(src_map.notes.items()) if a.cls == "ride" and a.gm == 51)
     tr = Translator(DATA_MAP, VENDOR_MAP)
     folder = out / STYLE
     folder.mkdir(parents=True, exist_ok=True)
+    names = {r["midi_filename"].replace("/", "_"): r["midi_filename"] for r in picks}  # names repeat across drummers
     with tempfile.TemporaryDirectory() as tmp:
-        for r in picks:
-            mid = mido.MidiFile(gmd / r["midi_filename"])
-            for track in mid.tracks:
-                for msg in track:
-                    if msg.type in ("note_on", "note_off") and msg.channel == 9 and \
-                            msg.note in src_map.notes and src_map.notes[msg.note].cls == "closed_hh":
-                        msg.note = ride  # the player's habit: ride where the drummer played the hat
-            habit = Path(tmp) / "habit.mid"
-            mid.save(habit)
-            remap_file(habit, folder / r["midi_filename"].replace("/", "_"), tr)  # names repeat across drummers
-    return {r["midi_filename"].replace("/", "_"): r["midi_filename"] for r in picks}
+        for name, source in names.items():
+            mid = mido.MidiFile(gmd / source)
+            change(mid)
+            changed = Path(tmp) / "changed.mid"
+            mid.save(changed)
+            remap_file(changed, folder / name, tr)
+    return names
+
+
+def build_library(gmd: Path, out: Path, n: int, seed: int) -> dict[str, str]:
+    """n GMD validation/test 4/4 beats, closed hi-hat moved to the ride, in VENDOR_MAP, into
+    out/STYLE/. Returns {library file name: its GMD file (info.csv's midi_filename)}."""
+    src_map = load_map(DATA_MAP)
+    ride = next(note for note, a in sorted(src_map.notes.items()) if a.cls == "ride" and a.gm == 51)
+
+    def habit(mid) -> None:
+        for track in mid.tracks:
+            for msg in track:
+                if msg.type in ("note_on", "note_off") and msg.channel == 9 and \
+                        msg.note in src_map.notes and src_map.notes[msg.note].cls == "closed_hh":
+                    msg.note = ride  # the player's habit: ride where the drummer played the hat
+    return _pack(gmd, out, n, seed, habit)
 
 
 # A programmed loop pack's velocities: 2-3 fixed levels per instrument (accent, normal, ghost),
@@ -86,45 +97,37 @@ def build_programmed(gmd: Path, out: Path, n: int, seed: int) -> dict[str, str]:
     out/STYLE/. Returns {library file name: its GMD file}."""
     import mido
     from drumd.engine.data.encoding import MODEL_CLASS
-    picks = _pick(gmd, n, seed)
     src_map = load_map(DATA_MAP)
-    tr = Translator(DATA_MAP, VENDOR_MAP)
-    folder = out / STYLE
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in picks:
-            mid = mido.MidiFile(gmd / r["midi_filename"])
-            grid = mid.ticks_per_beat // 4
-            for track in mid.tracks:
-                t, hits, rest = 0, {}, []
-                for msg in track:
-                    t += msg.time
-                    if msg.type in ("note_on", "note_off") and msg.channel == 9:
-                        a = src_map.notes.get(msg.note)
-                        cls = MODEL_CLASS.get(a.cls) if a is not None else None
-                        if msg.type == "note_on" and msg.velocity > 0 and cls in LEVELS:
-                            at = round(t / grid) * grid
-                            v = min(LEVELS[cls], key=lambda lv: abs(lv - msg.velocity))
-                            hits[at, msg.note] = max(v, hits.get((at, msg.note), 0))
-                        continue  # every drum note-off is written anew, and notes of no class dropped
-                    rest.append((t, msg))
-                timed = rest + [(at, mido.Message("note_on", channel=9, note=note, velocity=v))
-                                for (at, note), v in hits.items()]
-                timed += [(at + grid // 2, mido.Message("note_off", channel=9, note=note, velocity=0))
-                          for (at, note) in hits]
-                timed.sort(key=lambda x: (x[0], x[1].type == "note_on", x[1].is_meta is False))
-                ends = [m for _, m in timed if m.type == "end_of_track"]
-                timed = [(at, m) for at, m in timed if m.type != "end_of_track"]
-                track.clear()
-                last = 0
-                for at, m in timed:
-                    track.append(m.copy(time=at - last))
-                    last = at
-                track.extend(e.copy(time=0) for e in ends[:1])
-            programmed = Path(tmp) / "programmed.mid"
-            mid.save(programmed)
-            remap_file(programmed, folder / r["midi_filename"].replace("/", "_"), tr)
-    return {r["midi_filename"].replace("/", "_"): r["midi_filename"] for r in picks}
+
+    def programmed(mid) -> None:
+        grid = mid.ticks_per_beat // 4
+        for track in mid.tracks:
+            t, hits, rest = 0, {}, []
+            for msg in track:
+                t += msg.time
+                if msg.type in ("note_on", "note_off") and msg.channel == 9:
+                    a = src_map.notes.get(msg.note)
+                    cls = MODEL_CLASS.get(a.cls) if a is not None else None
+                    if msg.type == "note_on" and msg.velocity > 0 and cls in LEVELS:
+                        at = round(t / grid) * grid
+                        v = min(LEVELS[cls], key=lambda lv: abs(lv - msg.velocity))
+                        hits[at, msg.note] = max(v, hits.get((at, msg.note), 0))
+                    continue  # every drum note-off is written anew, and notes of no class dropped
+                rest.append((t, msg))
+            timed = rest + [(at, mido.Message("note_on", channel=9, note=note, velocity=v))
+                            for (at, note), v in hits.items()]
+            timed += [(at + grid // 2, mido.Message("note_off", channel=9, note=note, velocity=0))
+                      for (at, note) in hits]
+            timed.sort(key=lambda x: (x[0], x[1].type == "note_on", x[1].is_meta is False))
+            ends = [m for _, m in timed if m.type == "end_of_track"]
+            timed = [(at, m) for at, m in timed if m.type != "end_of_track"]
+            track.clear()
+            last = 0
+            for at, m in timed:
+                track.append(m.copy(time=at - last))
+                last = at
+            track.extend(e.copy(time=0) for e in ends[:1])
+    return _pack(gmd, out, n, seed, programmed)
 
 
 def _pick(gmd: Path, n: int, seed: int) -> list[dict]:
