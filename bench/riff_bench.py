@@ -14,7 +14,9 @@ Counted from the riff's third bar on (the issue's "within two bars"), over all r
   off kicks/bar drumd's kicks on 16ths the riff does not accent
   hits/bar      drumd's hits per bar (real rock 15.7-16.8, funk 17.8-18.7)
   2+4 %         bars with a snare on both 2 and 4 (the backbeat stays)
-The even-strum figure (8ths, all alike) has no accents: riff lock should change nothing.
+The figures played at one loudness (tests/audio_jack.py ONE_LOUDNESS) are accented by their
+rhythm: every note of sparse stabs or a 3-3-2, a chug's group starts; an even strum (8ths,
+quarters) has no accents, and riff lock should change nothing there.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from audio_jack import RIFF, SR, guitar_riff  # noqa: E402 (the tests' synthetic guitar)
+from audio_jack import ONE, ONE_LOUDNESS, RIFF, SR, guitar_riff  # noqa: E402 (the tests' synthetic guitar)
 
 from drumd.daemon.play.follow import riff_taps  # noqa: E402
 from drumd.daemon.sound.guitar import GuitarAnalyzer  # noqa: E402
@@ -34,9 +36,10 @@ BPM = 120.0
 STEP = 15.0 / BPM
 BAR = 16 * STEP
 KICK, SNARE = 36, 38
-FIGURES = {
-    "riff": RIFF,  # accents on 0 3 7 10 13, ghosts on 2 5 8 12
-    "even strum": {s: 0.6 for s in range(0, 16, 2)},
+FIGURES = {  # name: (one bar {16th: pluck amplitude}, the 16ths it accents)
+    "riff": (RIFF, {s for s, amp in RIFF.items() if amp >= 0.8}),  # accents 0 3 7 10 13, ghosts 2 5 8 12
+    # at one loudness: accented by their rhythm (daemon/play/follow.py, FIGURE_NOTES)
+    **{name: ({s: ONE for s in notes}, accented) for name, (notes, accented) in ONE_LOUDNESS.items()},
 }
 
 
@@ -86,9 +89,8 @@ def main() -> None:
     ckpt = load_checkpoint(None)
     print(f"{BPM:g} BPM, {a.runs} runs of {a.bars} bars per style, bars 3-{a.bars}")
     print(f"{'figure':10s} {'style':6s} {'riff lock':9s}  kick %  kick/snare %  off kicks/bar  hits/bar  2+4 %")
-    for name, figure in FIGURES.items():
+    for name, (figure, accents) in FIGURES.items():
         x, _ = guitar_riff(figure, BPM, a.bars)
-        accents = {s for s, amp in figure.items() if amp >= 0.8}
         for style in a.styles.split(","):
             for lock, follow in [(False, 0.8)] + [(True, float(f)) for f in a.follow.split(",")]:
                 tot: dict = {}

@@ -264,6 +264,16 @@ def guitar_phrases(phrases, bpm: float, seconds: float, sr: int = SR, seed: int 
 # A one-bar riff, {16th: amplitude}: syncopated accents (0.8) on 1, the a of 1, the a of 2, the
 # and of 3 and the e of 4 (few of them where a rock groove has its kicks), ghost notes (0.3) between
 RIFF = {0: 0.8, 2: 0.3, 3: 0.8, 5: 0.3, 7: 0.8, 8: 0.3, 10: 0.8, 12: 0.3, 13: 0.8}
+# Figures played at one loudness (each note at ONE): {name: (their 16ths, the 16ths their rhythm
+# accents)}, riff lock's reading (daemon/play/follow.py, FIGURE_NOTES)
+ONE = 0.6
+ONE_LOUDNESS = {
+    "stabs": ((0, 6, 10), {0, 6, 10}),                  # sparse: every note
+    "3-3-2": ((0, 3, 6, 8, 11, 14), {0, 3, 6, 8, 11, 14}),
+    "chug": ((0, 1, 2, 4, 5, 6, 8, 9, 10, 12), {0, 4, 8, 12}),  # busier: where a group starts
+    "even 8ths": (tuple(range(0, 16, 2)), set()),       # an even strum: none
+    "quarters": ((0, 4, 8, 12), set()),
+}
 
 
 def guitar_riff(riff, bpm: float, bars: int, sr: int = SR, seed: int = 0, tail: float = 1.0):

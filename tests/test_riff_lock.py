@@ -4,7 +4,7 @@ model locking its kicks to a synthesised riff, fed causally step by step as the 
 import numpy as np
 import pytest
 
-from audio_jack import RIFF, SR, guitar_riff
+from audio_jack import ONE, ONE_LOUDNESS, RIFF, SR, guitar_riff
 from drumd.daemon.cli import config
 from drumd.daemon.play.follow import accents, effect, riff_taps
 from drumd.daemon.play.status import format_status
@@ -46,6 +46,23 @@ def test_an_even_strum_has_no_accents():
     assert len(st.onsets) >= 20
     assert accents(st.onsets, st.t - 2 * BAR) == []
     assert accents([(0.0, 1.0), (0.5, 0.3)], 0.0) == []  # too few notes to tell
+
+
+@pytest.mark.parametrize("name", list(ONE_LOUDNESS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_riff_at_one_loudness_is_accented_by_its_rhythm(name, seed):
+    """No note louder than the others (or one stray): riff lock takes the rhythm's accents, a
+    sparse figure's every note, a busier one's group starts, an even strum's none; the dynamic
+    accents alone (no `bars`) find nothing there."""
+    notes, accented = ONE_LOUDNESS[name]
+    x, _ = guitar_riff({s: ONE for s in notes}, BPM, 4, seed=seed)
+    a = GuitarAnalyzer(SR)
+    a.feed(x[:int(4 * BAR * SR)])
+    st = a.state()
+    taps = riff_taps(st, BAR, lambda t: t / STEP)
+    assert {p % 16 for p, _ in taps} == accented
+    assert len(taps) == 2 * len(accented)  # two bars of them
+    assert len(accents(st.onsets, st.t - 2 * BAR)) <= 1
 
 
 def test_taps_land_on_the_16ths_played_and_only_in_the_modes_it_steers(riff):
@@ -112,6 +129,17 @@ def test_the_kicks_lock_to_a_repeated_riff(riff, ckpt, style):
         kick_off.append(np.isin(judged, list(play(ckpt, x, style, 0.8, seed, lock=False)[0])).mean())
     assert np.mean(kick) >= 0.7 and min(accent) >= 0.9, (kick, accent)
     assert np.mean(kick_off) < 0.6, kick_off
+
+
+def test_the_kicks_lock_to_stabs_played_at_one_loudness(ckpt):
+    """Stabs on 1, the and of 2 and the and of 3, all alike: their every note gets a drumd kick
+    in most bars from the third on; with riff lock off, in few."""
+    notes, _ = ONE_LOUDNESS["stabs"]
+    x, _ = guitar_riff({s: ONE for s in notes}, BPM, 8)
+    judged = [b * 16 + s for b in range(2, 8) for s in notes]
+    on = [np.isin(judged, list(play(ckpt, x, "rock", 0.8, seed)[0])).mean() for seed in range(3)]
+    off = [np.isin(judged, list(play(ckpt, x, "rock", 0.8, seed, lock=False)[0])).mean() for seed in range(3)]
+    assert np.mean(on) >= 0.7 and np.mean(off) < 0.6, (on, off)
 
 
 def test_config_and_status(tmp_path):

@@ -38,6 +38,15 @@ NOTE_OF_LOUDEST = 0.25
 ACCENT_OVER_QUIET = 1.3
 ACCENT_OF_LOUDEST = 0.6
 MIN_NOTES = 3          # fewer notes in the window: nothing to tell accents from
+# A riff played at one loudness has no dynamic accent; its rhythm still has (Povel & Essens,
+# "Perception of temporal patterns", 1985: a tone after a longer silence, an isolated tone, is
+# heard accented). Unless it is an even strum (every gap within EVEN_SPREAD of the others: no
+# accents, the groove is drumd's own), a sparse figure of at most FIGURE_NOTES a bar (stabs, a
+# 3-3-2) is all accents, and a busier one (a chug with rests) is accented where a group starts:
+# after a gap at least GROUP_GAP times its shortest.
+EVEN_SPREAD = 1.25
+FIGURE_NOTES = 6
+GROUP_GAP = 1.5
 # The analysis reports an onset about this late (its 21 ms frame's flux peaks once the pluck is
 # well inside it; measured 5-11 ms on the test guitar, tests/test_guitar.py allows 15)
 ONSET_LAG_S = 0.008
@@ -64,11 +73,13 @@ def effect(state, mode: str, fill: bool = True, riff=None) -> GuitarEffect:
                         fill=fill and state.phrase_ended, taps=taps)
 
 
-def accents(onsets, since: float) -> list[tuple[float, int]]:
-    """The accents among `onsets` ((time s, strength), as GuitarState.onsets) at or after
-    `since`: [(time, velocity 1..127)], velocity 127 for the loudest. A dynamic accent: a note
-    played harder than the riff's quiet notes (Lerdahl & Jackendoff's phenomenal accent; the
-    strength is the onset's spectral-flux peak). All notes alike (an even strum): none."""
+def accents(onsets, since: float, bars: float | None = None) -> list[tuple[float, int]]:
+    """The accents among `onsets` ((time s, strength), as GuitarState.onsets, in time order) at
+    or after `since`: [(time, velocity 1..127)], velocity 127 for the loudest. A dynamic accent:
+    a note played harder than the riff's quiet notes (Lerdahl & Jackendoff's phenomenal accent;
+    the strength is the onset's spectral-flux peak). With all notes alike, none; unless `bars`
+    (the length from `since` to now, in bars) is given: then, and when fewer than one note a
+    bar stands out, the rhythm's accents (see FIGURE_NOTES: none for an even strum)."""
     recent = [(t, s) for t, s in onsets if t >= since]
     if not recent:
         return []
@@ -78,7 +89,25 @@ def accents(onsets, since: float) -> list[tuple[float, int]]:
         return []
     quiet = float(np.percentile([s for _, s in notes], 25))
     least = max(ACCENT_OVER_QUIET * quiet, ACCENT_OF_LOUDEST * loudest)
-    return [(t, min(max(round(127 * s / loudest), 1), 127)) for t, s in notes if s >= least]
+    found = [(t, s) for t, s in notes if s >= least]
+    if bars and len(found) < bars:
+        # all alike, or one stray loud note (a riff's accent recurs every bar): its rhythm's
+        before = [t for t, s in onsets if t < since and s >= NOTE_OF_LOUDEST * loudest][-1:]
+        found = _rhythm_accents(before, notes, bars)
+    return [(t, min(max(round(127 * s / loudest), 1), 127)) for t, s in found]
+
+
+def _rhythm_accents(before: list[float], notes: list[tuple[float, float]], bars: float):
+    """The accented ones of `notes` ((time, strength), all about as loud) by their rhythm alone
+    (see FIGURE_NOTES); `before`: the time of the note before them, if one was heard."""
+    gaps = np.diff(np.array(before + [t for t, _ in notes]))
+    within = gaps[len(before):]  # the gaps between the notes themselves
+    if within.max() <= EVEN_SPREAD * within.min():
+        return []  # an even strum
+    if len(notes) <= FIGURE_NOTES * bars:
+        return list(notes)
+    lead = gaps if before else np.concatenate([[np.inf], gaps])  # the gap before each note
+    return [n for n, g in zip(notes, lead) if g >= GROUP_GAP * gaps.min()]
 
 
 def riff_taps(state, bar_s: float, position_at) -> tuple[tuple[int, int], ...]:
@@ -88,7 +117,7 @@ def riff_taps(state, bar_s: float, position_at) -> tuple[tuple[int, int], ...]:
     time is used)."""
     wall = state.t if state.wall is None else state.wall
     out = []
-    for t, v in accents(state.onsets, state.t - RIFF_BARS * bar_s):
+    for t, v in accents(state.onsets, state.t - RIFF_BARS * bar_s, RIFF_BARS):
         pos = position_at(wall - (state.t - t) - ONSET_LAG_S)
         if pos is not None:
             out.append((math.floor(pos + 0.5), v))
