@@ -35,18 +35,18 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
-from drumd.engine.training.selection import Selection
+from drumd.engine.data.encoding import METER_INPUTS, METERS, bar_steps, meter_name, parse_meter
 from drumd.engine.data.gmd import DATA_MAP, load_dataset
 from drumd.engine.data.library import holds_gmd, load_library
-from drumd.engine.data.encoding import METER_INPUTS, METERS, bar_steps, meter_name, parse_meter
+from drumd.engine.model.checkpoint import load_checkpoint, save_checkpoint
 from drumd.engine.model.features import HITS_PER_EVENT, sequence_features
+from drumd.engine.model.lstm import DrumLSTM, ModelConfig, StepInputs, losses
 from drumd.engine.model.spec import lstm_input_width
 from drumd.engine.progress import on_terminal
 from drumd.engine.sampling.warmup import bank_from_meta, bank_to_meta, build_bank
+from drumd.engine.training.selection import Selection
 from drumd.mappings.basics.files import atomic_open
 from drumd.mappings.basics.settingsfile import read_entries
-from drumd.engine.model.lstm import DrumLSTM, ModelConfig, StepInputs, losses
 
 INPUT_KEYS = [f.name for f in fields(StepInputs)]
 
