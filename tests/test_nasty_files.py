@@ -106,6 +106,13 @@ def test_a_midi_file_given_as_serve_config_is_one_line(tmp_path):
         f"Error: {f}: not UTF-8 text (invalid continuation byte at byte 13); expected YAML settings\n")
 
 
+def test_a_setting_left_empty_in_the_serve_config_names_its_line(tmp_path):
+    f = tmp_path / "drumd.yaml"
+    f.write_text("style: rock\nunison:\n")
+    r = CliRunner().invoke(main, ["serve", "--config", str(f)])
+    assert r.exit_code == 1 and r.output == f"Error: {f}:2: unison: expected true or false, got None\n"
+
+
 @pytest.mark.parametrize("rate", ["0", "-5", "1", "100000000"])
 def test_render_refuses_a_sample_rate_it_cannot_play(tmp_path, rate):
     f = tmp_path / "beat.mid"

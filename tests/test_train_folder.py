@@ -156,7 +156,7 @@ def test_train_on_a_folder_then_generate(library, tmp_path):
     assert sum(m.time for m in mido.MidiFile(out).tracks[0]) == 2 * 16 * 120
 
 
-@pytest.mark.parametrize("case", ["empty", "unusable", "missing"])
+@pytest.mark.parametrize("case", ["empty", "unusable", "missing", "one file"])
 def test_nothing_to_train_on_is_one_line(tmp_path, case):
     data = tmp_path / "loops"
     if case != "missing":
@@ -164,12 +164,15 @@ def test_nothing_to_train_on_is_one_line(tmp_path, case):
     if case == "unusable":
         (data / "a.mid").write_text("text")
         write(data / "b.mid", groove(meter=(9, 8)), meter=(9, 8))
+    if case == "one file":  # nothing skipped, and nothing left to hold out
+        write(data / "rock" / "a.mid", groove())
     r = CliRunner().invoke(drumd, ["train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY])
     assert r.exit_code == 1, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and str(data) in lines[0], r.output
     assert {"empty": "no .mid or .midi files", "missing": "no such folder",
-            "unusable": "2 MIDI file(s), none can be read (1 unreadable, 1 meter not supported"}[case] in lines[0]
+            "unusable": "2 MIDI file(s), none can be read (1 unreadable, 1 meter not supported",
+            "one file": "1 MIDI file(s), only rock/a.mid can be read; training needs at least two"}[case] in lines[0]
     assert not (tmp_path / "run" / "best.pt").exists()
 
 

@@ -264,13 +264,14 @@ def load_library(root: Path, map_name: str = "gm", channel: int = 10, style: str
     read = lib.read
     if len(read) < (2 if split else 1):
         counts = Counter(f.skipped for f in files if f.perf is None)
-        first = next(f for f in files if f.perf is None)
+        skipped = [f for f in files if f.perf is None]
         why = ", ".join(f"{n} {r}" for r, n in sorted(counts.items(), key=lambda kv: REASONS.index(kv[0])))
         usable = f"only {read[0].rel} can be read" if read else "none can be read"
+        if skipped:
+            usable += f" ({why}; e.g. {skipped[0].rel}: {skipped[0].why})"
         need = "training needs at least two (one is held out for validation)" if split else \
             "expected drum MIDI files (are --map and --channel right?)"
-        raise DataError(f"{root}: {len(files)} MIDI file(s), {usable} ({why}; e.g. {first.rel}: "
-                        f"{first.why}); {need}")
+        raise DataError(f"{root}: {len(files)} MIDI file(s), {usable}; {need}")
     held = split_validation(files, val_share, seed) if split else set()
     lib.validation_files = sorted(held, key=lambda r: r.parts)
     lib.train = [f.perf for f in read if f.rel not in held]

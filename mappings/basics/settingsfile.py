@@ -58,5 +58,7 @@ def read_entries(path: str | Path, expected: str = "key: value settings") -> lis
             raise SettingsFileError(f"{path}:{line}: {key}: set again (first on line {seen[key]}); "
                                     "set it once")
         seen[key] = line
-        out.append(Entry(key, line, yaml.safe_load(yaml.serialize(value_node)), value_node))
+        # built from its node as safe_load would (an empty value is None; writing the node out
+        # and reading it back fails on one)
+        out.append(Entry(key, line, yaml.SafeLoader("").construct_document(value_node), value_node))
     return out
