@@ -51,8 +51,8 @@ def library_options(f):
 @click.option("--out", help="Run folder for log.csv, best.pt, last.pt (and a folder's "
                             "data_report.txt, validation.txt).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value (YAML syntax).")
-@click.option("--resume", type=InputPath(), help="Continue from a run's last.pt (with the options "
-              "the run was started with).")
+@click.option("--resume", type=InputPath(), help="Continue from a run's last.pt, with the options "
+              "the run was started with (options given here override them).")
 @click.option("--finetune", is_flag=False, flag_value="shipped", metavar="[CKPT]",
               help="Start from the shipped model (or CKPT): its styles kept, the data's new ones "
                    "added; fine-tuning's own defaults (lower learning rate, early stopping).")
@@ -67,7 +67,7 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
     _require("train")
     from drumd.engine.data.gmd import DataError
     from drumd.engine.model.checkpoint import CheckpointError
-    from drumd.engine.training.train import Interrupted, TrainConfig, train as run
+    from drumd.engine.training.train import Interrupted, TrainConfig, resume_options, train as run
     overrides = {}
     for s in sets:
         if "=" not in s:
@@ -79,6 +79,8 @@ def train(config, data, map_name, channel, style, val_share, out, sets, resume, 
                  ("finetune", finetune), ("max_minutes", minutes)):
         if v not in (None, ""):
             overrides[k] = v
+    if resume and not config:  # the run's own options, under those given again
+        overrides = {**resume_options(resume), **overrides}
     try:
         cfg = TrainConfig.load(config, overrides)
         best = run(cfg, started)

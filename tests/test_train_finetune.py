@@ -156,12 +156,17 @@ def test_resume_continues_a_finetune(base, mine, tmp_path):
     assert r.exit_code == 0, r.output
     assert [int(x["iter"]) for x in log_rows(run)] == [0, 5, 10, 15, 20]
     assert load_checkpoint(run / "best.pt").styles == ["funk", "rock", "newstyle"]
-    # resumed without --finetune, the run's model is not the one it builds: one line
-    r = CliRunner().invoke(drumd, ["train", "--data", str(mine), "--map", "ezdrummer2", "--out",
-                                   str(run), *TINY, "--resume", str(run / "last.pt")])
-    assert r.exit_code == 1 and "Traceback" not in r.output and "--finetune" in r.output
+    # --resume alone: the run's own options (kept in last.pt), under those given again
+    r = CliRunner().invoke(drumd, ["train", "--resume", str(run / "last.pt"), "--set", "max_iters=25"])
+    assert r.exit_code == 0, r.output
+    assert [int(x["iter"]) for x in log_rows(run)] == [0, 5, 10, 15, 20, 25]
+    assert load_checkpoint(run / "best.pt").styles == ["funk", "rock", "newstyle"]
+    # told to start from nothing instead, the model it builds is not the run's: one line
+    r = CliRunner().invoke(drumd, ["train", "--resume", str(run / "last.pt"), "--set", "max_iters=30",
+                                   "--set", "finetune=null"])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "--finetune" in r.output, r.output
     # resumed with another expr_lr (one parameter group, not two): one line
-    r = finetune(base, mine, run, "--set", "max_iters=25", "--set", "expr_lr=1", "--resume", str(run / "last.pt"))
+    r = finetune(base, mine, run, "--set", "max_iters=35", "--set", "expr_lr=1", "--resume", str(run / "last.pt"))
     assert r.exit_code == 1 and "Traceback" not in r.output and "expr_lr" in r.output, r.output
 
 
@@ -285,6 +290,20 @@ def test_select_on_all_keeps_the_best_with_velocity_and_timing(base, mine, tmp_p
     r = finetune(base, mine, tmp_path / "bad", "--set", "select_on=velocity")
     assert r.exit_code != 0 and "select_on 'velocity': expected one of events, all, auto" in r.output
     assert "Traceback" not in r.output
+
+
+def test_the_run_says_which_iteration_it_kept(base, mine, tmp_path):
+    """The closing lines name best.pt's iteration, or say the starting model was kept (here:
+    learning rate 0, so no evaluation can beat it)."""
+    r = finetune(base, mine, tmp_path / "still", "--set", "lr=0", "--set", "min_lr=0",
+                 "--set", "max_iters=10", "--set", "eval_interval=5")
+    assert r.exit_code == 0 and "kept the starting model" in r.output, r.output
+    assert load_checkpoint(tmp_path / "still" / "best.pt").meta["iter"] == 0
+    r = finetune(base, mine, tmp_path / "moved", "--set", "max_iters=10", "--set", "eval_interval=5",
+                 "--set", "patience=10")
+    kept = load_checkpoint(tmp_path / "moved" / "best.pt").meta["iter"]
+    assert r.exit_code == 0 and (f"kept iteration {kept}:" in r.output if kept else
+                                 "kept the starting model" in r.output), r.output
 
 
 def test_a_finetune_selects_on_auto_by_default(base, mine, tmp_path):

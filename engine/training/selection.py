@@ -46,6 +46,10 @@ class Selection:
         """best.pt's score on what it is chosen on (inf before the first evaluation)."""
         return self.best_all if self.all_gained else self.best_events
 
+    def score(self, val_nll: float, val_expr: float) -> float:
+        """One evaluation's score on what best.pt is chosen on now (`on`), nats per 16th."""
+        return val_nll + self.hits * val_expr if self.all_gained else val_nll
+
     def judge(self, val_nll: float, val_expr: float, start: bool = False) -> bool:
         """Take one evaluation: val_nll the event NLL a 16th, val_expr the velocity and timing NLL
         a hit; start: the fine-tune's starting model (iteration 0). Returns whether it becomes

@@ -314,7 +314,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
               else {})
     opt = torch.optim.AdamW(_param_groups(trained, cfg.expr_lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     boost = _new_meter_boost(trained, base, cfg.new_meter_lr) if base is not None else None
-    it0 = 0
+    it0, kept = 0, None  # kept: the iteration best.pt holds (None: none this run)
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         try:
@@ -360,6 +360,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
             selection.judge(val_nll, val_expr, start=True)
+            kept = 0
             save_checkpoint(out / "best.pt", model, styles,
                             {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr,
                              "selected_on": selection.on, "train_seconds": 0.0})
@@ -434,10 +435,11 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                         for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
                             tb.add_scalar(k, v, it + 1)
                     if selection.judge(val_nll, val_expr):
+                        kept = it + 1
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
                                          "selected_on": selection.on, "train_seconds": round(now - t_start, 1)})
-                    _save_resume(out / "last.pt", model, opt, it + 1, selection)
+                    _save_resume(out / "last.pt", model, opt, it + 1, selection, asdict(cfg))
                     eval_cost = time.time() - t_eval
                     t_iter += eval_cost  # an iteration's time, not the evaluation's, is measured next
                     left = max(0.0, cfg.max_minutes - (now - t_start) / 60)
@@ -445,12 +447,16 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                         # the bar's end (and so its ETA): max_iters, or where the time cap stops it
                         rate = (it + 1 - it0) / max(now - t_start, 1e-9)
                         bar.total = int(min(cfg.max_iters, it0 + rate * cfg.max_minutes * 60))
-                        bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}", best=f"{selection.best:.3f}",
+                        bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}",
+                                        **({"val_all": f"{selection.score(val_nll, val_expr):.3f}"}
+                                           if selection.on == "all" else {}),
+                                        best=f"{selection.best:.3f}",
                                         steps_s=f"{tput:.0f}")
                     else:  # a redirected log: one line per evaluation
                         _say(f"iter {it + 1}/{cfg.max_iters}  {(now - t_start) / 60:.1f} min "
-                             f"({left:.1f} left of {cfg.max_minutes:g})  train {tr_nll:.4f}  val {val_nll:.4f}  "
-                             f"best {selection.best:.4f} ({selection.on})", progress)
+                             f"({left:.1f} left of {cfg.max_minutes:g})  train {tr_nll:.4f}  val {val_nll:.4f}"
+                             + (f" (all {selection.score(val_nll, val_expr):.4f})" if selection.on == "all" else "")
+                             + f"  best {selection.best:.4f} ({selection.on})", progress)
                     run_nll = run_expr = 0.0
                     run_n = run_hits = 0
                     seen_steps, t_tput = 0, time.time()
@@ -470,10 +476,18 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         if tb:
             tb.close()
         if stopped_by == "minutes":
-            _say(f"stopped at iteration {it + 1}: {cfg.max_minutes:g} minutes are up", progress)
+            _say(f"stopped at iteration {it + 1}: {cfg.max_minutes:g} minute"
+                 f"{' is' if cfg.max_minutes == 1 else 's are'} up", progress)
         elif stopped_by == "early":
             _say(f"stopped at iteration {it + 1}: validation NLL has not improved for "
                  f"{cfg.patience + 1} evaluations", progress)
+        if stopped_by != "interrupted" and kept is not None:
+            if kept == 0 and base is not None:
+                _say("kept the starting model: no evaluation beat it on the held-out files, so "
+                     "best.pt is it as it was (new styles added)", progress)
+            else:
+                _say(f"kept iteration {kept}: held-out NLL {selection.best:.4f} "
+                     f"({'with velocity and timing' if selection.on == 'all' else 'events'})", progress)
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
@@ -661,10 +675,22 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tb"))
 
 
-def _save_resume(path: Path, model, opt, it, selection: Selection):
+def _save_resume(path: Path, model, opt, it, selection: Selection, options: dict):
     with atomic_open(path) as f:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "iter": it,
-                    "selection": selection.state()}, f)
+                    "selection": selection.state(), "train_config": options}, f)
+
+
+def resume_options(path: str | Path) -> dict:
+    """The options a run was started with, as its last.pt keeps them (`drumd train --resume`
+    takes them, under the options given again): {} for a last.pt from before they were kept,
+    or a file that is not one (train() says what is wrong with it)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 (train() loads it again and names the problem)
+        return {}
+    options = state.get("train_config") if isinstance(state, dict) else None
+    return {k: v for k, v in options.items() if k != "resume"} if isinstance(options, dict) else {}
 
 
 def main(argv=None):
