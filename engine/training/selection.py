@@ -7,8 +7,8 @@ Every evaluation scores the held-out files twice (nats per 16th):
   hit): the likelihood of the whole performance.
 
 `select_on` picks one of them, or **auto** (fine-tuning's default): "all" once an evaluation has
-beaten the starting model on it, else "events" (from scratch there is no starting model: "all"). Measured why (bench/finetune_bench.py, the
-numbers in engine/training/train.py): on a pack of programmed loops the fine-tune gains most in
+beaten the starting model on it, else "events" (from scratch there is no starting model: "all").
+Measured why (bench/finetune_bench.py, the numbers in engine/training/train.py): on a pack of programmed loops the fine-tune gains most in
 velocity and timing (on the grid, two or three levels a drum), which only "all" sees; on a
 library of human playing like the shipped model's own, velocity and timing never beat the
 start, so "all" would keep the start and none of the library's habits (its ride), while
