@@ -314,7 +314,9 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
               else {})
     opt = torch.optim.AdamW(_param_groups(trained, cfg.expr_lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     boost = _new_meter_boost(trained, base, cfg.new_meter_lr) if base is not None else None
-    it0, kept = 0, None  # kept: the iteration best.pt holds (None: none this run)
+    # kept: the iteration best.pt holds (None: none this run); kept_expr: velocity and timing NLL
+    # a hit on the held-out files, of the starting model and of best.pt
+    it0, kept, kept_expr = 0, None, {}
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         try:
@@ -360,7 +362,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
             selection.judge(val_nll, val_expr, start=True)
-            kept = 0
+            kept, kept_expr["start"] = 0, val_expr
             save_checkpoint(out / "best.pt", model, styles,
                             {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr,
                              "selected_on": selection.on, "train_seconds": 0.0})
@@ -435,7 +437,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                         for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
                             tb.add_scalar(k, v, it + 1)
                     if selection.judge(val_nll, val_expr):
-                        kept = it + 1
+                        kept, kept_expr["kept"] = it + 1, val_expr
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
                                          "selected_on": selection.on, "train_seconds": round(now - t_start, 1)})
@@ -486,8 +488,13 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                 _say("kept the starting model: no evaluation beat it on the held-out files, so "
                      "best.pt is it as it was (new styles added)", progress)
             else:
+                worse = (selection.on == "events" and "start" in kept_expr and "kept" in kept_expr
+                         and kept_expr["kept"] > kept_expr["start"])
                 _say(f"kept iteration {kept}: held-out NLL {selection.best:.4f} "
-                     f"({'with velocity and timing' if selection.on == 'all' else 'events'})", progress)
+                     f"({'with velocity and timing' if selection.on == 'all' else 'events'})"
+                     + (f"; its velocity and timing are worse than the start's "
+                        f"({kept_expr['kept']:.3f} against {kept_expr['start']:.3f} nats a hit)" if worse else ""),
+                     progress)
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
