@@ -160,6 +160,8 @@ def test_resume_continues_a_finetune(base, mine, tmp_path):
     r = CliRunner().invoke(drumd, ["train", "--resume", str(run / "last.pt"), "--set", "max_iters=25"])
     assert r.exit_code == 0, r.output
     assert [int(x["iter"]) for x in log_rows(run)] == [0, 5, 10, 15, 20, 25]
+    seconds = [float(x["seconds"]) for x in log_rows(run)]
+    assert seconds == sorted(seconds)  # a resumed run's time goes on from where it was
     assert load_checkpoint(run / "best.pt").styles == ["funk", "rock", "newstyle"]
     # told to start from nothing instead, the model it builds is not the run's: one line
     r = CliRunner().invoke(drumd, ["train", "--resume", str(run / "last.pt"), "--set", "max_iters=30",

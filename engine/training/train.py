@@ -345,10 +345,13 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
     meta["warmup"] = bank
     eval_cost = 0.0  # seconds the last evaluation and its saves took: the time cap leaves room for one
     writer = log = bar = tb = None
+    before_s = 0.0  # seconds the run had trained before this command (--resume: its log's last)
     if master:
         out.mkdir(parents=True, exist_ok=True)
         log_path = out / "log.csv"
         new_log = not (cfg.resume and log_path.exists())
+        # a resumed run's seconds go on from where its log left off
+        before_s = 0.0 if new_log else _logged_seconds(log_path)
         log = open(log_path, "w" if new_log else "a", newline="")
         writer = csv.writer(log)
         if new_log:
@@ -429,7 +432,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                     now = time.time()
                     tput = seen_steps / (now - t_tput)
                     tr_nll, tr_expr = run_nll / max(run_n, 1), run_expr / max(run_hits, 1)
-                    writer.writerow([it + 1, round(now - t_start, 1), f"{lr_at(it, cfg):.2e}",
+                    writer.writerow([it + 1, round(before_s + now - t_start, 1), f"{lr_at(it, cfg):.2e}",
                                      f"{tr_nll:.4f}", f"{tr_expr:.4f}", f"{val_nll:.4f}", f"{val_expr:.4f}",
                                      round(tput)])
                     log.flush()
@@ -440,7 +443,8 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                         kept, kept_expr["kept"] = it + 1, val_expr
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
-                                         "selected_on": selection.on, "train_seconds": round(now - t_start, 1)})
+                                         "selected_on": selection.on,
+                                         "train_seconds": round(before_s + now - t_start, 1)})
                     _save_resume(out / "last.pt", model, opt, it + 1, selection, asdict(cfg))
                     eval_cost = time.time() - t_eval
                     t_iter += eval_cost  # an iteration's time, not the evaluation's, is measured next
@@ -680,6 +684,15 @@ def _tensorboard(out: Path):
     except ImportError:
         return None
     return SummaryWriter(str(out / "tb"))
+
+
+def _logged_seconds(log_path: Path) -> float:
+    """The seconds of a log.csv's last row (0 if it has none that reads as a number)."""
+    rows = list(csv.reader(open(log_path, newline="")))
+    try:
+        return float(rows[-1][1]) if len(rows) > 1 else 0.0
+    except (IndexError, ValueError):
+        return 0.0
 
 
 def _save_resume(path: Path, model, opt, it, selection: Selection, options: dict):
