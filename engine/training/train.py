@@ -449,17 +449,18 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                     eval_cost = time.time() - t_eval
                     t_iter += eval_cost  # an iteration's time, not the evaluation's, is measured next
                     left = max(0.0, cfg.max_minutes - (now - t_start) / 60)
+                    # the run's end (the bar's, and so its ETA): max_iters, or where the time cap stops it
+                    rate = (it + 1 - it0) / max(now - t_start, 1e-9)
+                    end = int(min(cfg.max_iters, it0 + rate * cfg.max_minutes * 60))
                     if bar is not None:
-                        # the bar's end (and so its ETA): max_iters, or where the time cap stops it
-                        rate = (it + 1 - it0) / max(now - t_start, 1e-9)
-                        bar.total = int(min(cfg.max_iters, it0 + rate * cfg.max_minutes * 60))
+                        bar.total = end
                         bar.set_postfix(train=f"{tr_nll:.3f}", val=f"{val_nll:.3f}",
                                         **({"val_all": f"{selection.score(val_nll, val_expr):.3f}"}
                                            if selection.on == "all" else {}),
                                         best=f"{selection.best:.3f}",
                                         steps_s=f"{tput:.0f}")
                     else:  # a redirected log: one line per evaluation
-                        _say(f"iter {it + 1}/{cfg.max_iters}  {(now - t_start) / 60:.1f} min "
+                        _say(f"iter {it + 1}/{'' if end == cfg.max_iters else '~'}{end}  {(now - t_start) / 60:.1f} min "
                              f"({left:.1f} left of {cfg.max_minutes:g})  train {tr_nll:.4f}  val {val_nll:.4f}"
                              + (f" (all {selection.score(val_nll, val_expr):.4f})" if selection.on == "all" else "")
                              + f"  best {selection.best:.4f} ({selection.on})", progress)
