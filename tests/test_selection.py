@@ -10,7 +10,8 @@ def kept(mode, evals, hits=1.0, start=True):
     """Feed (val_nll, val_expr) evaluations, the first the fine-tune's start when `start`;
     returns the indices that became best.pt and the selection."""
     sel = Selection(mode, hits)
-    keep = [i for i, (nll, expr) in enumerate(evals) if sel.judge(nll, expr, start=start and i == 0)]
+    first = 0 if start else 10  # a run from scratch first evaluates after some iterations
+    keep = [i for i, (nll, expr) in enumerate(evals) if sel.judge(nll, expr, first + 10 * i)]
     return keep, sel
 
 

@@ -320,7 +320,7 @@ def test_a_finetune_selects_on_auto_by_default(base, mine, tmp_path):
     hits = sum(int((p.velocity > 0).sum()) for p in held) / sum(len(p) for p in held)
     sel, chosen = Selection("auto", hits), None
     for row in log_rows(tmp_path / "auto"):
-        if sel.judge(float(row["val_nll"]), float(row["val_expr"]), start=row["iter"] == "0"):
+        if sel.judge(float(row["val_nll"]), float(row["val_expr"]), int(row["iter"])):
             chosen = int(row["iter"])
     best = load_checkpoint(tmp_path / "auto" / "best.pt")
     assert best.meta["iter"] == chosen and best.meta["selected_on"] == sel.on

@@ -35,6 +35,10 @@ class Selection:
         self.best_events = self.best_all = math.inf
         self.all_gained = mode == "all"  # auto: has an evaluation after the start beaten it on "all"?
         self.bad_evals = 0
+        # this command's own: the iteration best.pt was last written at (None: not yet), and the
+        # velocity and timing NLL a hit of that evaluation and of the fine-tune's start
+        self.kept: int | None = None
+        self.kept_expr = self.start_expr = math.nan
 
     @property
     def on(self) -> str:
@@ -46,15 +50,30 @@ class Selection:
         """best.pt's score on what it is chosen on (inf before the first evaluation)."""
         return self.best_all if self.all_gained else self.best_events
 
+    @property
+    def what(self) -> str:
+        """`on` in words, for the run's messages."""
+        return "with velocity and timing" if self.all_gained else "events"
+
+    @property
+    def expression_worse(self) -> bool:
+        """Whether best.pt, chosen on the events, has worse velocity and timing than the
+        fine-tune's start (both evaluated by this command)."""
+        return not self.all_gained and self.kept_expr > self.start_expr
+
+    def _whole(self, val_nll: float, val_expr: float) -> float:
+        return val_nll + self.hits * val_expr
+
     def score(self, val_nll: float, val_expr: float) -> float:
         """One evaluation's score on what best.pt is chosen on now (`on`), nats per 16th."""
-        return val_nll + self.hits * val_expr if self.all_gained else val_nll
+        return self._whole(val_nll, val_expr) if self.all_gained else val_nll
 
-    def judge(self, val_nll: float, val_expr: float, start: bool = False) -> bool:
-        """Take one evaluation: val_nll the event NLL a 16th, val_expr the velocity and timing NLL
-        a hit; start: the fine-tune's starting model (iteration 0). Returns whether it becomes
-        best.pt (so the caller saves it now), and counts it toward patience if not."""
-        whole = val_nll + self.hits * val_expr
+    def judge(self, val_nll: float, val_expr: float, iteration: int) -> bool:
+        """Take the evaluation at `iteration`: val_nll the event NLL a 16th, val_expr the velocity
+        and timing NLL a hit; iteration 0 is a fine-tune's starting model. Returns whether it
+        becomes best.pt (so the caller saves it now), and counts it toward patience if not."""
+        start = iteration == 0
+        whole = self._whole(val_nll, val_expr)
         events_better, all_better = val_nll < self.best_events, whole < self.best_all
         self.best_events = min(self.best_events, val_nll)
         self.best_all = min(self.best_all, whole)
@@ -62,6 +81,10 @@ class Selection:
             self.all_gained = True
         keep = all_better if self.all_gained else events_better
         self.bad_evals = 0 if keep else self.bad_evals + 1
+        if start:
+            self.start_expr = val_expr
+        if keep:
+            self.kept, self.kept_expr = iteration, val_expr
         return keep
 
     def state(self) -> dict:

@@ -314,9 +314,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
               else {})
     opt = torch.optim.AdamW(_param_groups(trained, cfg.expr_lr), lr=cfg.lr, weight_decay=cfg.weight_decay)
     boost = _new_meter_boost(trained, base, cfg.new_meter_lr) if base is not None else None
-    # kept: the iteration best.pt holds (None: none this run); kept_expr: velocity and timing NLL
-    # a hit on the held-out files, of the starting model and of best.pt
-    it0, kept, kept_expr = 0, None, {}
+    it0 = 0
     if cfg.resume:
         state = torch.load(cfg.resume, map_location="cpu", weights_only=True)
         try:
@@ -364,8 +362,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
             val_nll, val_expr = evaluate_nll(model, va_arrays, va_starts)
             writer.writerow([0, 0.0, "", "", "", f"{val_nll:.4f}", f"{val_expr:.4f}", ""])
             log.flush()
-            selection.judge(val_nll, val_expr, start=True)
-            kept, kept_expr["start"] = 0, val_expr
+            selection.judge(val_nll, val_expr, 0)
             save_checkpoint(out / "best.pt", model, styles,
                             {**meta, "iter": 0, "val_nll": val_nll, "val_expr": val_expr,
                              "selected_on": selection.on, "train_seconds": 0.0})
@@ -439,8 +436,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
                     if tb:
                         for k, v in (("nll/train", tr_nll), ("nll/val", val_nll), ("expr/val", val_expr)):
                             tb.add_scalar(k, v, it + 1)
-                    if selection.judge(val_nll, val_expr):
-                        kept, kept_expr["kept"] = it + 1, val_expr
+                    if selection.judge(val_nll, val_expr, it + 1):
                         save_checkpoint(out / "best.pt", model, styles,
                                         {**meta, "iter": it + 1, "val_nll": val_nll, "val_expr": val_expr,
                                          "selected_on": selection.on,
@@ -488,17 +484,14 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         elif stopped_by == "early":
             _say(f"stopped at iteration {it + 1}: validation NLL has not improved for "
                  f"{cfg.patience + 1} evaluations", progress)
-        if stopped_by != "interrupted" and kept is not None:
-            if kept == 0 and base is not None:
+        if stopped_by != "interrupted" and selection.kept is not None:
+            if selection.kept == 0 and base is not None:
                 _say("kept the starting model: no evaluation beat it on the held-out files, so "
                      "best.pt is it as it was (new styles added)", progress)
             else:
-                worse = (selection.on == "events" and "start" in kept_expr and "kept" in kept_expr
-                         and kept_expr["kept"] > kept_expr["start"])
-                _say(f"kept iteration {kept}: held-out NLL {selection.best:.4f} "
-                     f"({'with velocity and timing' if selection.on == 'all' else 'events'})"
-                     + (f"; its velocity and timing are worse than the start's "
-                        f"({kept_expr['kept']:.3f} against {kept_expr['start']:.3f} nats a hit)" if worse else ""),
+                _say(f"kept iteration {selection.kept}: held-out NLL {selection.best:.4f} ({selection.what})"
+                     + (f"; its velocity and timing are worse than the start's ({selection.kept_expr:.3f} "
+                        f"against {selection.start_expr:.3f} nats a hit)" if selection.expression_worse else ""),
                      progress)
     if ddp:
         dist.barrier()
@@ -507,7 +500,7 @@ def train(cfg: TrainConfig, started: float | None = None) -> Path:
         best_pt = out / "best.pt"
         if master and best_pt.exists() and math.isfinite(selection.best):
             raise Interrupted(f"interrupted at iteration {it + 1}: the best checkpoint so far is "
-                              f"{best_pt} (validation NLL{'' if selection.on == 'events' else ' with velocity and timing'} "
+                              f"{best_pt} (validation NLL{'' if selection.on == 'events' else ' ' + selection.what} "
                               f"{selection.best:.4f}); --resume {out / 'last.pt'} continues")
         raise Interrupted(f"interrupted at iteration {it + 1}, before the first evaluation: "
                           "no checkpoint written")
